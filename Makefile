@@ -1,0 +1,62 @@
+# Thin aliases over the `mlops` package and its tools. Logic lives in Python, not here.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup setup-dev run test lint format typecheck check pipeline ingest train eval clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@ $(VENV)/.installed
+
+setup: $(VENV)/.installed ## Create .venv and install the project
+setup-dev: $(VENV)/.installed-dev ## Create .venv and install the project with dev tools
+
+run: setup ## Set up and run the whole pipeline on the embedded default data
+	$(BIN)/dvc repro
+
+pipeline: setup ## dvc repro: rerun exactly the stages whose inputs changed
+	$(BIN)/dvc repro
+
+ingest: setup ## mlops data ingest
+	$(BIN)/mlops data ingest
+
+train: setup ## mlops train
+	$(BIN)/mlops train
+
+eval: setup ## mlops eval
+	$(BIN)/mlops eval
+
+test: setup-dev ## Set up and run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: setup-dev ## ruff (lint + format check) and import-linter contracts
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
+
+format: setup-dev ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+typecheck: setup-dev ## mypy --strict
+	$(BIN)/mypy
+
+check: lint typecheck test ## lint + typecheck + test
+
+clean: ## Remove generated data, models, reports and the local tracking store
+	rm -rf data/raw data/processed models/model.skops models/run.json reports mlflow.db mlflow.db-* mlartifacts .mlops

@@ -1,0 +1,3 @@
+"""mlops: a local, CLI-driven MLOps toolkit."""
+
+__version__ = "0.1.0"

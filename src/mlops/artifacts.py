@@ -1,0 +1,209 @@
+"""The one place that knows file formats. Every write is atomic (temp file + rename)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops.errors import DataError, ModelLoadError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+#: Types a model artifact may contain beyond skops' own safe defaults. This list lives in our
+#: code on purpose: the list stored inside an artifact can be widened by whoever wrote it.
+TRUSTED_MODEL_TYPES: frozenset[str] = frozenset(
+    {
+        "numpy.dtype",
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+        "sklearn._loss.link.IdentityLink",
+        "sklearn._loss.link.LogitLink",
+        "sklearn._loss.link.MultinomialLogit",
+        "sklearn._loss.loss.HalfSquaredError",
+        "sklearn._loss.loss.HalfBinomialLoss",
+        "sklearn._loss.loss.HalfMultinomialLoss",
+    }
+)
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temp path beside `target`; rename it over `target` only if the block succeeds."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with tmp.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_bytes(target: Path, data: bytes) -> Path:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+    return target
+
+
+def write_text(target: Path, text: str) -> Path:
+    return write_bytes(target, text.encode("utf-8"))
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def to_json(payload: Any) -> str:
+    return json.dumps(payload, indent=2, sort_keys=False, default=_json_default) + "\n"
+
+
+def write_json(target: Path, payload: Any) -> Path:
+    return write_text(target, to_json(payload))
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise DataError(f"{path}: file not found") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from exc
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def file_md5(path: Path, chunk: int = 1 << 20) -> str:
+    """MD5 of a file's bytes: the same hash DVC records in `dvc.lock`."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame, with one-line errors for bad files."""
+    import pandas as pd
+
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a .csv or .parquet file")
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise DataError(f"{path}: unsupported file type {suffix!r}, expected .csv or .parquet")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty")
+    try:
+        if suffix == ".csv":
+            frame = pd.read_csv(path)
+        else:
+            frame = pd.read_parquet(path)
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path}: file is empty") from exc
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: cannot parse CSV ({_first_line(exc)})") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
+        raise DataError(f"{path}: cannot read {suffix[1:]} file ({_first_line(exc)})") from exc
+    if frame.columns.size == 0:
+        raise DataError(f"{path}: no columns found")
+    if len(frame) == 0:
+        raise DataError(f"{path}: no data rows (header only)")
+    return frame
+
+
+def write_table(target: Path, frame: pd.DataFrame) -> Path:
+    """Write a DataFrame as Parquet or CSV (by suffix), atomically."""
+    suffix = target.suffix.lower()
+    with atomic_path(target) as tmp:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        elif suffix in (".parquet", ".pq"):
+            frame.to_parquet(tmp, index=False)
+        else:
+            raise DataError(f"{target}: unsupported output type {suffix!r}, use .csv or .parquet")
+    return target
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- models (skops)
+
+
+def untrusted_types(model_bytes: bytes) -> list[str]:
+    """Types in a skops payload that skops does not trust by default."""
+    import skops.io as sio
+
+    return list(sio.get_untrusted_types(data=model_bytes))
+
+
+def check_trusted(types: list[str], where: str) -> None:
+    beyond = sorted(set(types) - TRUSTED_MODEL_TYPES)
+    if beyond:
+        raise ModelLoadError(
+            f"{where}: model contains types outside the trusted allowlist: {', '.join(beyond)}"
+        )
+
+
+def dump_model(model: Any) -> tuple[bytes, list[str]]:
+    """Serialise a fitted estimator with skops; return the bytes and the extra types it needs."""
+    import skops.io as sio
+
+    data = sio.dumps(model)
+    types = untrusted_types(data)
+    check_trusted(types, "model to save")
+    return data, types
+
+
+def save_model(target: Path, model: Any) -> list[str]:
+    """Write `model` as a skops file atomically; return the non-default types it uses."""
+    data, types = dump_model(model)
+    write_bytes(target, data)
+    return types
+
+
+def load_model(path: Path) -> Any:
+    """Load a skops model, trusting only types on our allowlist (never pickle)."""
+    import skops.io as sio
+
+    if not path.exists():
+        raise ModelLoadError(f"{path}: model file not found")
+    data = path.read_bytes()
+    try:
+        types = untrusted_types(data)
+    except Exception as exc:
+        raise ModelLoadError(f"{path}: not a skops model file ({_first_line(exc)})") from exc
+    check_trusted(types, str(path))
+    try:
+        return sio.loads(data, trusted=types)
+    except Exception as exc:
+        raise ModelLoadError(f"{path}: cannot load model ({_first_line(exc)})") from exc

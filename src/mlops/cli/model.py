@@ -1,0 +1,59 @@
+"""`mlops train` and `mlops eval`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mlops.cli.state import options
+
+PANEL = "Model"
+
+
+def train(ctx: typer.Context) -> None:
+    """Fit the sklearn pipeline from params.yaml and track the run in MLflow."""
+    from mlops.train import run_training
+
+    result = run_training(options(ctx).load())
+    typer.echo(f"fit in {result.fit_seconds:.2f}s; model -> {result.model_path} ({result.model_uri})", err=True)
+    typer.echo(result.run_id)
+
+
+def evaluate(
+    ctx: typer.Context,
+    gate: Annotated[
+        bool, typer.Option("--gate/--no-gate", help="Exit 3 when a gate fails (--no-gate: only report).")
+    ] = True,
+    json_out: Annotated[bool, typer.Option("--json", help="Print metrics and gates as JSON.")] = False,
+) -> None:
+    """Score the model on the test split, write reports and plots, and apply the gates."""
+    from mlops.cli.state import fmt, print_json, stdout
+    from mlops.evaluate import run_evaluation
+
+    result = run_evaluation(options(ctx).load())
+    if json_out:
+        print_json({"run_id": result.run_id, "metrics": result.metrics, "gate": result.gate.to_json()})
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"Test metrics (run {result.run_id})")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for name, value in result.metrics.items():
+            table.add_row(name, fmt(value))
+        for check in result.gate.results:
+            table.add_row(f"gate {check.name} {check.threshold}", "pass" if check.passed else "FAIL")
+        stdout().print(table)
+    if result.gate.passed:
+        typer.echo("gate passed")
+        return
+    failed = ", ".join(f"{r.name}={fmt(r.value)} (needs {r.threshold})" for r in result.gate.failures)
+    typer.echo(f"gate FAILED: {failed}")
+    if gate:
+        raise typer.Exit(3)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train", rich_help_panel=PANEL)(train)
+    app.command("eval", rich_help_panel=PANEL)(evaluate)

@@ -1,0 +1,76 @@
+"""Global options shared by every command, and the output helpers commands use."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mlops.config import Config
+
+
+@dataclass
+class GlobalOptions:
+    params: Path = Path("params.yaml")
+    config: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+    verbose: int = 0
+    quiet: bool = False
+
+    def load(self) -> Config:
+        from mlops.config import load_config
+
+        return load_config(self.params, self.config, tuple(self.overrides))
+
+
+def options(ctx: typer.Context) -> GlobalOptions:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, GlobalOptions) else GlobalOptions()
+
+
+def setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else logging.INFO if verbose == 0 else logging.DEBUG
+    if quiet:
+        level = logging.ERROR
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if verbose < 2:
+        for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "dvc", "git", "filelock"):
+            logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def stdout() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def print_json(payload: Any) -> None:
+    from mlops.artifacts import to_json
+
+    sys.stdout.write(to_json(payload) if not isinstance(payload, str) else payload)
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if value is None:
+        return "-"
+    return str(value)
+
+
+def dumps(payload: Any) -> str:
+    return json.dumps(payload, default=str)

@@ -1,0 +1,287 @@
+"""Typed configuration: `params.yaml` (the experiment) + `configs/<env>.yaml` (the environment).
+
+This is the only module that reads YAML. Both files load into frozen pydantic models with
+`extra="forbid"`, so a typo is an error, not a silent default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mlops.errors import ConfigError
+
+DEFAULT_PARAMS = Path("params.yaml")
+DEFAULT_CONFIG = Path("configs/local.yaml")
+CONFIG_ENV_VAR = "MLOPS_CONFIG"
+
+Task = Literal["classification", "regression"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- params.yaml
+
+
+class DataParams(_Frozen):
+    """Where the data comes from and what to learn."""
+
+    source: str = "builtin:penguins"
+    target: str = "species"
+    task: Task = "classification"
+    features: list[str] | None = None
+    drop: list[str] = Field(default_factory=list)
+
+
+class SplitParams(_Frozen):
+    test_size: float = Field(0.2, gt=0.0, lt=1.0)
+    seed: int = 42
+    stratify: bool = True
+    order_by: str | None = None
+
+
+class ModelParams(_Frozen):
+    estimator: str = "hist_gradient_boosting"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Threshold(_Frozen):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Threshold:
+        if self.min is None and self.max is None:
+            raise ValueError("a threshold needs `min` or `max`")
+        return self
+
+
+class GateParams(_Frozen):
+    metrics: dict[str, Threshold] = Field(default_factory=dict)
+    primary: str | None = None
+    max_regression: float = Field(0.01, ge=0.0)
+    regression_mode: Literal["absolute", "relative"] = "absolute"
+
+
+DriftMethod = Literal["auto", "ks", "chisquare", "psi", "jensenshannon", "wasserstein"]
+
+
+class DriftParams(_Frozen):
+    current: str = "data/processed/test.parquet"
+    numeric_method: DriftMethod = "auto"
+    categorical_method: DriftMethod = "auto"
+    columns: dict[str, DriftMethod] = Field(default_factory=dict)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    correction: Literal["bh", "bonferroni", "none"] = "bh"
+    share: float = Field(0.5, gt=0.0, le=1.0)
+    critical: list[str] = Field(default_factory=list)
+    large_sample: int = Field(1000, ge=1)
+    min_rows: int = Field(30, ge=1)
+
+
+class Params(_Frozen):
+    """Everything in `params.yaml`: what DVC tracks per key."""
+
+    data: DataParams = Field(default_factory=DataParams)
+    split: SplitParams = Field(default_factory=SplitParams)
+    model: ModelParams = Field(default_factory=ModelParams)
+    gate: GateParams = Field(default_factory=GateParams)
+    drift: DriftParams = Field(default_factory=DriftParams)
+
+
+# --------------------------------------------------------------------------- configs/*.yaml
+
+
+class PathSettings(_Frozen):
+    raw: Path = Path("data/raw/dataset.parquet")
+    schema_file: Path = Field(Path("data/schema.json"), alias="schema")
+    train: Path = Path("data/processed/train.parquet")
+    test: Path = Path("data/processed/test.parquet")
+    model_dir: Path = Path("models")
+    reports: Path = Path("reports")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def model_file(self) -> Path:
+        return self.model_dir / "model.skops"
+
+    @property
+    def run_file(self) -> Path:
+        return self.model_dir / "run.json"
+
+
+class TrackingSettings(_Frozen):
+    uri: str = "sqlite:///mlflow.db"
+    experiment: str = "mlops"
+    artifact_root: Path = Path("mlartifacts")
+
+
+class RegistrySettings(_Frozen):
+    model_name: str = "mlops-model"
+    champion_alias: str = "champion"
+    previous_alias: str = "previous"
+    challenger_alias: str = "challenger"
+
+
+class ServeSettings(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1)
+    reload_interval: float = Field(5.0, gt=0.0)
+
+
+class Settings(_Frozen):
+    """Everything in `configs/<env>.yaml`: where things live on this machine."""
+
+    paths: PathSettings = Field(default_factory=PathSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+
+
+class Config(_Frozen):
+    """The validated pair, plus where it came from and the overrides applied."""
+
+    params: Params
+    settings: Settings
+    params_path: Path
+    config_path: Path
+    overrides: tuple[str, ...] = ()
+
+    def params_flat(self) -> dict[str, str]:
+        """`params.yaml` as flat `section.key` strings (what MLflow records)."""
+        return flatten(self.params.model_dump(mode="json"))
+
+    def params_hash(self) -> str:
+        """A stable hash of the effective params (lineage)."""
+        blob = json.dumps(self.params.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Flatten nested dicts into `a.b.c` keys with string values."""
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = json.dumps(value) if isinstance(value, list | dict) else str(value)
+    return flat
+
+
+def _read_yaml(path: Path, *, required: bool) -> dict[str, Any]:
+    if not path.exists():
+        if required:
+            raise ConfigError(f"{path}: file not found")
+        return {}
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not valid YAML") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({exc})") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return loaded
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse `key.path=value` (the value is read as YAML: `0.1`, `true`, `[a, b]`)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected key.path=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML") from exc
+    return key.strip().split("."), value
+
+
+def apply_overrides(tree: dict[str, Any], overrides: tuple[str, ...]) -> dict[str, Any]:
+    """Return a copy of `tree` with every `key.path=value` applied."""
+    result = json.loads(json.dumps(tree, default=str))
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = result
+        for key in keys[:-1]:
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {text!r}: {key!r} is not a section")
+            node = child
+        node[keys[-1]] = value
+    return result
+
+
+def _describe(exc: ValidationError, path: Path) -> str:
+    first = exc.errors()[0]
+    loc = ".".join(str(part) for part in first["loc"])
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return f"{path}: unknown key {loc!r}"
+    if kind == "missing":
+        return f"{path}: missing key {loc!r}"
+    given = first.get("input")
+    shown = f" (got {given!r})" if not isinstance(given, dict | list) else ""
+    return f"{path}: {loc}: {first['msg']}{shown}"
+
+
+def load_params(path: Path = DEFAULT_PARAMS, overrides: tuple[str, ...] = ()) -> Params:
+    tree = apply_overrides(_read_yaml(path, required=True), overrides)
+    try:
+        return Params.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from exc
+
+
+def load_settings(path: Path = DEFAULT_CONFIG) -> Settings:
+    tree = _read_yaml(path, required=path != DEFAULT_CONFIG)
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from exc
+
+
+def resolve_config_path(path: Path | None) -> Path:
+    if path is not None:
+        return path
+    from_env = os.environ.get(CONFIG_ENV_VAR)
+    return Path(from_env) if from_env else DEFAULT_CONFIG
+
+
+def load_config(
+    params_path: Path = DEFAULT_PARAMS,
+    config_path: Path | None = None,
+    overrides: tuple[str, ...] = (),
+) -> Config:
+    """Load and validate both files; `overrides` are `key.path=value` strings for params."""
+    resolved = resolve_config_path(config_path)
+    params = load_params(params_path, overrides)
+    settings = load_settings(resolved)
+    return Config(
+        params=params,
+        settings=settings,
+        params_path=params_path,
+        config_path=resolved,
+        overrides=tuple(overrides),
+    )

@@ -1,0 +1,48 @@
+"""The error hierarchy and exit codes: the one contract between the library and the CLI."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes (see DESIGN.md section 2)."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    CHECK_FAILED = 3
+
+
+class MlopsError(Exception):
+    """An expected error: the message tells the user what to fix."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+
+class ConfigError(MlopsError):
+    """A params or config file is missing, unparseable or invalid."""
+
+
+class DataError(MlopsError):
+    """An input dataset is missing, unreadable or unusable."""
+
+
+class StageOrderError(MlopsError):
+    """A stage ran before the stage whose output it needs."""
+
+
+class TrackingError(MlopsError):
+    """The MLflow tracking store cannot be reached or used."""
+
+
+class RegistryError(MlopsError):
+    """The MLflow Model Registry cannot be reached, or a model/version/alias is missing."""
+
+
+class ModelLoadError(MlopsError):
+    """A model artifact is missing, corrupt or not trusted."""
+
+
+class PromotionConflictError(MlopsError):
+    """Another promotion holds the lock, or the champion moved while we decided."""

@@ -1,0 +1,271 @@
+"""Evaluate capability: `score_model()` (pure), plots, and `run_evaluation()` (stage)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops import artifacts, tracking
+from mlops.config import Config, Task
+from mlops.errors import DataError, StageOrderError
+from mlops.gates import GateReport, evaluate_gates
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "roc_auc",
+    "log_loss",
+)
+REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
+#: Metrics where lower is better (the rest: higher is better).
+LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae", "mape"})
+
+
+def metric_names(task: Task) -> tuple[str, ...]:
+    return CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+
+
+def default_primary(task: Task) -> str:
+    return "roc_auc" if task == "classification" else "rmse"
+
+
+def score_model(model: Any, features: pd.DataFrame, target: pd.Series, task: Task) -> dict[str, float]:
+    """Every metric of the task; metrics undefined on this data (one class present) are omitted."""
+    import numpy as np
+    from sklearn import metrics as skm
+
+    predicted = model.predict(features)
+    if task == "regression":
+        truth = np.asarray(target, dtype=float)
+        scores = {
+            "rmse": float(np.sqrt(skm.mean_squared_error(truth, predicted))),
+            "mae": float(skm.mean_absolute_error(truth, predicted)),
+            "r2": float(skm.r2_score(truth, predicted)) if len(truth) > 1 else math.nan,
+            "mape": float(skm.mean_absolute_percentage_error(truth, predicted)),
+        }
+        return _finite(scores)
+    scores = {
+        "accuracy": float(skm.accuracy_score(target, predicted)),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(target, predicted)),
+        "precision_macro": float(
+            skm.precision_score(target, predicted, average="macro", zero_division=0)
+        ),
+        "recall_macro": float(skm.recall_score(target, predicted, average="macro", zero_division=0)),
+        "f1_macro": float(skm.f1_score(target, predicted, average="macro", zero_division=0)),
+    }
+    if hasattr(model, "predict_proba"):
+        proba = model.predict_proba(features)
+        classes = list(model.classes_)
+        scores["log_loss"] = float(skm.log_loss(target, proba, labels=classes))
+        scores["roc_auc"] = _roc_auc(target, proba, classes)
+    return _finite(scores)
+
+
+def _roc_auc(target: pd.Series, proba: np.ndarray, classes: list[Any]) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    if target.nunique() < 2:
+        return math.nan
+    try:
+        if len(classes) == 2:
+            return float(roc_auc_score(target, proba[:, 1]))
+        return float(roc_auc_score(target, proba, multi_class="ovr", labels=classes))
+    except ValueError:  # a class of the model is absent from this data
+        return math.nan
+
+
+def _finite(scores: dict[str, float]) -> dict[str, float]:
+    undefined = [name for name, value in scores.items() if not math.isfinite(value)]
+    if undefined:
+        log.warning("metric(s) undefined on this data, omitted: %s", ", ".join(undefined))
+    return {name: value for name, value in scores.items() if math.isfinite(value)}
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def write_plots(
+    model: Any, features: pd.DataFrame, target: pd.Series, task: Task, reports: Path
+) -> list[Path]:
+    """Plot data DVC can render (`reports/plots/`) and PNG images (`reports/figures/`)."""
+    if task == "classification":
+        return _classification_plots(model, features, target, reports)
+    return _regression_plots(model, features, target, reports)
+
+
+def _figure_writer(target: Path) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def save(fig: Any) -> Path:
+        with artifacts.atomic_path(target) as tmp:
+            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        return target
+
+    return save
+
+
+def _classification_plots(
+    model: Any, features: pd.DataFrame, target: pd.Series, reports: Path
+) -> list[Path]:
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from sklearn.metrics import (
+        ConfusionMatrixDisplay,
+        precision_recall_curve,
+        roc_curve,
+    )
+    from sklearn.preprocessing import label_binarize
+
+    predicted = model.predict(features)
+    written = [
+        artifacts.write_table(
+            reports / "plots" / "confusion.csv",
+            pd.DataFrame({"actual": target.astype(str).to_numpy(), "predicted": predicted.astype(str)}),
+        )
+    ]
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ConfusionMatrixDisplay.from_predictions(target.astype(str), predicted.astype(str), ax=ax)
+    ax.set_title("Confusion matrix (test split)")
+    written.append(_figure_writer(reports / "figures" / "confusion_matrix.png")(fig))
+
+    if not hasattr(model, "predict_proba") or target.nunique() < 2:
+        return written
+    proba = model.predict_proba(features)
+    classes = list(model.classes_)
+    if len(classes) == 2:
+        truth = (target.to_numpy() == classes[1]).astype(int).reshape(-1, 1)
+        scores = proba[:, 1].reshape(-1, 1)
+        labels = [str(classes[1])]
+    else:
+        truth = label_binarize(target, classes=classes)
+        scores = proba
+        labels = [str(c) for c in classes]
+    # Micro-averaged curves for DVC (one line each); per-class curves in the PNGs.
+    fpr, tpr, _ = roc_curve(truth.ravel(), scores.ravel())
+    precision, recall, _ = precision_recall_curve(truth.ravel(), scores.ravel())
+    written.append(
+        artifacts.write_table(reports / "plots" / "roc.csv", pd.DataFrame({"fpr": fpr, "tpr": tpr}))
+    )
+    written.append(
+        artifacts.write_table(
+            reports / "plots" / "precision_recall.csv",
+            pd.DataFrame({"recall": recall, "precision": precision}),
+        )
+    )
+    for name, curve in (("roc", roc_curve), ("precision_recall", precision_recall_curve)):
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for index, label in enumerate(labels):
+            if truth[:, index].min() == truth[:, index].max():
+                continue
+            a, b, _ = curve(truth[:, index], scores[:, index])
+            x, y = (a, b) if name == "roc" else (b, a)
+            ax.plot(x, y, label=label)
+        ax.set_xlabel("false positive rate" if name == "roc" else "recall")
+        ax.set_ylabel("true positive rate" if name == "roc" else "precision")
+        ax.set_title(f"{'ROC' if name == 'roc' else 'Precision-recall'} (one-vs-rest)")
+        ax.legend(loc="best")
+        written.append(_figure_writer(reports / "figures" / f"{name}.png")(fig))
+    return written
+
+
+def _regression_plots(
+    model: Any, features: pd.DataFrame, target: pd.Series, reports: Path
+) -> list[Path]:
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    predicted = np.asarray(model.predict(features), dtype=float)
+    actual = np.asarray(target, dtype=float)
+    written = [
+        artifacts.write_table(
+            reports / "plots" / "predictions.csv",
+            pd.DataFrame({"actual": actual, "predicted": predicted}),
+        )
+    ]
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.scatter(actual, predicted, s=8, alpha=0.6)
+    low, high = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
+    ax.plot([low, high], [low, high], color="grey", linestyle="--")
+    ax.set_xlabel("actual")
+    ax.set_ylabel("predicted")
+    ax.set_title("Predicted vs actual (test split)")
+    written.append(_figure_writer(reports / "figures" / "predicted_vs_actual.png")(fig))
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.hist(actual - predicted, bins=30)
+    ax.set_xlabel("residual (actual - predicted)")
+    ax.set_title("Residuals (test split)")
+    written.append(_figure_writer(reports / "figures" / "residuals.png")(fig))
+    return written
+
+
+# --------------------------------------------------------------------------- stage
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    run_id: str
+    metrics: dict[str, float]
+    gate: GateReport
+    metrics_path: Path
+    plots: list[Path]
+
+
+def read_run_file(config: Config) -> dict[str, Any]:
+    path = config.settings.paths.run_file
+    if not path.exists() or not config.settings.paths.model_file.exists():
+        raise StageOrderError(f"{path}: no trained model found; run `mlops train` first")
+    record = artifacts.read_json(path)
+    if not isinstance(record, dict) or "run_id" not in record:
+        raise DataError(f"{path}: expected a JSON object with a run_id")
+    return record
+
+
+def run_evaluation(config: Config) -> EvaluationResult:
+    """Stage: score the trained model on the test split, write reports, log them, apply gates."""
+    from mlops.data import load_schema, load_split, split_xy
+
+    paths = config.settings.paths
+    record = read_run_file(config)
+    schema = load_schema(paths.schema_file)
+    test = load_split(config, "test")
+    model = artifacts.load_model(paths.model_file)
+    features, target = split_xy(test, schema)
+    metrics = score_model(model, features, target, schema.task)
+    gate = evaluate_gates(metrics, config.params.gate.metrics)
+
+    reports = paths.reports
+    metrics_path = artifacts.write_json(reports / "metrics.json", metrics)
+    artifacts.write_json(reports / "gate.json", gate.to_json())
+    plots = write_plots(model, features, target, schema.task, reports)
+
+    tracking.connect(config.settings.tracking)
+    with tracking.run(record.get("experiment_id", ""), run_id=str(record["run_id"])):
+        tracking.log_metrics(metrics, prefix="test_")
+        tracking.set_tags(
+            {
+                "mlops.gate.passed": str(gate.passed).lower(),
+                "mlops.data.test_md5": artifacts.file_md5(paths.test),
+            }
+        )
+        tracking.log_artifacts(metrics_path, "reports")
+        tracking.log_artifacts(reports / "gate.json", "reports")
+        tracking.log_artifacts(reports / "plots", "reports/plots")
+        tracking.log_artifacts(reports / "figures", "reports/figures")
+    return EvaluationResult(str(record["run_id"]), metrics, gate, metrics_path, plots)

@@ -1,0 +1,234 @@
+"""MLflow tracking adapter: runs, params, metrics, the model, lineage tags.
+
+With `registry.py`, the only module that imports mlflow (an MLflow upgrade is a two-file change).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import subprocess
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops import __version__
+from mlops.config import Config, TrackingSettings
+from mlops.errors import TrackingError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+TAG_PREFIX = "mlops."
+MODEL_ARTIFACT = "model"
+
+
+# --------------------------------------------------------------------------- lineage
+
+
+@dataclass(frozen=True)
+class GitState:
+    commit: str
+    dirty: bool
+
+
+def git_state(cwd: Path | None = None) -> GitState:
+    """The current commit and whether the work tree has uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return GitState(commit="unknown", dirty=True)
+    return GitState(commit=commit, dirty=bool(status.strip()))
+
+
+def lineage_tags(config: Config, data_hashes: Mapping[str, str]) -> dict[str, str]:
+    """Tags that tie a run to code, data and params."""
+    git = git_state()
+    tags = {
+        f"{TAG_PREFIX}git_commit": git.commit,
+        f"{TAG_PREFIX}git_dirty": str(git.dirty).lower(),
+        f"{TAG_PREFIX}params_sha256": config.params_hash(),
+        f"{TAG_PREFIX}version": __version__,
+        f"{TAG_PREFIX}overrides": ";".join(config.overrides),
+        f"{TAG_PREFIX}pid": str(os.getpid()),
+        f"{TAG_PREFIX}host": socket.gethostname(),
+        "mlflow.source.git.commit": git.commit,
+    }
+    for name, digest in data_hashes.items():
+        tags[f"{TAG_PREFIX}data.{name}_md5"] = digest
+    return tags
+
+
+# --------------------------------------------------------------------------- connection
+
+
+def _quiet_mlflow() -> None:
+    """MLflow configures its own INFO handler at import; keep its chatter off our stderr."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    import mlflow  # noqa: F401  (configures the "mlflow" logger)
+
+    for name in ("mlflow", "alembic", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def resolve_uri(uri: str) -> str:
+    """Make a relative `sqlite:///file.db` absolute so a run resolves the same from any cwd."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(Path(uri.removeprefix(prefix)).resolve())
+    return uri
+
+
+def connect(settings: TrackingSettings) -> str:
+    """Point MLflow at the configured store and make sure the experiment exists; return its id."""
+    _quiet_mlflow()
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    uri = resolve_uri(settings.uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        experiment = mlflow.get_experiment_by_name(settings.experiment)
+        if experiment is None:
+            location = settings.artifact_root.resolve().as_uri()
+            try:
+                return str(
+                    mlflow.create_experiment(settings.experiment, artifact_location=location)
+                )
+            except MlflowException:  # created concurrently by another process
+                experiment = mlflow.get_experiment_by_name(settings.experiment)
+                if experiment is None:
+                    raise
+        return str(experiment.experiment_id)
+    except MlflowException as exc:
+        raise TrackingError(f"tracking store {redact(uri)}: {first_line(exc)}") from exc
+    except Exception as exc:  # sqlalchemy / OS errors from the store
+        raise TrackingError(f"tracking store {redact(uri)}: {first_line(exc)}") from exc
+
+
+def redact(uri: str) -> str:
+    """Hide credentials in a URI (`user:pass@host` -> `***@host`)."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return uri
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@contextlib.contextmanager
+def run(
+    experiment_id: str, *, run_id: str | None = None, run_name: str | None = None
+) -> Iterator[str]:
+    """An MLflow run that ends FINISHED, FAILED on an exception, KILLED on an interrupt."""
+    import mlflow
+
+    active = mlflow.start_run(run_id=run_id, experiment_id=experiment_id, run_name=run_name)
+    status = "FINISHED"
+    try:
+        yield active.info.run_id
+    except (KeyboardInterrupt, SystemExit):
+        status = "KILLED"
+        raise
+    except BaseException:
+        status = "FAILED"
+        raise
+    finally:
+        mlflow.end_run(status=status)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    import mlflow
+
+    mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
+
+
+def log_metrics(metrics: Mapping[str, float], prefix: str = "") -> None:
+    import mlflow
+
+    mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in metrics.items()})
+
+
+def set_tags(tags: Mapping[str, str]) -> None:
+    import mlflow
+
+    mlflow.set_tags(dict(tags))
+
+
+def log_artifacts(path: Path, artifact_path: str | None = None) -> None:
+    import mlflow
+
+    if path.is_dir():
+        mlflow.log_artifacts(str(path), artifact_path=artifact_path)
+    elif path.exists():
+        mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements given explicitly: MLflow's inference costs seconds per model."""
+    from importlib.metadata import version
+
+    return [
+        f"{name}=={version(name)}"
+        for name in ("mlflow", "scikit-learn", "skops", "numpy", "pandas", "scipy")
+    ]
+
+
+def log_sklearn_model(
+    model: Any, example: pd.DataFrame, trusted_types: list[str]
+) -> str:
+    """Log the fitted pipeline in skops format with signature and input example; return its URI."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    # Integer features are declared as doubles: a missing value at inference time turns an
+    # integer column into floats, which MLflow's schema enforcement would otherwise reject.
+    example = example.astype(
+        {c: "float64" for c in example.columns if example[c].dtype.kind in "iu"}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        signature = infer_signature(example, model.predict(example))
+    info = mlflow.sklearn.log_model(
+        model,
+        name=MODEL_ARTIFACT,
+        serialization_format="skops",
+        skops_trusted_types=trusted_types or None,
+        signature=signature,
+        input_example=example,
+        pip_requirements=pip_requirements(),
+    )
+    return str(info.model_uri)
+
+
+def get_run(run_id: str) -> Any:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.MlflowClient().get_run(run_id)
+    except MlflowException as exc:
+        raise TrackingError(f"run {run_id}: {first_line(exc)}") from exc

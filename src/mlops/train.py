@@ -1,0 +1,144 @@
+"""Train capability: the estimator table, `fit_pipeline()` (pure) and `run_training()` (stage)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops import artifacts, tracking
+from mlops.config import Config, ModelParams, Task
+from mlops.data import Schema, load_schema, load_split, split_xy
+from mlops.errors import ConfigError, DataError
+from mlops.evaluate import score_model
+from mlops.features import build_preprocessor
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+
+def _estimator(module: str, name: str) -> Callable[..., Any]:
+    def make(**kwargs: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(**kwargs)
+
+    make.__qualname__ = name
+    return make
+
+
+#: Estimators by task and the name used in `params.yaml` (`model.estimator`).
+ESTIMATORS: dict[Task, dict[str, Callable[..., Any]]] = {
+    "classification": {
+        "logistic_regression": _estimator("sklearn.linear_model", "LogisticRegression"),
+        "random_forest": _estimator("sklearn.ensemble", "RandomForestClassifier"),
+        "hist_gradient_boosting": _estimator("sklearn.ensemble", "HistGradientBoostingClassifier"),
+        "extra_trees": _estimator("sklearn.ensemble", "ExtraTreesClassifier"),
+    },
+    "regression": {
+        "ridge": _estimator("sklearn.linear_model", "Ridge"),
+        "random_forest": _estimator("sklearn.ensemble", "RandomForestRegressor"),
+        "hist_gradient_boosting": _estimator("sklearn.ensemble", "HistGradientBoostingRegressor"),
+        "extra_trees": _estimator("sklearn.ensemble", "ExtraTreesRegressor"),
+    },
+}
+
+
+def build_estimator(task: Task, params: ModelParams, seed: int) -> Any:
+    """Instantiate the configured estimator, rejecting unknown names and hyperparameters."""
+    table = ESTIMATORS[task]
+    make = table.get(params.estimator)
+    if make is None:
+        raise ConfigError(
+            f"model.estimator: unknown estimator {params.estimator!r} for {task} "
+            f"(known: {', '.join(table)})"
+        )
+    estimator = make()
+    valid = estimator.get_params()
+    unknown = sorted(set(params.params) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"model.params: {params.estimator} has no parameter {unknown[0]!r} "
+            f"(valid: {', '.join(sorted(valid))})"
+        )
+    settings = dict(params.params)
+    if "random_state" in valid and "random_state" not in settings:
+        settings["random_state"] = seed
+    try:
+        estimator.set_params(**settings)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"model.params: {exc}") from exc
+    return estimator
+
+
+def fit_pipeline(
+    schema: Schema, params: ModelParams, train: pd.DataFrame, seed: int
+) -> Pipeline:
+    """Fit preprocessing + estimator as one sklearn Pipeline."""
+    from sklearn.pipeline import Pipeline
+
+    estimator = build_estimator(schema.task, params, seed)
+    pipeline = Pipeline([("features", build_preprocessor(schema)), ("model", estimator)])
+    features, target = split_xy(train, schema)
+    try:
+        pipeline.fit(features, target)
+    except ValueError as exc:
+        raise DataError(f"training failed: {tracking.first_line(exc)}") from exc
+    return pipeline
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    run_id: str
+    model_uri: str
+    model_path: Path
+    metrics: dict[str, float]
+    fit_seconds: float
+
+
+def run_training(config: Config) -> TrainingResult:
+    """Stage: fit on the train split, save the model, and track everything in MLflow."""
+    paths = config.settings.paths
+    schema = load_schema(paths.schema_file)
+    train = load_split(config, "train")
+    params = config.params
+    if schema.task != params.data.task or schema.target != params.data.target:
+        raise DataError(
+            f"{paths.schema_file}: contract is for {schema.task} of {schema.target!r} but "
+            f"params say {params.data.task} of {params.data.target!r}; rerun `mlops data ingest`"
+        )
+    build_estimator(schema.task, params.model, params.split.seed)  # fail fast before tracking
+
+    start = time.perf_counter()
+    pipeline = fit_pipeline(schema, params.model, train, params.split.seed)
+    fit_seconds = time.perf_counter() - start
+    features, target = split_xy(train, schema)
+    metrics = score_model(pipeline, features, target, schema.task)
+
+    data_bytes, trusted = artifacts.dump_model(pipeline)
+    hashes = {"train": artifacts.file_md5(paths.train)}
+    if paths.test.exists():
+        hashes["test"] = artifacts.file_md5(paths.test)
+    experiment_id = tracking.connect(config.settings.tracking)
+    with tracking.run(experiment_id, run_name=f"train-{params.model.estimator}") as run_id:
+        tracking.set_tags(tracking.lineage_tags(config, hashes))
+        tracking.set_tags({"mlops.stage": "train", "mlops.estimator": params.model.estimator})
+        tracking.log_params(config.params_flat())
+        tracking.log_metrics({**metrics, "fit_seconds": fit_seconds}, prefix="train_")
+        model_uri = tracking.log_sklearn_model(pipeline, features.head(5), trusted)
+    artifacts.write_bytes(paths.model_file, data_bytes)
+    artifacts.write_json(
+        paths.run_file,
+        {
+            "run_id": run_id,
+            "model_uri": model_uri,
+            "experiment_id": experiment_id,
+            "estimator": params.model.estimator,
+            "task": schema.task,
+            "train_md5": hashes["train"],
+        },
+    )
+    return TrainingResult(run_id, model_uri, paths.model_file, metrics, fit_seconds)
