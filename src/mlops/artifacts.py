@@ -119,10 +119,7 @@ def read_table(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty")
     try:
-        if suffix == ".csv":
-            frame = pd.read_csv(path)
-        else:
-            frame = pd.read_parquet(path)
+        frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: file is empty") from exc
     except pd.errors.ParserError as exc:

@@ -41,7 +41,9 @@ def default_primary(task: Task) -> str:
     return "roc_auc" if task == "classification" else "rmse"
 
 
-def score_model(model: Any, features: pd.DataFrame, target: pd.Series, task: Task) -> dict[str, float]:
+def score_model(
+    model: Any, features: pd.DataFrame, target: pd.Series, task: Task
+) -> dict[str, float]:
     """Every metric of the task; metrics undefined on this data (one class present) are omitted."""
     import numpy as np
     from sklearn import metrics as skm
@@ -62,7 +64,9 @@ def score_model(model: Any, features: pd.DataFrame, target: pd.Series, task: Tas
         "precision_macro": float(
             skm.precision_score(target, predicted, average="macro", zero_division=0)
         ),
-        "recall_macro": float(skm.recall_score(target, predicted, average="macro", zero_division=0)),
+        "recall_macro": float(
+            skm.recall_score(target, predicted, average="macro", zero_division=0)
+        ),
         "f1_macro": float(skm.f1_score(target, predicted, average="macro", zero_division=0)),
     }
     if hasattr(model, "predict_proba"):
@@ -136,7 +140,9 @@ def _classification_plots(
     written = [
         artifacts.write_table(
             reports / "plots" / "confusion.csv",
-            pd.DataFrame({"actual": target.astype(str).to_numpy(), "predicted": predicted.astype(str)}),
+            pd.DataFrame(
+                {"actual": target.astype(str).to_numpy(), "predicted": predicted.astype(str)}
+            ),
         )
     ]
     fig, ax = plt.subplots(figsize=(5, 4))

@@ -56,9 +56,7 @@ def check(name: str, value: float | None, threshold: Threshold) -> GateResult:
     return GateResult(name=name, value=value, threshold=describe(threshold), passed=ok)
 
 
-def evaluate_gates(
-    metrics: Mapping[str, float], thresholds: Mapping[str, Threshold]
-) -> GateReport:
+def evaluate_gates(metrics: Mapping[str, float], thresholds: Mapping[str, Threshold]) -> GateReport:
     """Check every configured threshold; a metric that is not produced is a config error."""
     unknown = sorted(set(thresholds) - set(metrics))
     if unknown:

@@ -197,9 +197,7 @@ def pip_requirements() -> list[str]:
     ]
 
 
-def log_sklearn_model(
-    model: Any, example: pd.DataFrame, trusted_types: list[str]
-) -> str:
+def log_sklearn_model(model: Any, example: pd.DataFrame, trusted_types: list[str]) -> str:
     """Log the fitted pipeline in skops format with signature and input example; return its URI."""
     import mlflow
     from mlflow.models import infer_signature

@@ -74,9 +74,7 @@ def build_estimator(task: Task, params: ModelParams, seed: int) -> Any:
     return estimator
 
 
-def fit_pipeline(
-    schema: Schema, params: ModelParams, train: pd.DataFrame, seed: int
-) -> Pipeline:
+def fit_pipeline(schema: Schema, params: ModelParams, train: pd.DataFrame, seed: int) -> Pipeline:
     """Fit preprocessing + estimator as one sklearn Pipeline."""
     from sklearn.pipeline import Pipeline
 

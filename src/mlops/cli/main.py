@@ -35,7 +35,7 @@ class MlopsGroup(TyperGroup):
 app = typer.Typer(
     name="mlops",
     cls=MlopsGroup,
-    help="Local MLOps toolkit: data -> train -> eval -> promote, tracked in MLflow, versioned with DVC.",
+    help="Local MLOps toolkit: data -> train -> eval -> promote, in MLflow and DVC.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -60,7 +60,7 @@ def main(
         typer.Option(
             "--config",
             envvar="MLOPS_CONFIG",
-            help="Environment config (paths, tracking URI, model name). [default: configs/local.yaml]",
+            help="Environment config: paths, tracking URI, model [default: configs/local.yaml].",
         ),
     ] = None,
     overrides: Annotated[
@@ -80,7 +80,7 @@ def main(
         ),
     ] = False,
 ) -> None:
-    """Local MLOps toolkit: data -> train -> eval -> promote, tracked in MLflow, versioned with DVC."""
+    """Local MLOps toolkit: data -> train -> eval -> promote, in MLflow and DVC."""
     ctx.obj = GlobalOptions(
         params=params, config=config, overrides=list(overrides or []), verbose=verbose, quiet=quiet
     )

@@ -16,16 +16,22 @@ def train(ctx: typer.Context) -> None:
     from mlops.train import run_training
 
     result = run_training(options(ctx).load())
-    typer.echo(f"fit in {result.fit_seconds:.2f}s; model -> {result.model_path} ({result.model_uri})", err=True)
+    typer.echo(
+        f"fit in {result.fit_seconds:.2f}s; model -> {result.model_path} ({result.model_uri})",
+        err=True,
+    )
     typer.echo(result.run_id)
 
 
 def evaluate(
     ctx: typer.Context,
     gate: Annotated[
-        bool, typer.Option("--gate/--no-gate", help="Exit 3 when a gate fails (--no-gate: only report).")
+        bool,
+        typer.Option("--gate/--no-gate", help="Exit 3 when a gate fails (--no-gate: only report)."),
     ] = True,
-    json_out: Annotated[bool, typer.Option("--json", help="Print metrics and gates as JSON.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print metrics and gates as JSON.")
+    ] = False,
 ) -> None:
     """Score the model on the test split, write reports and plots, and apply the gates."""
     from mlops.cli.state import fmt, print_json, stdout
@@ -33,7 +39,9 @@ def evaluate(
 
     result = run_evaluation(options(ctx).load())
     if json_out:
-        print_json({"run_id": result.run_id, "metrics": result.metrics, "gate": result.gate.to_json()})
+        print_json(
+            {"run_id": result.run_id, "metrics": result.metrics, "gate": result.gate.to_json()}
+        )
     else:
         from rich.table import Table
 
@@ -43,12 +51,16 @@ def evaluate(
         for name, value in result.metrics.items():
             table.add_row(name, fmt(value))
         for check in result.gate.results:
-            table.add_row(f"gate {check.name} {check.threshold}", "pass" if check.passed else "FAIL")
+            table.add_row(
+                f"gate {check.name} {check.threshold}", "pass" if check.passed else "FAIL"
+            )
         stdout().print(table)
     if result.gate.passed:
         typer.echo("gate passed")
         return
-    failed = ", ".join(f"{r.name}={fmt(r.value)} (needs {r.threshold})" for r in result.gate.failures)
+    failed = ", ".join(
+        f"{r.name}={fmt(r.value)} (needs {r.threshold})" for r in result.gate.failures
+    )
     typer.echo(f"gate FAILED: {failed}")
     if gate:
         raise typer.Exit(3)

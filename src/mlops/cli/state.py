@@ -40,7 +40,9 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else logging.INFO if verbose == 0 else logging.DEBUG
     if quiet:
         level = logging.ERROR
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     if verbose < 2:
         for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "dvc", "git", "filelock"):
             logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

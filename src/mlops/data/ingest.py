@@ -1,0 +1,74 @@
+"""Ingest: read a builtin dataset or a CSV/Parquet file and freeze its schema contract."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlops import artifacts
+from mlops.config import Config
+from mlops.data.schema import BUILTIN_PREFIX, Schema, infer_schema
+from mlops.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _builtin_penguins() -> pd.DataFrame:
+    import palmerpenguins
+
+    return palmerpenguins.load_penguins()
+
+
+def _sklearn_loader(name: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        import sklearn.datasets
+
+        bunch = getattr(sklearn.datasets, f"load_{name}")(as_frame=True)
+        frame: pd.DataFrame = bunch.frame
+        return frame
+
+    return load
+
+
+#: Real public datasets shipped inside pip packages: nothing is downloaded at run time.
+BUILTIN_DATASETS: dict[str, Callable[[], pd.DataFrame]] = {
+    "penguins": _builtin_penguins,
+    "iris": _sklearn_loader("iris"),
+    "wine": _sklearn_loader("wine"),
+    "breast_cancer": _sklearn_loader("breast_cancer"),
+    "diabetes": _sklearn_loader("diabetes"),
+}
+
+
+def read_source(source: str) -> pd.DataFrame:
+    """Read `builtin:<name>` or a CSV/Parquet path."""
+    if source.startswith(BUILTIN_PREFIX):
+        name = source.removeprefix(BUILTIN_PREFIX)
+        loader = BUILTIN_DATASETS.get(name)
+        if loader is None:
+            known = ", ".join(f"{BUILTIN_PREFIX}{n}" for n in BUILTIN_DATASETS)
+            raise DataError(f"data.source: unknown builtin dataset {source!r} (known: {known})")
+        return loader()
+    return artifacts.read_table(Path(source))
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    raw_path: Path
+    schema_path: Path
+    schema: Schema
+
+
+def ingest(config: Config) -> IngestResult:
+    """Read the configured source, freeze its schema contract, and write both atomically."""
+    params = config.params.data
+    paths = config.settings.paths
+    frame = read_source(params.source)
+    frame.columns = [str(c) for c in frame.columns]
+    schema = infer_schema(frame, params, params.source)
+    artifacts.write_table(paths.raw, frame)
+    artifacts.write_json(paths.schema_file, schema.model_dump(mode="json"))
+    return IngestResult(raw_path=paths.raw, schema_path=paths.schema_file, schema=schema)
