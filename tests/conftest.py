@@ -1,0 +1,87 @@
+"""Shared fixtures: a copy of the example project in a temp dir, and a trained one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: What a user's project holds besides the package: the example project files.
+EXAMPLE_FILES = ("params.yaml", "dvc.yaml", "configs")
+
+
+def copy_example(destination: Path) -> Path:
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in EXAMPLE_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name)
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def git_init(path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=path, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("config", "user.email", "test@example.com")
+    git("config", "user.name", "test")
+    git("add", "-A")
+    git("commit", "-q", "-m", "example project")
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh copy of the example project (no data yet); the test runs inside it."""
+    path = copy_example(tmp_path / "project")
+    monkeypatch.chdir(path)
+    monkeypatch.delenv("MLOPS_CONFIG", raising=False)
+    return path
+
+
+def _run_spine(path: Path) -> None:
+    from mlops.config import load_config
+    from mlops.data import ingest, split
+    from mlops.evaluate import run_evaluation
+    from mlops.train import run_training
+
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        config = load_config()
+        ingest(config)
+        split(config)
+        run_training(config)
+        run_evaluation(config)
+    finally:
+        os.chdir(previous)
+
+
+@pytest.fixture(scope="session")
+def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One project trained and evaluated once per session (read-only: copy it to change it)."""
+    path = copy_example(tmp_path_factory.mktemp("template") / "project")
+    _run_spine(path)
+    return path
+
+
+@pytest.fixture
+def trained_project(
+    trained_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """A private copy of the trained project (data, model, MLflow store); the test runs inside it.
+
+    The copied store still points at the template's artifact files, which nobody changes.
+    """
+    path = tmp_path / "project"
+    shutil.copytree(trained_template, path)
+    monkeypatch.chdir(path)
+    monkeypatch.delenv("MLOPS_CONFIG", raising=False)
+    yield path
