@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev run test lint format typecheck check pipeline ingest train eval clean
+.PHONY: help setup setup-dev run test lint format typecheck check pipeline ingest train eval promote clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,8 +26,9 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 setup: $(VENV)/.installed ## Create .venv and install the project
 setup-dev: $(VENV)/.installed-dev ## Create .venv and install the project with dev tools
 
-run: setup ## Set up and run the whole pipeline on the embedded default data
+run: setup ## Set up, run the whole pipeline on the embedded default data, and promote
 	$(BIN)/dvc repro
+	$(BIN)/mlops promote
 
 pipeline: setup ## dvc repro: rerun exactly the stages whose inputs changed
 	$(BIN)/dvc repro
@@ -40,6 +41,9 @@ train: setup ## mlops train
 
 eval: setup ## mlops eval
 	$(BIN)/mlops eval
+
+promote: setup ## mlops promote: the last trained run vs the champion
+	$(BIN)/mlops promote
 
 test: setup-dev ## Set up and run the whole test suite
 	$(BIN)/python -m pytest
@@ -59,4 +63,4 @@ typecheck: setup-dev ## mypy --strict
 check: lint typecheck test ## lint + typecheck + test
 
 clean: ## Remove generated data, models, reports and the local tracking store
-	rm -rf data/raw data/processed models/model.skops models/run.json reports mlflow.db mlflow.db-* mlartifacts .mlops
+	rm -rf data/raw data/processed models/model.skops models/run.json reports mlflow.db mlflow.db-* .mlflow.db.* mlartifacts .mlops

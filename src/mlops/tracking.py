@@ -230,3 +230,42 @@ def get_run(run_id: str) -> Any:
         return mlflow.MlflowClient().get_run(run_id)
     except MlflowException as exc:
         raise TrackingError(f"run {run_id}: {first_line(exc)}") from exc
+
+
+def logged_model_uri(run_id: str) -> str:
+    """The URI of the model a run logged (`models:/<id>`), or `runs:/<run_id>/model`."""
+    found = get_run(run_id)
+    outputs = getattr(found, "outputs", None)
+    for output in getattr(outputs, "model_outputs", None) or []:
+        return f"models:/{output.model_id}"
+    return f"runs:/{run_id}/{MODEL_ARTIFACT}"
+
+
+def run_summary(run_id: str) -> dict[str, Any]:
+    """A run's status, metrics and mlops lineage tags, as plain data."""
+    found = get_run(run_id)
+    tags = {k: v for k, v in found.data.tags.items() if k.startswith(TAG_PREFIX)}
+    return {
+        "run_id": run_id,
+        "status": found.info.status,
+        "start_time": found.info.start_time,
+        "metrics": dict(found.data.metrics),
+        "lineage": tags,
+    }
+
+
+def log_text_artifacts(run_id: str, files: Mapping[str, Path], artifact_path: str) -> None:
+    """Attach files to an existing run (without changing its status)."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    for path in files.values():
+        client.log_artifact(run_id, str(path), artifact_path=artifact_path)
+
+
+def set_run_tags(run_id: str, tags: Mapping[str, str]) -> None:
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)

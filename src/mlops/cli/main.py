@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 from mlops import __version__
 from mlops.cli import data as data_cli
 from mlops.cli import model as model_cli
+from mlops.cli import promote as promote_cli
 from mlops.cli.state import GlobalOptions, setup_logging
 
 
@@ -89,6 +90,7 @@ def main(
 
 app.add_typer(data_cli.app, name="data", rich_help_panel="Data")
 model_cli.register(app)
+promote_cli.register(app)
 
 
 def run() -> None:

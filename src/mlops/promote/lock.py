@@ -1,0 +1,44 @@
+"""A real lock around registry changes: one promotion or rollback at a time per store."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from mlops.config import Config
+from mlops.errors import PromotionConflictError
+
+LOCK_TIMEOUT_ENV = "MLOPS_PROMOTE_LOCK_TIMEOUT"
+
+
+def lock_path(config: Config) -> Path:
+    """Beside the SQLite store when embedded; a project-local file otherwise."""
+    uri = config.settings.tracking.uri
+    name = config.settings.registry.model_name
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///"))
+        return database.parent / f".{database.name}.{name}.promote.lock"
+    return Path(".mlops") / f"{name}.promote.lock"
+
+
+@contextlib.contextmanager
+def promotion_lock(config: Config, timeout: float | None = None) -> Iterator[None]:
+    """Hold the promotion lock; a waiter past `timeout` seconds gets a clear error (exit 1)."""
+    from filelock import FileLock, Timeout
+
+    path = lock_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wait = timeout if timeout is not None else float(os.environ.get(LOCK_TIMEOUT_ENV, "120"))
+    lock = FileLock(str(path), timeout=wait)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise PromotionConflictError(
+            f"promotion in progress: {path} is locked by another process; re-run when it finishes"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,98 @@
+"""The promotion policy, as pure functions: compare metrics, check regression and signatures."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from mlops.config import GateParams
+from mlops.gates import GateResult
+
+
+class MetricComparison(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: str
+    candidate: float | None
+    champion: float | None
+    delta: float | None
+    higher_is_better: bool
+    better: bool | None
+
+
+def compare_metrics(
+    candidate: Mapping[str, float],
+    champion: Mapping[str, float],
+    lower_is_better: frozenset[str],
+) -> list[MetricComparison]:
+    """Every metric side by side; `better` says whether the candidate improves on the champion."""
+    rows = []
+    for name in sorted(set(candidate) | set(champion)):
+        cand, champ = candidate.get(name), champion.get(name)
+        higher = name not in lower_is_better
+        delta = None if cand is None or champ is None else cand - champ
+        better = None if delta is None else (delta > 0 if higher else delta < 0)
+        rows.append(
+            MetricComparison(
+                metric=name,
+                candidate=cand,
+                champion=champ,
+                delta=delta,
+                higher_is_better=higher,
+                better=better,
+            )
+        )
+    return rows
+
+
+def regression_check(
+    primary: str,
+    candidate: Mapping[str, float],
+    champion: Mapping[str, float],
+    gate: GateParams,
+    lower_is_better: frozenset[str],
+) -> GateResult:
+    """Fail when the candidate is worse than the champion on `primary` by more than the tolerance."""
+    cand, champ = candidate.get(primary), champion.get(primary)
+    mode = gate.regression_mode
+    tolerance = gate.max_regression
+    allowed = tolerance if mode == "absolute" else tolerance * abs(champ or 0.0)
+    name = f"{primary} vs champion"
+    if cand is None or champ is None or math.isnan(cand) or math.isnan(champ):
+        return GateResult(name=name, value=cand, threshold="comparable metric", passed=False)
+    worse_by = (cand - champ) if primary in lower_is_better else (champ - cand)
+    if primary in lower_is_better:
+        threshold = f"<= {champ + allowed:.6g} (champion {champ:.6g} + {tolerance:g} {mode})"
+    else:
+        threshold = f">= {champ - allowed:.6g} (champion {champ:.6g} - {tolerance:g} {mode})"
+    return GateResult(
+        name=name, value=cand, threshold=threshold, passed=worse_by <= allowed + 1e-12
+    )
+
+
+def signature_changes(
+    candidate: Sequence[Mapping[str, Any]], champion: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """What changed between two MLflow input signatures (required columns and their types)."""
+
+    def columns(inputs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+        return {
+            str(spec.get("name")): str(spec.get("type"))
+            for spec in inputs
+            if spec.get("required", True)
+        }
+
+    cand, champ = columns(candidate), columns(champion)
+    changes = [f"new required column {name!r} ({cand[name]})" for name in cand if name not in champ]
+    changes += [
+        f"column {name!r} ({champ[name]}) no longer accepted" for name in champ if name not in cand
+    ]
+    changes += [
+        f"column {name!r} type {champ[name]} -> {cand[name]}"
+        for name in cand
+        if name in champ and cand[name] != champ[name]
+    ]
+    return changes
