@@ -65,8 +65,6 @@ def lineage_tags(config: Config, data_hashes: Mapping[str, str]) -> dict[str, st
         f"{TAG_PREFIX}params_sha256": config.params_hash(),
         f"{TAG_PREFIX}version": __version__,
         f"{TAG_PREFIX}overrides": ";".join(config.overrides),
-        f"{TAG_PREFIX}pid": str(os.getpid()),
-        f"{TAG_PREFIX}host": socket.gethostname(),
         "mlflow.source.git.commit": git.commit,
     }
     for name, digest in data_hashes.items():
@@ -87,12 +85,51 @@ def _quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+SQLITE_PREFIX = "sqlite:///"
+#: Seconds a SQLite writer waits for another writer's lock before failing.
+SQLITE_BUSY_TIMEOUT = 60
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a `sqlite:///` URI (None for other stores)."""
+    if not uri.startswith(SQLITE_PREFIX):
+        return None
+    return Path(uri.removeprefix(SQLITE_PREFIX).split("?", 1)[0])
+
+
 def resolve_uri(uri: str) -> str:
-    """Make a relative `sqlite:///file.db` absolute so a run resolves the same from any cwd."""
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        return prefix + str(Path(uri.removeprefix(prefix)).resolve())
-    return uri
+    """Absolute SQLite paths (a run resolves the same from any cwd) with a busy timeout."""
+    database = sqlite_path(uri)
+    if database is None:
+        return uri
+    query = uri.partition("?")[2]
+    if "timeout=" not in query:
+        query = (
+            f"{query}&timeout={SQLITE_BUSY_TIMEOUT}" if query else f"timeout={SQLITE_BUSY_TIMEOUT}"
+        )
+    return f"{SQLITE_PREFIX}{database.resolve()}?{query}"
+
+
+def _prepare_sqlite(database: Path) -> None:
+    """Create the store once, under a file lock (no migration race), and switch it to WAL."""
+    import sqlite3
+
+    from filelock import FileLock
+
+    database = database.resolve()
+    database.parent.mkdir(parents=True, exist_ok=True)
+    marker = database.with_name(f".{database.name}.ready")
+    if marker.exists() and database.exists():
+        return
+    with FileLock(str(database.with_name(f".{database.name}.init.lock")), timeout=300):
+        if marker.exists() and database.exists():
+            return
+        from mlflow.tracking._tracking_service.utils import _get_store
+
+        _get_store()  # runs MLflow's migrations on a fresh database
+        with contextlib.closing(sqlite3.connect(database, timeout=SQLITE_BUSY_TIMEOUT)) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+        marker.touch()
 
 
 def connect(settings: TrackingSettings) -> str:
@@ -105,6 +142,10 @@ def connect(settings: TrackingSettings) -> str:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
+        database = sqlite_path(uri)
+        if database is not None:
+            _prepare_sqlite(database)
+        reap_orphaned_runs()
         experiment = mlflow.get_experiment_by_name(settings.experiment)
         if experiment is None:
             location = settings.artifact_root.resolve().as_uri()
@@ -139,6 +180,62 @@ def first_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- runs
 
 
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of a process (tells a live pid from a reused one)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _alive(pid: int, started: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    current = _process_start(pid)
+    return started is None or current is None or current == started
+
+
+def process_tags() -> dict[str, str]:
+    return {
+        f"{TAG_PREFIX}pid": str(os.getpid()),
+        f"{TAG_PREFIX}pid_start": _process_start(os.getpid()) or "",
+        f"{TAG_PREFIX}host": socket.gethostname(),
+    }
+
+
+def reap_orphaned_runs() -> list[str]:
+    """Mark KILLED every RUNNING run whose process on this host is gone (e.g. after kill -9)."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    host = socket.gethostname()
+    reaped = []
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return reaped
+    running = client.search_runs(
+        experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
+    for found in running:
+        tags = found.data.tags
+        pid = tags.get(f"{TAG_PREFIX}pid", "")
+        if tags.get(f"{TAG_PREFIX}host") != host or not pid.isdigit():
+            continue
+        if not _alive(int(pid), tags.get(f"{TAG_PREFIX}pid_start") or None):
+            client.set_terminated(found.info.run_id, status="KILLED")
+            client.set_tag(found.info.run_id, f"{TAG_PREFIX}reaped", "process gone")
+            reaped.append(found.info.run_id)
+            log.warning(
+                "run %s was left RUNNING by a dead process; marked KILLED", found.info.run_id
+            )
+    return reaped
+
+
 @contextlib.contextmanager
 def run(
     experiment_id: str, *, run_id: str | None = None, run_name: str | None = None
@@ -146,7 +243,9 @@ def run(
     """An MLflow run that ends FINISHED, FAILED on an exception, KILLED on an interrupt."""
     import mlflow
 
-    active = mlflow.start_run(run_id=run_id, experiment_id=experiment_id, run_name=run_name)
+    active = mlflow.start_run(
+        run_id=run_id, experiment_id=experiment_id, run_name=run_name, tags=process_tags()
+    )
     status = "FINISHED"
     try:
         yield active.info.run_id
@@ -199,7 +298,6 @@ def pip_requirements() -> list[str]:
 
 def log_sklearn_model(model: Any, example: pd.DataFrame, trusted_types: list[str]) -> str:
     """Log the fitted pipeline in skops format with signature and input example; return its URI."""
-    import mlflow
     from mlflow.models import infer_signature
 
     # Integer features are declared as doubles: a missing value at inference time turns an
@@ -210,7 +308,19 @@ def log_sklearn_model(model: Any, example: pd.DataFrame, trusted_types: list[str
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         signature = infer_signature(example, model.predict(example))
-    info = mlflow.sklearn.log_model(
+    # MLflow re-loads the model it just wrote to validate the serving example; that local,
+    # freshly written file is trusted even in processes that otherwise refuse unpickling.
+    with _env("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true"):
+        info = _log_sklearn(model, example, trusted_types, signature)
+    return str(info.model_uri)
+
+
+def _log_sklearn(
+    model: Any, example: pd.DataFrame, trusted_types: list[str], signature: Any
+) -> Any:
+    import mlflow
+
+    return mlflow.sklearn.log_model(
         model,
         name=MODEL_ARTIFACT,
         serialization_format="skops",
@@ -219,7 +329,19 @@ def log_sklearn_model(model: Any, example: pd.DataFrame, trusted_types: list[str
         input_example=example,
         pip_requirements=pip_requirements(),
     )
-    return str(info.model_uri)
+
+
+@contextlib.contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def get_run(run_id: str) -> Any:
@@ -269,3 +391,30 @@ def set_run_tags(run_id: str, tags: Mapping[str, str]) -> None:
     client = mlflow.MlflowClient()
     for key, value in tags.items():
         client.set_tag(run_id, key, value)
+
+
+def store_health(settings: TrackingSettings) -> dict[str, Any]:
+    """Connect, reap runs orphaned by dead processes, and describe the store."""
+    import mlflow
+
+    experiment_id = connect(settings)
+    reaped = reap_orphaned_runs()
+    client = mlflow.MlflowClient()
+    counts: dict[str, int] = {}
+    for found in client.search_runs([experiment_id], max_results=5000):
+        counts[found.info.status] = counts.get(found.info.status, 0) + 1
+    health: dict[str, Any] = {
+        "tracking_uri": redact(settings.uri),
+        "experiment": settings.experiment,
+        "experiment_id": experiment_id,
+        "runs_by_status": counts,
+        "reaped_runs": reaped,
+    }
+    database = sqlite_path(settings.uri)
+    if database is not None:
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(database.resolve(), timeout=5)) as conn:
+            health["sqlite_journal_mode"] = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            health["sqlite_integrity"] = conn.execute("PRAGMA quick_check").fetchone()[0]
+    return health

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from typer.core import TyperGroup
 
 from mlops import __version__
 from mlops.cli import data as data_cli
+from mlops.cli import doctor as doctor_cli
 from mlops.cli import model as model_cli
 from mlops.cli import promote as promote_cli
 from mlops.cli.state import GlobalOptions, setup_logging
@@ -91,8 +93,17 @@ def main(
 app.add_typer(data_cli.app, name="data", rich_help_panel="Data")
 model_cli.register(app)
 promote_cli.register(app)
+doctor_cli.register(app)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C: tracked runs end KILLED, temp files are removed."""
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def run() -> None:
     """Console-script entry point."""
+    # Models are loaded through our skops allowlist; MLflow's own unpickling stays off.
+    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(app(prog_name="mlops"))
