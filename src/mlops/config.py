@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,7 +43,7 @@ class DataParams(_Frozen):
 
 
 class SplitParams(_Frozen):
-    test_size: float = Field(0.2, gt=0.0, lt=1.0)
+    test_size: float = Field(default=0.2, gt=0.0, lt=1.0)
     seed: int = 42
     stratify: bool = True
     order_by: str | None = None
@@ -67,7 +68,7 @@ class Threshold(_Frozen):
 class GateParams(_Frozen):
     metrics: dict[str, Threshold] = Field(default_factory=dict)
     primary: str | None = None
-    max_regression: float = Field(0.01, ge=0.0)
+    max_regression: float = Field(default=0.01, ge=0.0)
     regression_mode: Literal["absolute", "relative"] = "absolute"
 
 
@@ -75,17 +76,47 @@ DriftMethod = Literal["auto", "ks", "chisquare", "psi", "jensenshannon", "wasser
 
 
 class DriftParams(_Frozen):
+    """`mlops drift`: per-column methods, thresholds and the dataset verdict rule."""
+
     current: str = "data/processed/test.parquet"
     numeric_method: DriftMethod = "auto"
     categorical_method: DriftMethod = "auto"
     columns: dict[str, DriftMethod] = Field(default_factory=dict)
+    #: Distance thresholds by method (psi, jensenshannon, wasserstein); p-value tests use alpha.
     thresholds: dict[str, float] = Field(default_factory=dict)
-    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    #: Distance thresholds by column (win over `thresholds`).
+    column_thresholds: dict[str, float] = Field(default_factory=dict)
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     correction: Literal["bh", "bonferroni", "none"] = "bh"
-    share: float = Field(0.5, gt=0.0, le=1.0)
+    share: float = Field(default=0.5, gt=0.0, le=1.0)
     critical: list[str] = Field(default_factory=list)
-    large_sample: int = Field(1000, ge=1)
-    min_rows: int = Field(30, ge=1)
+    large_sample: int = Field(default=1000, ge=1)
+    min_rows: int = Field(default=30, ge=1)
+    #: A numeric column with at most this many distinct values is compared as categorical.
+    few_unique: int = Field(default=5, ge=1)
+    #: An absolute change in a column's missing-value rate at least this large is flagged.
+    missing_change: float = Field(default=0.05, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _known_methods(self) -> DriftParams:
+        distances = ("psi", "jensenshannon", "wasserstein")
+        for method, value in self.thresholds.items():
+            if method not in distances:
+                raise ValueError(
+                    f"thresholds: {method!r} is not a distance method ({', '.join(distances)}); "
+                    "p-value tests (ks, chisquare) use `alpha`"
+                )
+            if not value > 0:
+                raise ValueError(f"thresholds: {method} must be > 0")
+        for column, value in self.column_thresholds.items():
+            if not value > 0:
+                raise ValueError(f"column_thresholds: {column} must be > 0")
+        if self.categorical_method in ("ks", "wasserstein"):
+            raise ValueError(
+                f"categorical_method: {self.categorical_method} needs numbers "
+                "(use auto, chisquare, psi or jensenshannon)"
+            )
+        return self
 
 
 class Params(_Frozen):
@@ -103,7 +134,7 @@ class Params(_Frozen):
 
 class PathSettings(_Frozen):
     raw: Path = Path("data/raw/dataset.parquet")
-    schema_file: Path = Field(Path("data/schema.json"), alias="schema")
+    schema_file: Path = Field(default=Path("data/schema.json"), alias="schema")
     train: Path = Path("data/processed/train.parquet")
     test: Path = Path("data/processed/test.parquet")
     model_dir: Path = Path("models")
@@ -135,10 +166,14 @@ class RegistrySettings(_Frozen):
 
 class ServeSettings(_Frozen):
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535)
-    workers: int = Field(1, ge=1)
-    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1)
-    reload_interval: float = Field(5.0, gt=0.0)
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    reload_interval: float = Field(default=5.0, gt=0.0)
+
+
+class DvcSettings(_Frozen):
+    remote: str | None = None  # None: the repository's default DVC remote
 
 
 class Settings(_Frozen):
@@ -147,6 +182,7 @@ class Settings(_Frozen):
     paths: PathSettings = Field(default_factory=PathSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    dvc: DvcSettings = Field(default_factory=DvcSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
 
 
@@ -184,13 +220,28 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 safe loading, but `1e-3` is a float (as in YAML 1.2), not the string "1e-3"."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
+
+
 def _read_yaml(path: Path, *, required: bool) -> dict[str, Any]:
     if not path.exists():
         if required:
             raise ConfigError(f"{path}: file not found")
         return {}
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded = _load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -210,7 +261,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not key.strip():
         raise ConfigError(f"--set {text!r}: expected key.path=value")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = _load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {text!r}: value is not valid YAML") from exc
     return key.strip().split("."), value
@@ -218,7 +269,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 def apply_overrides(tree: dict[str, Any], overrides: tuple[str, ...]) -> dict[str, Any]:
     """Return a copy of `tree` with every `key.path=value` applied."""
-    result = json.loads(json.dumps(tree, default=str))
+    result: dict[str, Any] = json.loads(json.dumps(tree, default=str))
     for text in overrides:
         keys, value = parse_override(text)
         node = result

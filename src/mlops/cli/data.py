@@ -69,3 +69,76 @@ def split(ctx: typer.Context) -> None:
         f"split: {result.train_rows} train rows -> {result.train_path}, "
         f"{result.test_rows} test rows -> {result.test_path}"
     )
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Rehash DVC-tracked data and the cache against dvc.lock; exit 3 on anything corrupt or missing."""
+    from mlops.cli.state import print_json, stdout
+    from mlops.data.versioning import verify as run_verify
+
+    report = run_verify(options(ctx).load())
+    if json_out:
+        print_json(report.to_json())
+    elif report.problems:
+        from rich.table import Table
+
+        table = Table(title="DVC objects that do not match dvc.lock")
+        for column in ("path", "stage", "workspace", "cache", "detail"):
+            table.add_column(column)
+        for item in report.problems:
+            table.add_row(item.path, item.stage, item.workspace, item.cache, item.detail)
+        stdout().print(table)
+    bad = len(report.problems)
+    typer.echo(
+        f"verify {'passed' if report.passed else f'FAILED: {bad} problem(s)'} "
+        f"({len(report.objects)} tracked outputs checked)"
+    )
+    if not report.passed:
+        raise typer.Exit(3)
+
+
+@app.command()
+def push(ctx: typer.Context) -> None:
+    """Push DVC-cached data and models to the configured remote."""
+    from mlops.data.versioning import push as run_push
+
+    typer.echo(f"pushed {run_push(options(ctx).load())} object(s)")
+
+
+@app.command()
+def pull(ctx: typer.Context) -> None:
+    """Pull data and models from the remote, then verify them against dvc.lock (exit 3 if bad)."""
+    from mlops.data.versioning import pull as run_pull
+    from mlops.data.versioning import verify as run_verify
+
+    config = options(ctx).load()
+    stats = run_pull(config)
+    typer.echo(f"pulled: {stats}")
+    report = run_verify(config)
+    if not report.passed:
+        typer.echo(
+            f"verify FAILED after pull: {len(report.problems)} problem(s); see `mlops data verify`"
+        )
+        raise typer.Exit(3)
+    typer.echo("verify passed")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    json_out: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """What differs between the workspace, the DVC cache and the remote."""
+    from mlops.cli.state import print_json
+    from mlops.data.versioning import status as run_status
+
+    result = run_status(options(ctx).load())
+    if json_out:
+        print_json(result)
+        return
+    for scope, changes in result.items():
+        typer.echo(f"{scope}: {changes or 'up to date'}")
