@@ -167,7 +167,8 @@ def check_trusted(types: list[str], where: str) -> None:
     beyond = sorted(set(types) - TRUSTED_MODEL_TYPES)
     if beyond:
         raise ModelLoadError(
-            f"{where}: model contains types outside the trusted allowlist: {', '.join(beyond)}"
+            f"{where}: model contains types outside the trusted allowlist: {', '.join(beyond)} "
+            "(pass --allow-unsafe-model to accept the risk)"
         )
 
 
@@ -188,8 +189,11 @@ def save_model(target: Path, model: Any) -> list[str]:
     return types
 
 
-def load_model(path: Path) -> Any:
-    """Load a skops model, trusting only types on our allowlist (never pickle)."""
+def load_model(path: Path, *, allow_unsafe: bool = False) -> Any:
+    """Load a skops model, trusting only types on our allowlist (never pickle).
+
+    `allow_unsafe` (the user's explicit opt-in) trusts whatever types the file needs.
+    """
     import skops.io as sio
 
     if not path.exists():
@@ -199,7 +203,8 @@ def load_model(path: Path) -> Any:
         types = untrusted_types(data)
     except Exception as exc:
         raise ModelLoadError(f"{path}: not a skops model file ({_first_line(exc)})") from exc
-    check_trusted(types, str(path))
+    if not allow_unsafe:
+        check_trusted(types, str(path))
     try:
         return sio.loads(data, trusted=types)
     except Exception as exc:

@@ -6,6 +6,7 @@ With `tracking.py`, the only module that imports mlflow.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from mlops.config import Config
 from mlops.errors import ModelLoadError, RegistryError
 
 MODEL_URI_PREFIX = "models:/"
+#: Set by `mlops --allow-unsafe-model`: the user accepts loading untrusted model formats.
+UNSAFE_ENV = "MLOPS_ALLOW_UNSAFE_MODEL"
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,7 @@ def load_model_dir(path: Path, *, allow_unsafe: bool = False) -> tuple[Any, list
         raise ModelLoadError(
             f"{mlmodel}: not a scikit-learn model (flavors: {', '.join(meta.flavors)})"
         )
+    allow_unsafe = allow_unsafe or os.environ.get(UNSAFE_ENV) == "1"
     fmt = flavor.get("serialization_format", "pickle")
     data_file = path / str(flavor.get("pickled_model", "model.skops"))
     inputs = meta.signature.inputs.to_dict() if meta.signature is not None else []
@@ -248,12 +252,13 @@ def load_model_dir(path: Path, *, allow_unsafe: bool = False) -> tuple[Any, list
                 "loaded; refusing (pass --allow-unsafe-model to accept the risk)"
             )
         return _load_unsafe(data_file, fmt), inputs
-    return artifacts.load_model(data_file), inputs
+    return artifacts.load_model(data_file, allow_unsafe=allow_unsafe), inputs
 
 
 def _load_unsafe(path: Path, fmt: str) -> Any:
     import mlflow.sklearn
 
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"  # the user opted in
     return mlflow.sklearn._load_model_from_local_file(str(path), serialization_format=fmt)
 
 

@@ -63,7 +63,7 @@ def main(
         typer.Option(
             "--config",
             envvar="MLOPS_CONFIG",
-            help="Environment config: paths, tracking URI, model [default: configs/local.yaml].",
+            help="Environment config (default configs/local.yaml): paths, tracking URI, model name.",
         ),
     ] = None,
     overrides: Annotated[
@@ -76,6 +76,14 @@ def main(
         int, typer.Option("--verbose", "-v", count=True, help="More logging on stderr.")
     ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    allow_unsafe_model: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unsafe-model",
+            envvar="MLOPS_ALLOW_UNSAFE_MODEL",
+            help="Load pickle/cloudpickle models or types beyond the allowlist (you accept the risk).",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -88,6 +96,8 @@ def main(
         params=params, config=config, overrides=list(overrides or []), verbose=verbose, quiet=quiet
     )
     setup_logging(verbose, quiet)
+    if allow_unsafe_model:
+        os.environ["MLOPS_ALLOW_UNSAFE_MODEL"] = "1"
 
 
 app.add_typer(data_cli.app, name="data", rich_help_panel="Data")
