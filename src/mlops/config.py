@@ -142,6 +142,15 @@ class PathSettings(_Frozen):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @model_validator(mode="after")
+    def _inside_project(self) -> PathSettings:
+        """Every path the toolkit writes stays inside the project: no `..`, no absolute paths."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value.is_absolute() or ".." in value.parts:
+                raise ValueError(f"{name}: {value} must be a relative path inside the project")
+        return self
+
     @property
     def model_file(self) -> Path:
         return self.model_dir / "model.skops"
