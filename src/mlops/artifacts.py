@@ -118,8 +118,14 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: unsupported file type {suffix!r}, expected .csv or .parquet")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty")
+    if suffix == ".csv":
+        _check_csv_header(path)
     try:
-        frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+        frame = (
+            pd.read_csv(path, encoding="utf-8-sig")  # a byte-order mark is not part of a name
+            if suffix == ".csv"
+            else pd.read_parquet(path)
+        )
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: file is empty") from exc
     except pd.errors.ParserError as exc:
@@ -133,6 +139,28 @@ def read_table(path: Path) -> pd.DataFrame:
     if len(frame) == 0:
         raise DataError(f"{path}: no data rows (header only)")
     return frame
+
+
+def _check_csv_header(path: Path) -> None:
+    """Reject what pandas would silently paper over: NUL bytes, duplicate column names."""
+    import csv
+
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    if b"\x00" in head:
+        raise DataError(f"{path}: binary data (NUL bytes), expected CSV text")
+    try:
+        first = head.decode("utf-8-sig").splitlines()[0] if head.strip() else ""
+    except UnicodeDecodeError as exc:
+        if len(head) == 1 << 16 and exc.start >= len(head) - 4:  # a character cut at the edge
+            return
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    names = next(csv.reader([first]), [])
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DataError(f"{path}: duplicate column name {name!r} in the header")
+        seen.add(name)
 
 
 def write_table(target: Path, frame: pd.DataFrame) -> Path:

@@ -77,10 +77,14 @@ def _category_labels(values: Any) -> list[str]:
 
 
 def infer_column(name: str, series: pd.Series) -> ColumnSchema:
+    import numpy as np
+
     dtype = logical_type(series)
     nullable = bool(series.isna().any())
     present = series.dropna()
     if dtype in ("integer", "float"):
+        if dtype == "float" and bool(np.isinf(present.to_numpy(dtype=float)).any()):
+            raise DataError(f"column {name!r}: contains infinite values, expected finite numbers")
         if len(present) == 0:
             return ColumnSchema(name=name, dtype=dtype, kind="numeric", nullable=True)
         return ColumnSchema(
@@ -108,7 +112,10 @@ def infer_column(name: str, series: pd.Series) -> ColumnSchema:
 def infer_schema(frame: pd.DataFrame, params: DataParams, source: str) -> Schema:
     """Infer the contract from a dataset and check it can serve the configured task."""
     _check_columns(frame, params, source)
-    columns = [infer_column(str(name), frame[name]) for name in frame.columns]
+    try:
+        columns = [infer_column(str(name), frame[name]) for name in frame.columns]
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}") from exc
     by_name = {col.name: col for col in columns}
     target = by_name[params.target]
     if params.features is not None:

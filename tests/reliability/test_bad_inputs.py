@@ -1,0 +1,271 @@
+"""A corpus of bad inputs run through the commands: each ends in a one-line error naming the file
+(exit 1) or the documented verdict (exit 3 for a check that says no) — never a traceback, and
+nothing half-written."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner, Result
+
+from mlops.cli.main import app
+
+GOOD_COLUMNS = "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year"
+GOOD_ROWS = [
+    "Adelie,Torgersen,39.1,18.7,181,3750,male,2007",
+    "Gentoo,Biscoe,46.1,13.2,211,4500,female,2007",
+    "Chinstrap,Dream,46.5,17.9,192,3500,female,2007",
+    "Adelie,Dream,37.2,18.1,178,3900,male,2008",
+]
+
+
+def _csv(*lines: str) -> bytes:
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _parquet_bytes(frame: pd.DataFrame, path: Path) -> bytes:
+    frame.to_parquet(path)
+    return path.read_bytes()
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    suffix: str
+    make: Callable[[Path], bytes]
+    pattern: str  # what the one-line error must say (besides the file name)
+    exit_code: int = 1
+
+
+def _truncated_parquet(tmp: Path) -> bytes:
+    data = _parquet_bytes(pd.DataFrame({"species": ["a", "b"] * 50, "x": range(100)}), tmp)
+    return data[: len(data) // 2]
+
+
+def _empty_parquet(tmp: Path) -> bytes:
+    frame = pd.DataFrame({"species": pd.Series([], dtype=str), "x": pd.Series([], dtype=float)})
+    return _parquet_bytes(frame, tmp)
+
+
+INGEST_CASES = [
+    Case(
+        "binary garbage",
+        ".csv",
+        lambda _: bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)),
+        r"binary|UTF-8|parse",
+    ),
+    Case(
+        "NUL bytes",
+        ".csv",
+        lambda _: _csv(GOOD_COLUMNS, "Adelie\x00,Torgersen,1,2,3,4,male,2007"),
+        r"binary",
+    ),
+    Case(
+        "wrong delimiter",
+        ".csv",
+        lambda _: _csv(GOOD_COLUMNS.replace(",", ";"), *(r.replace(",", ";") for r in GOOD_ROWS)),
+        r"target column 'species' not found",
+    ),
+    Case(
+        "ragged rows",
+        ".csv",
+        lambda _: _csv(GOOD_COLUMNS, GOOD_ROWS[0], GOOD_ROWS[1] + ",extra,fields"),
+        r"cannot parse CSV.*line 3",
+    ),
+    Case(
+        "non-UTF-8",
+        ".csv",
+        lambda _: _csv(GOOD_COLUMNS, *GOOD_ROWS).replace(b"Dream", "Dr\xe9am".encode("latin-1")),
+        r"not UTF-8",
+    ),
+    Case("empty file", ".csv", lambda _: b"", r"file is empty"),
+    Case("whitespace only", ".csv", lambda _: b"  \n\n \n", r"empty|no data|no columns"),
+    Case("header only", ".csv", lambda _: _csv(GOOD_COLUMNS), r"no data rows"),
+    Case(
+        "duplicate column names",
+        ".csv",
+        lambda _: _csv(GOOD_COLUMNS + ",sex", *(r + ",male" for r in GOOD_ROWS)),
+        r"duplicate column name 'sex'",
+    ),
+    Case(
+        "unbalanced quote",
+        ".csv",
+        lambda _: _csv(GOOD_COLUMNS, '"Adelie,Torgersen,1,2,3,4,male,2007', *GOOD_ROWS),
+        r"cannot parse CSV|target|single class|no data",
+    ),
+    Case(
+        "infinite values",
+        ".csv",
+        lambda _: _csv(GOOD_COLUMNS, *GOOD_ROWS, "Adelie,Dream,inf,18.1,178,3900,male,2008"),
+        r"infinite values",
+    ),
+    Case(
+        "single-class target",
+        ".csv",
+        lambda _: _csv(
+            GOOD_COLUMNS,
+            *(r.replace("Gentoo", "Adelie").replace("Chinstrap", "Adelie") for r in GOOD_ROWS),
+        ),
+        r"single class",
+    ),
+    Case(
+        "target column missing",
+        ".csv",
+        lambda _: _csv("island,bill_length_mm", "Dream,1.0", "Biscoe,2.0"),
+        r"target column 'species' not found",
+    ),
+    Case(
+        "all-missing target",
+        ".csv",
+        lambda _: _csv(GOOD_COLUMNS, *(",".join(["", *r.split(",")[1:]]) for r in GOOD_ROWS)),
+        r"has no values",
+    ),
+    Case(
+        "gzip named .csv",
+        ".csv",
+        lambda _: gzip.compress(_csv(GOOD_COLUMNS, *GOOD_ROWS)),
+        r"binary|UTF-8|parse",
+    ),
+    Case("truncated parquet", ".parquet", _truncated_parquet, r"cannot read parquet"),
+    Case(
+        "csv named .parquet",
+        ".parquet",
+        lambda _: _csv(GOOD_COLUMNS, *GOOD_ROWS),
+        r"cannot read parquet",
+    ),
+    Case("zero-row parquet", ".parquet", _empty_parquet, r"no data rows"),
+    Case("unsupported extension", ".xlsx", lambda _: b"PK\x03\x04", r"unsupported file type"),
+    Case(
+        "only a target column",
+        ".csv",
+        lambda _: _csv("species", "Adelie", "Gentoo"),
+        r"no usable feature columns",
+    ),
+]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def _run(runner: CliRunner, *args: str) -> Result:
+    env = {"MLOPS_DEBUG": "", "MLOPS_CONFIG": ""}
+    return runner.invoke(app, list(args), env=env, catch_exceptions=True)
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def assert_clean_failure(
+    result: Result, exit_code: int, pattern: str, name_in_error: str | None
+) -> None:
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    assert "Traceback" not in (result.stdout + result.stderr)
+    assert result.exit_code == exit_code, (result.exit_code, result.stdout, result.stderr)
+    if exit_code == 1:
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith("error: "), lines[0]
+        if name_in_error:
+            assert name_in_error in lines[0], lines[0]
+        assert re.search(pattern, lines[0]), lines[0]
+
+
+@pytest.mark.parametrize("case", INGEST_CASES, ids=[c.name for c in INGEST_CASES])
+def test_ingest_rejects_bad_input(
+    case: Case, project: Path, runner: CliRunner, tmp_path: Path
+) -> None:
+    source = project / f"bad{case.suffix}"
+    source.write_bytes(case.make(tmp_path / "scratch.parquet"))
+    before = _files(project)
+    result = _run(runner, "--set", f"data.source={source.name}", "data", "ingest")
+    assert_clean_failure(result, case.exit_code, case.pattern, source.name)
+    assert _files(project) == before, "a failed ingest must write nothing"
+
+
+def test_missing_source_and_directory_source(project: Path, runner: CliRunner) -> None:
+    result = _run(runner, "--set", "data.source=nowhere.csv", "data", "ingest")
+    assert_clean_failure(result, 1, r"file not found", "nowhere.csv")
+    (project / "adir.csv").mkdir()
+    result = _run(runner, "--set", "data.source=adir.csv", "data", "ingest")
+    assert_clean_failure(result, 1, r"is a directory", "adir.csv")
+
+
+def test_bom_and_crlf_are_read(project: Path, runner: CliRunner) -> None:
+    rows = [GOOD_COLUMNS, *GOOD_ROWS] * 1
+    (project / "bom.csv").write_bytes(b"\xef\xbb\xbf" + "\r\n".join(rows).encode() + b"\r\n")
+    result = _run(runner, "--set", "data.source=bom.csv", "data", "ingest")
+    assert result.exit_code == 0, result.stderr
+    schema = (project / "data" / "schema.json").read_text()
+    assert '"name": "species"' in schema and "\\ufeff" not in schema
+
+
+VALIDATE_CASES = {
+    "wrong dtype": lambda f: f.assign(bill_length_mm=["long"] * len(f)),
+    "unseen category": lambda f: f.assign(island=["Atlantis"] * len(f)),
+    "missing column": lambda f: f.drop(columns=["sex"]),
+    "extra column": lambda f: f.assign(extra=1),
+    "out of range": lambda f: f.assign(body_mass_g=f["body_mass_g"] * 100),
+    "nulls not allowed": lambda f: f.assign(species=[None] * len(f)),
+    "mismatched schema": lambda f: pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}),
+}
+
+
+@pytest.mark.parametrize("kind", list(VALIDATE_CASES))
+def test_validate_reports_violations_with_exit_3(
+    kind: str, trained_project: Path, runner: CliRunner
+) -> None:
+    frame = pd.read_parquet(trained_project / "data" / "raw" / "dataset.parquet")
+    bad = VALIDATE_CASES[kind](frame)
+    path = trained_project / "batch.csv"
+    bad.to_csv(path, index=False)
+    result = _run(runner, "data", "validate", str(path))
+    assert_clean_failure(result, 3, "", None)
+    assert "FAILED" in result.stdout
+    report = (trained_project / "reports" / "validation.json").read_text()
+    assert '"passed": false' in report
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["garbage", "truncate", "delete"],
+)
+def test_train_on_damaged_split_is_a_clean_error(
+    damage: str, trained_project: Path, runner: CliRunner
+) -> None:
+    train = trained_project / "data" / "processed" / "train.parquet"
+    model_before = (trained_project / "models" / "model.skops").read_bytes()
+    if damage == "garbage":
+        train.write_bytes(os.urandom(2048))
+    elif damage == "truncate":
+        train.write_bytes(train.read_bytes()[:500])
+    else:
+        train.unlink()
+    result = _run(runner, "train")
+    pattern = r"run `mlops data split` first" if damage == "delete" else r"cannot read parquet"
+    assert_clean_failure(result, 1, pattern, "train.parquet")
+    assert (trained_project / "models" / "model.skops").read_bytes() == model_before
+
+
+def test_damaged_model_file_is_refused_by_eval(trained_project: Path, runner: CliRunner) -> None:
+    (trained_project / "models" / "model.skops").write_bytes(b"not a zip file at all")
+    result = _run(runner, "eval")
+    assert_clean_failure(result, 1, r"not a skops model file", "model.skops")
+
+
+def test_bad_schema_contract_is_a_clean_error(trained_project: Path, runner: CliRunner) -> None:
+    (trained_project / "data" / "schema.json").write_text("{not json")
+    result = _run(runner, "data", "validate")
+    assert_clean_failure(result, 1, r"not valid JSON", "schema.json")
