@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev run test lint format typecheck check pipeline ingest train eval promote clean
+.PHONY: help setup setup-dev run test lint format typecheck check pipeline ingest train eval drift promote clean serve
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,12 @@ train: setup ## mlops train
 
 eval: setup ## mlops eval
 	$(BIN)/mlops eval
+
+serve: setup ## mlops serve: the champion over HTTP on 127.0.0.1:8080 (MLflow's protocol)
+	$(BIN)/mlops serve
+
+drift: setup ## mlops drift: the configured batch vs the champion's training data
+	$(BIN)/mlops drift
 
 promote: setup ## mlops promote: the last trained run vs the champion
 	$(BIN)/mlops promote

@@ -300,11 +300,8 @@ def log_sklearn_model(model: Any, example: pd.DataFrame, trusted_types: list[str
     """Log the fitted pipeline in skops format with signature and input example; return its URI."""
     from mlflow.models import infer_signature
 
-    # Integer features are declared as doubles: a missing value at inference time turns an
-    # integer column into floats, which MLflow's schema enforcement would otherwise reject.
-    example = example.astype(
-        {c: "float64" for c in example.columns if example[c].dtype.kind in "iu"}
-    )
+    # The signature takes the example's types as given: MLflow refuses int64 input for a column
+    # declared double, so the caller decides which integer columns may hold missing values.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         signature = infer_signature(example, model.predict(example))

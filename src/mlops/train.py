@@ -88,6 +88,19 @@ def fit_pipeline(schema: Schema, params: ModelParams, train: pd.DataFrame, seed:
     return pipeline
 
 
+def signature_example(train: pd.DataFrame, schema: Schema, rows: int = 5) -> pd.DataFrame:
+    """The model's input example, typed as the contract says (what MLflow's signature records).
+
+    An integer column the contract allows to be missing is declared double: a missing value
+    turns it into floats. The others stay integers, so MLflow accepts the data as it comes.
+    """
+    example = train[schema.features].head(rows)
+    nullable_ints = [
+        c.name for c in schema.feature_columns() if c.dtype == "integer" and c.nullable
+    ]
+    return example.astype(dict.fromkeys(nullable_ints, "float64"))
+
+
 @dataclass(frozen=True)
 class TrainingResult:
     run_id: str
@@ -126,7 +139,7 @@ def run_training(config: Config) -> TrainingResult:
         tracking.set_tags({"mlops.stage": "train", "mlops.estimator": params.model.estimator})
         tracking.log_params(config.params_flat())
         tracking.log_metrics({**metrics, "fit_seconds": fit_seconds}, prefix="train_")
-        model_uri = tracking.log_sklearn_model(pipeline, features.head(5), trusted)
+        model_uri = tracking.log_sklearn_model(pipeline, signature_example(train, schema), trusted)
     artifacts.write_bytes(paths.model_file, data_bytes)
     artifacts.write_json(
         paths.run_file,

@@ -48,13 +48,19 @@ def validate(
 
         table = Table(title=f"Schema violations in {report.dataset}")
         for column in ("column", "check", "expected", "actual", "count", "rows"):
-            table.add_column(column)
+            # Fold, never cut a value off with "…"; check names stay whole (grep-able).
+            width = max(len(v.check) for v in report.violations) if column == "check" else None
+            table.add_column(column, overflow="fold", min_width=width)
         for v in report.violations:
             rows = ", ".join(map(str, v.rows))
             table.add_row(v.column, v.check, v.expected, v.actual, fmt(v.count or None), rows)
         stdout().print(table)
     verdict = "passed" if report.passed else f"FAILED: {len(report.violations)} violation(s)"
-    typer.echo(f"validation {verdict} ({report.rows} rows, {report.checked_columns} columns)")
+    # With --json, stdout is only the JSON document; the verdict line goes to stderr.
+    typer.echo(
+        f"validation {verdict} ({report.rows} rows, {report.checked_columns} columns)",
+        err=json_out,
+    )
     if not report.passed:
         raise typer.Exit(3)
 

@@ -14,7 +14,9 @@ from typer.core import TyperGroup
 from mlops import __version__
 from mlops.cli import data as data_cli
 from mlops.cli import doctor as doctor_cli
+from mlops.cli import drift as drift_cli
 from mlops.cli import model as model_cli
+from mlops.cli import serve as serve_cli
 from mlops.cli import promote as promote_cli
 from mlops.cli.state import GlobalOptions, setup_logging
 
@@ -102,6 +104,8 @@ def main(
 
 app.add_typer(data_cli.app, name="data", rich_help_panel="Data")
 model_cli.register(app)
+serve_cli.register(app)
+drift_cli.register(app)
 promote_cli.register(app)
 doctor_cli.register(app)
 

@@ -55,13 +55,14 @@ def evaluate(
                 f"gate {check.name} {check.threshold}", "pass" if check.passed else "FAIL"
             )
         stdout().print(table)
+    # With --json, stdout is only the JSON document; the verdict line goes to stderr.
     if result.gate.passed:
-        typer.echo("gate passed")
+        typer.echo("gate passed", err=json_out)
         return
     failed = ", ".join(
         f"{r.name}={fmt(r.value)} (needs {r.threshold})" for r in result.gate.failures
     )
-    typer.echo(f"gate FAILED: {failed}")
+    typer.echo(f"gate FAILED: {failed}", err=json_out)
     if gate:
         raise typer.Exit(3)
 

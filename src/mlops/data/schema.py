@@ -160,6 +160,11 @@ def _check_columns(frame: pd.DataFrame, params: DataParams, source: str) -> None
     missing = [name for name in wanted if name not in names]
     if missing:
         raise DataError(f"{source}: configured column(s) not found: {', '.join(missing)}")
+    if params.features is not None and params.target in params.features:
+        raise DataError(
+            f"data.features: lists the target column {params.target!r}; "
+            "a model must not see its own label"
+        )
 
 
 def _check_target(series: pd.Series, col: ColumnSchema, task: Task, source: str) -> None:

@@ -120,16 +120,22 @@ def _check_column(series: pd.Series, col: ColumnSchema) -> list[Violation]:
         )
         return found
     if col.kind == "numeric" and (col.min is not None or col.max is not None):
-        low = series < col.min if col.min is not None else False
-        high = series > col.max if col.max is not None else False
-        outside = low | high
+        outside = series.isna() & False
+        if col.min is not None:
+            outside |= series < col.min
+        if col.max is not None:
+            outside |= series > col.max
+        # Nullable dtypes (Int64, Float64) compare missing values to <NA>: not out of range.
+        outside = outside.fillna(False).astype(bool)
         if bool(outside.any()):
             values = series[outside]
+            low = "-inf" if col.min is None else f"{col.min:g}"
+            high = "inf" if col.max is None else f"{col.max:g}"
             found.append(
                 Violation(
                     column=col.name,
                     check="range",
-                    expected=f"[{col.min:g}, {col.max:g}]",
+                    expected=f"[{low}, {high}]",
                     actual=f"{values.min():g} .. {values.max():g}",
                     count=int(outside.sum()),
                     rows=_first_rows(outside),

@@ -276,6 +276,8 @@ def _apply(
 def run_rollback(config: Config, to: str | None = None, *, reason: str = "") -> PromotionResult:
     """Move `champion` back to `previous` (or a given version) after checking that model loads."""
     names = config.settings.registry
+    # Reach the store first: an unreachable one is a one-line error, not a lock-file traceback.
+    tracking.connect(config.settings.tracking)
     with promotion_lock(config):
         started = time.perf_counter()
         current = registry.get_alias(config, names.champion_alias)

@@ -29,15 +29,17 @@ def promotion_lock(config: Config, timeout: float | None = None) -> Iterator[Non
     from filelock import FileLock, Timeout
 
     path = lock_path(config)
-    path.parent.mkdir(parents=True, exist_ok=True)
     wait = timeout if timeout is not None else float(os.environ.get(LOCK_TIMEOUT_ENV, "120"))
     lock = FileLock(str(path), timeout=wait)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire()
     except Timeout as exc:
         raise PromotionConflictError(
             f"promotion in progress: {path} is locked by another process; re-run when it finishes"
         ) from exc
+    except OSError as exc:
+        raise PromotionConflictError(f"{path}: cannot create the promotion lock ({exc})") from exc
     try:
         yield
     finally:

@@ -1,0 +1,375 @@
+"""Benchmark `mlops serve` against `mlflow models serve` on the same model, side by side.
+
+    python bench/serve.py                  # 4 s per load phase
+    python bench/serve.py --seconds 8 --mlflow-workers 2
+
+Trains a 100-tree random forest on the penguins data in bench/out/serve/project (once),
+registers it as `champion`, measures the model's own predict in this process, then starts each
+server on a free 127.0.0.1 port and measures: time from launch to ready, memory of the whole
+process tree (RSS and USS) once ready, single-row requests with 1 and 4 keep-alive clients
+(req/s, p50, p99) and 1000-row batches with 1 client (rows/s). Every server must answer the
+same payloads with the same bytes. Load is bounded: each phase stops after --seconds or
+--max-requests per client. Figures go to stdout and bench/out/serve/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+REPO = ROOT.parent
+OUT = ROOT / "out" / "serve"
+PROJECT = OUT / "project"
+MODEL_NAME = "bench-forest"
+OVERRIDES = ("model.estimator=random_forest", "model.params={n_estimators: 100}")
+BATCH_ROWS = 1000
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def prepare_project() -> dict[str, Any]:
+    """Train and register the forest once; reuse it on later runs."""
+    marker = PROJECT / "bench-model.json"
+    if marker.exists():
+        return dict(json.loads(marker.read_text()))
+    if PROJECT.exists():
+        shutil.rmtree(PROJECT)
+    PROJECT.mkdir(parents=True)
+    for name in ("params.yaml", "dvc.yaml"):
+        shutil.copy2(REPO / name, PROJECT / name)
+    shutil.copytree(REPO / "configs", PROJECT / "configs")
+    local = PROJECT / "configs" / "local.yaml"
+    local.write_text(
+        local.read_text().replace("model_name: penguins-classifier", f"model_name: {MODEL_NAME}")
+    )
+    os.chdir(PROJECT)
+    from mlops import registry
+    from mlops.config import load_config
+    from mlops.data import ingest, split
+    from mlops.train import run_training
+
+    config = load_config(overrides=OVERRIDES)
+    ingest(config)
+    split(config)
+    result = run_training(config)
+    version = registry.register(config, result.model_uri, result.run_id, {"bench": "serve"})
+    registry.set_alias(config, "champion", version.version)
+    info = {"uri": f"models:/{MODEL_NAME}@champion", "version": version.version}
+    marker.write_text(json.dumps(info))
+    return info
+
+
+def payloads() -> dict[str, bytes]:
+    import pandas as pd
+
+    test = pd.read_parquet(PROJECT / "data" / "processed" / "test.parquet").drop(
+        columns=["species"]
+    )
+    test["year"] = test["year"].astype("float64")
+    rows = json.loads(test.to_json(orient="split", index=False))
+    batch = (rows["data"] * (BATCH_ROWS // len(rows["data"]) + 1))[:BATCH_ROWS]
+    cols = rows["columns"]
+    return {
+        "single": json.dumps(
+            {"dataframe_split": {"columns": cols, "data": rows["data"][:1]}}
+        ).encode(),
+        "batch": json.dumps({"dataframe_split": {"columns": cols, "data": batch}}).encode(),
+        "records": json.dumps({"dataframe_records": test.head(7).to_dict("records")}).encode(),
+        "inputs": json.dumps({"inputs": test.head(5).to_dict("list")}).encode(),
+        "instances": json.dumps({"instances": test.tail(5).to_dict("records")}).encode(),
+    }
+
+
+def raw_predict(uri: str, body: dict[str, bytes]) -> dict[str, float]:
+    """The model's own predict in this process: 1 row (p50) and 1000 rows (rows/s)."""
+    import pandas as pd
+
+    from mlops import registry
+    from mlops.config import load_config
+    from mlops.serve.model_holder import quiet_warnings
+
+    config = load_config()
+    model = registry.load_model(config, uri).model
+    split = json.loads(body["batch"])["dataframe_split"]
+    frame = pd.DataFrame(split["data"], columns=split["columns"])
+    one = frame.head(1)
+    figures: dict[str, float] = {}
+    for label in ("default", "quiet"):
+        if label == "quiet":
+            quiet_warnings()  # what the server does after loading
+        figures[f"p50_ms_{label}"] = 1e3 * _p50(lambda: model.predict(one), 300)
+        seconds = _p50(lambda: model.predict(frame), 15)
+        figures[f"batch_rows_per_s_{label}"] = BATCH_ROWS / seconds
+    return figures
+
+
+def _p50(call: Callable[[], Any], repeat: int) -> float:
+    for _ in range(5):
+        call()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+# --------------------------------------------------------------------------- load
+
+
+def _client(args: tuple[int, bytes, float, int, Any]) -> tuple[list[float], int]:
+    port, body, seconds, max_requests, barrier = args
+    barrier.wait()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline and len(latencies) < max_requests:
+        start = time.perf_counter()
+        connection.request("POST", "/invocations", body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        latencies.append(time.perf_counter() - start)
+        errors += response.status != 200
+    connection.close()
+    return latencies, errors
+
+
+def load(
+    port: int, body: bytes, clients: int, seconds: float, max_requests: int
+) -> dict[str, float]:
+    context = multiprocessing.get_context("fork")
+    barrier = context.Manager().Barrier(clients + 1)
+    with context.Pool(clients) as pool:
+        pending = pool.map_async(_client, [(port, body, seconds, max_requests, barrier)] * clients)
+        barrier.wait()
+        start = time.perf_counter()
+        results = pending.get(timeout=seconds + 120)
+        wall = time.perf_counter() - start
+    latencies = np.array([t for times, _ in results for t in times])
+    return {
+        "requests": int(latencies.size),
+        "errors": int(sum(errors for _, errors in results)),
+        "req_per_s": latencies.size / wall,
+        "p50_ms": 1e3 * float(np.percentile(latencies, 50)),
+        "p99_ms": 1e3 * float(np.percentile(latencies, 99)),
+    }
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(port: int, path: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def post(port: int, body: bytes) -> bytes:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request(
+        "POST", "/invocations", body=body, headers={"Content-Type": "application/json"}
+    )
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    if response.status != 200:
+        raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
+    return data
+
+
+def memory(pid: int) -> dict[str, float]:
+    import psutil
+
+    root = psutil.Process(pid)
+    procs = [root, *root.children(recursive=True)]
+    rss = uss = 0.0
+    for proc in procs:
+        try:
+            info = proc.memory_full_info()
+        except psutil.Error:
+            continue
+        rss += info.rss
+        uss += info.uss
+    return {"processes": len(procs), "rss_mb": rss / 1e6, "uss_mb": uss / 1e6}
+
+
+def start_server(
+    kind: str, uri: str, port: int, workers: int
+) -> tuple[subprocess.Popen[bytes], str]:
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.update(
+        MLFLOW_TRACKING_URI=f"sqlite:///{PROJECT / 'mlflow.db'}", MLFLOW_DISABLE_TELEMETRY="true"
+    )
+    if kind == "mlflow":
+        command = [str(bin_dir / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local",
+                   "-h", "127.0.0.1", "-p", str(port), "-w", str(workers)]  # fmt: skip
+        ready_path = "/ping"
+    else:
+        command = [str(bin_dir / "mlops"), "-q", "serve", "--model", uri, "--port", str(port),
+                   "--workers", str(workers)]  # fmt: skip
+        ready_path = "/health"
+    log = (OUT / f"{kind}-w{workers}.log").open("wb")
+    proc = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=log, stderr=log)
+    return proc, ready_path
+
+
+def wait_ready(proc: subprocess.Popen[bytes], port: int, path: str, timeout: float = 120) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}; see {OUT}/*.log")
+        try:
+            if get(port, path)[0] == 200:
+                return time.perf_counter() - start
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise RuntimeError("server not ready in time")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def measure(kind: str, workers: int, uri: str, body: dict[str, bytes], args: argparse.Namespace,
+            answers: dict[str, bytes]) -> dict[str, Any]:  # fmt: skip
+    port = free_port()
+    launched = time.perf_counter()
+    proc, path = start_server(kind, uri, port, workers)
+    try:
+        ready = wait_ready(proc, port, path)
+        ready = time.perf_counter() - launched
+        for name in ("single", "records", "inputs", "instances", "batch"):
+            answer = post(port, body[name])
+            if answers.setdefault(name, answer) != answer:
+                raise RuntimeError(f"{kind}: {name} answer differs from the first server's")
+        for _ in range(50):
+            post(port, body["single"])
+        mem = memory(proc.pid)
+        result: dict[str, Any] = {"server": kind, "workers": workers, "ready_s": ready, **mem}
+        n = args.max_requests
+        result["c1"] = load(port, body["single"], 1, args.seconds, n)
+        result["c4"] = load(port, body["single"], 4, args.seconds, n)
+        batch = load(port, body["batch"], 1, args.seconds, n)
+        batch["rows_per_s"] = batch["req_per_s"] * BATCH_ROWS
+        result["batch"] = batch
+        result["rss_after_load_mb"] = memory(proc.pid)["rss_mb"]
+    finally:
+        stop(proc)
+    return result
+
+
+def row(result: dict[str, Any]) -> str:
+    c1, c4, batch = result["c1"], result["c4"], result["batch"]
+    name = f"{result['server']} (w{result['workers']})"
+    return (
+        f"{name:14s} {result['ready_s']:6.2f} {result['rss_mb']:7.0f} {result['uss_mb']:6.0f} "
+        f"{c1['req_per_s']:7.1f} {c1['p50_ms']:6.2f} {c1['p99_ms']:6.2f} "
+        f"{c4['req_per_s']:7.1f} {c4['p50_ms']:6.2f} {c4['p99_ms']:6.2f} "
+        f"{batch['rows_per_s']:9.0f} {c1['errors'] + c4['errors'] + batch['errors']:4d}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of each load phase")
+    parser.add_argument("--max-requests", type=int, default=20_000, help="cap per client per phase")
+    parser.add_argument("--mlflow-workers", type=int, default=1, help="mlflow's -w (default 1)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="our --workers runs")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    info = prepare_project()
+    os.chdir(PROJECT)
+    body = payloads()
+    print(f"model: {info['uri']} (v{info['version']}), 100-tree random forest; "
+          f"{os.cpu_count()} CPUs; {args.seconds:.0f}s per phase", flush=True)  # fmt: skip
+    raw = raw_predict(info["uri"], body)
+    print(
+        f"raw model.predict in-process: 1 row p50 {raw['p50_ms_default']:.2f} ms "
+        f"(warnings silenced as the server does: {raw['p50_ms_quiet']:.2f} ms); "
+        f"1000 rows {raw['batch_rows_per_s_default']:,.0f} rows/s "
+        f"({raw['batch_rows_per_s_quiet']:,.0f})",
+        flush=True,
+    )
+    answers: dict[str, bytes] = {}
+    results = [measure("mlflow", args.mlflow_workers, info["uri"], body, args, answers)]
+    for workers in args.workers:
+        results.append(measure("mlops", workers, info["uri"], body, args, answers))
+    print("\nserver         ready    RSS    USS  |  1 client: req/s  p50   p99  |"
+          "  4 clients: req/s  p50   p99  | 1000-row rows/s  errors")  # fmt: skip
+    print("               (s)     (MB)   (MB)  |")
+    for result in results:
+        print(row(result))
+    print("all servers returned identical bytes for: " + ", ".join(sorted(answers)))
+    report(raw, results)
+    (OUT / "bench.json").write_text(json.dumps({"raw": raw, "servers": results}, indent=2))
+
+
+def report(raw: dict[str, float], results: list[dict[str, Any]]) -> None:
+    mlflow = results[0]
+    ours = {r["workers"]: r for r in results[1:]}
+    one = ours.get(1, results[1])
+    best4 = max(results[1:], key=lambda r: r["c4"]["req_per_s"])
+    print("\ngoals (ours vs the goal):")
+
+    def line(text: str, ok: bool) -> None:
+        print(f"  [{'met' if ok else 'MISSED'}] {text}")
+
+    budget = raw["p50_ms_quiet"] + 1.5
+    line(f"single-row p50 {one['c1']['p50_ms']:.2f} ms <= raw predict {raw['p50_ms_quiet']:.2f} "
+         f"+ 1.5 ms (raw with default warnings: {raw['p50_ms_default']:.2f} ms)",
+         one["c1"]["p50_ms"] <= budget)  # fmt: skip
+    ratio1 = one["c1"]["req_per_s"] / mlflow["c1"]["req_per_s"]
+    line(f"1 client: {ratio1:.2f}x mlflow's req/s (goal >= 1.5x)", ratio1 >= 1.5)
+    ratio4 = best4["c4"]["req_per_s"] / mlflow["c4"]["req_per_s"]
+    line(f"4 clients: {ratio4:.2f}x mlflow's req/s with --workers {best4['workers']} "
+         f"(w1: {one['c4']['req_per_s'] / mlflow['c4']['req_per_s']:.2f}x; goal >= 3x)",
+         ratio4 >= 3)  # fmt: skip
+    share = one["batch"]["rows_per_s"] / raw["batch_rows_per_s_quiet"]
+    share_default = one["batch"]["rows_per_s"] / raw["batch_rows_per_s_default"]
+    line(f"1000-row batches: {share:.2f}x raw predict throughput ({share_default:.2f}x vs raw "
+         f"with default warnings; mlflow {mlflow['batch']['rows_per_s'] / raw['batch_rows_per_s_default']:.2f}x; goal >= 0.8x)",
+         share >= 0.8)  # fmt: skip
+    line(f"ready in {one['ready_s']:.2f} s (mlflow {mlflow['ready_s']:.2f} s; goal <= 1.5 s)",
+         one["ready_s"] <= 1.5)  # fmt: skip
+    mem = one["rss_mb"] / mlflow["rss_mb"]
+    line(f"memory {one['rss_mb']:.0f} MB RSS = {mem:.2f}x mlflow's {mlflow['rss_mb']:.0f} MB "
+         f"(USS {one['uss_mb'] / mlflow['uss_mb']:.2f}x; goal <= 0.5x)", mem <= 0.5)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""`mlops predict` (batch scoring of a file) and `mlops serve` (the HTTP scoring server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mlops.cli.state import options
+
+if TYPE_CHECKING:
+    from mlops.predict import PredictResult
+
+PANEL = "Serving"
+#: Same as `mlops.predict.DEFAULT_BATCH_SIZE` (not imported: `--help` stays light).
+DEFAULT_BATCH_SIZE = 65_536
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="URI",
+        help="Model to use: models:/<name>@<alias>, models:/<name>/<version>, or a model "
+        "directory (default: models:/<registry.model_name>@champion).",
+    ),
+]
+UnsafeOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unsafe-model",
+        help="Accept a pickle/cloudpickle model (can run arbitrary code when loaded).",
+    ),
+]
+
+
+def predict(
+    ctx: typer.Context,
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="Rows to score: .csv or .parquet.")
+    ],
+    output_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="OUTPUT", help="Where to write the input plus predictions: .parquet or .csv."
+        ),
+    ],
+    model: ModelOption = None,
+    batch_size: Annotated[
+        int,
+        typer.Option("--batch-size", min=1, help="Rows per chunk: bounds memory, not the file."),
+    ] = DEFAULT_BATCH_SIZE,
+    allow_unsafe: UnsafeOption = False,
+) -> None:
+    """Score a CSV/Parquet file in chunks; the output appears only when complete."""
+    from mlops.predict import predict_file
+
+    opts = options(ctx)
+    config = opts.load()
+    with _progress(quiet=opts.quiet) as update:
+        result = predict_file(
+            config,
+            input_path,
+            output_path,
+            model_uri=model,
+            batch_size=batch_size,
+            allow_unsafe=allow_unsafe,
+            on_progress=update,
+        )
+    typer.echo(_summary(result), err=True)
+    typer.echo(str(result.output))
+
+
+def _summary(result: PredictResult) -> str:
+    model = f"{result.model_name} v{result.model_version}" if result.model_name else "the model"
+    rate = result.rows / result.seconds if result.seconds > 0 else float("inf")
+    missing = (
+        f", {result.rows_with_missing} with missing values" if result.rows_with_missing else ""
+    )
+    return (
+        f"scored {result.rows} rows{missing} with {model} ({result.model_uri}) in "
+        f"{result.seconds:.2f}s ({rate:,.0f} rows/s) -> {result.output}"
+    )
+
+
+class _progress:
+    """A rich progress bar on stderr (silent with --quiet or when stderr is not a terminal)."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        console = Console(stderr=True)
+        self._bar = Progress(
+            TextColumn("scoring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=quiet or not console.is_terminal,
+        )
+        self._task = self._bar.add_task("rows", total=None)
+
+    def __enter__(self) -> _progress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._bar.stop()
+
+    def __call__(self, done: int, total: int | None) -> None:
+        self._bar.update(self._task, completed=done, total=total)
+
+
+def serve(
+    ctx: typer.Context,
+    model: ModelOption = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Interface to bind (default: serve.host, 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port", min=0, max=65535, help="Port (default: serve.port, 8080; 0 = any free)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Worker processes (default: serve.workers, 1)."),
+    ] = None,
+    allow_unsafe: UnsafeOption = False,
+) -> None:
+    """Serve the model over HTTP with MLflow's scoring protocol, metrics and hot reload."""
+    from mlops import serve as server
+
+    opts = options(ctx)
+    config = opts.load()
+    settings = config.settings.serve
+    serve_options = server.ServeOptions.from_config(
+        config,
+        model,
+        allow_unsafe=allow_unsafe,
+        log_level="WARNING" if opts.quiet else "DEBUG" if opts.verbose > 1 else "INFO",
+    )
+    sock = server.bind(host or settings.host, settings.port if port is None else port)
+    count = workers or settings.workers
+    typer.echo(
+        f"serving {serve_options.model_uri} on {server.address(sock)} "
+        f"({count} worker{'s' if count > 1 else ''}; SIGTERM or Ctrl+C stops)",
+        err=True,
+    )
+    server.run(serve_options, sock, workers=count)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("predict", rich_help_panel=PANEL)(predict)
+    app.command("serve", rich_help_panel=PANEL)(serve)

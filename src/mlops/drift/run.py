@@ -1,0 +1,267 @@
+"""`run_drift`: resolve both datasets, compare every column (in parallel), decide, write reports."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops import artifacts
+from mlops.config import Config, DriftParams
+from mlops.data import Schema, load_schema
+from mlops.drift.columns import compare_column
+from mlops.drift.html import render_html
+from mlops.drift.prediction import PREDICTION, missing_features, score
+from mlops.drift.reference import Champion, ReferenceChoice, find_champion, resolve_reference
+from mlops.drift.report import (
+    ColumnDrift,
+    DatasetInfo,
+    DriftReport,
+    IgnoredColumn,
+    Role,
+    apply_correction,
+    by_severity,
+    dataset_verdict,
+    summarise,
+)
+from mlops.drift.source import TableSource, open_table
+from mlops.errors import ConfigError, DataError, MlopsError
+
+log = logging.getLogger(__name__)
+
+JSON_NAME = "drift.json"
+HTML_NAME = "drift.html"
+#: Columns compared at once; each holds one column of both datasets in memory.
+MAX_WORKERS = 4
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    report: DriftReport
+    json_path: Path
+    html_path: Path
+
+
+def workers() -> int:
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+def _task(
+    name: str, ref: TableSource, cur: TableSource, params: DriftParams, role: Role
+) -> Callable[[], ColumnDrift | IgnoredColumn]:
+    def run() -> ColumnDrift | IgnoredColumn:
+        ref_array = ref.column(name) if name in ref.types else None
+        cur_array = cur.column(name) if name in cur.types else None
+        return compare_column(name, ref_array, cur_array, params, role)
+
+    return run
+
+
+def compare_sources(
+    reference: TableSource,
+    current: TableSource,
+    params: DriftParams,
+    target: str | None = None,
+) -> tuple[list[ColumnDrift], ColumnDrift | None, list[IgnoredColumn], str]:
+    """Compare every column of two datasets: features, the target, and ignored columns.
+
+    Raises DataError when the datasets share no column.
+    """
+    common = [name for name in reference.types if name in current.types]
+    if not common:
+        raise DataError(
+            f"no common columns between {reference.path} ({_names(reference)}) "
+            f"and {current.path} ({_names(current)})"
+        )
+    names = list(dict.fromkeys([*reference.types, *current.types]))
+    target_note = ""
+    if target is not None and target not in common:
+        both = {"reference": reference, "current": current}
+        present = [side for side, source in both.items() if target in source.types]
+        found = f"only in the {present[0]} data" if present else "in neither dataset"
+        target_note = f"target {target!r} is {found}: target drift not tested"
+        names = [n for n in names if n != target]
+    roles: dict[str, Role] = {n: "target" if n == target else "feature" for n in names}
+    with ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="drift") as pool:
+        futures = [pool.submit(_task(n, reference, current, params, roles[n])) for n in names]
+        results = [future.result() for future in futures]
+    features = [r for r in results if isinstance(r, ColumnDrift) and r.role == "feature"]
+    targets = [r for r in results if isinstance(r, ColumnDrift) and r.role == "target"]
+    ignored = [r for r in results if isinstance(r, IgnoredColumn)]
+    return features, (targets[0] if targets else None), ignored, target_note
+
+
+def _names(source: TableSource, limit: int = 8) -> str:
+    names = list(source.types)
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... {len(names) - limit} more" if len(names) > limit else "")
+
+
+def compare_predictions(
+    config: Config,
+    champion: Champion,
+    schema: Schema | None,
+    reference: TableSource,
+    current: TableSource,
+) -> tuple[list[ColumnDrift], str]:
+    """Score both datasets with the champion and compare its outputs (or say why not)."""
+    if champion.info is None:
+        return [], f"prediction drift not tested: {champion.note}"
+    if schema is None:
+        return [], "prediction drift not tested: no schema contract (features unknown)"
+    for side in (reference, current):
+        absent = missing_features(schema, side)
+        if absent:
+            return [], (
+                f"prediction drift not tested: {side.path} lacks feature column(s) "
+                f"{', '.join(absent)}"
+            )
+    from mlops import registry
+
+    try:
+        loaded = registry.load_model(config, champion.info.uri)
+        ref_scores = score(loaded.model, schema, reference)
+        cur_scores = score(loaded.model, schema, current)
+    except MlopsError as exc:
+        return [], f"prediction drift not tested: {exc}"
+    except (ValueError, TypeError, KeyError) as exc:  # the model rejects the data
+        return [], f"prediction drift not tested: scoring failed ({exc})"
+    results: list[ColumnDrift] = []
+    for name, ref_array in ref_scores.columns.items():
+        outcome = compare_column(
+            name, ref_array, cur_scores.columns.get(name), config.params.drift, "prediction"
+        )
+        if isinstance(outcome, ColumnDrift):
+            results.append(outcome)
+    return results, f"scored with {champion.label} ({champion.info.uri})"
+
+
+def _schema(config: Config) -> Schema | None:
+    path = config.settings.paths.schema_file
+    return load_schema(path) if path.exists() else None
+
+
+def _check_columns_config(
+    params: DriftParams, reference: TableSource, current: TableSource
+) -> None:
+    """Columns named in `drift.critical` / `drift.columns` must exist (or be model outputs)."""
+    known = {*reference.types, *current.types}
+    for option, listed in (("critical", params.critical), ("columns", list(params.columns))):
+        for name in listed:
+            if name not in known and not name.startswith(PREDICTION):
+                raise ConfigError(
+                    f"drift.{option}: column {name!r} is in neither dataset "
+                    f"(columns: {', '.join(sorted(known)[:12])})"
+                )
+
+
+def _info(source: TableSource, origin: str, why: str, md5: str | None = None) -> DatasetInfo:
+    return DatasetInfo(
+        path=str(source.path),
+        format=source.format,
+        rows=source.rows,
+        columns=len(source.types),
+        origin=origin,
+        origin_reason=why,
+        md5=md5,
+    )
+
+
+def build_report(
+    config: Config,
+    reference: TableSource,
+    current: TableSource,
+    *,
+    choice: ReferenceChoice | None = None,
+    champion: Champion | None = None,
+    current_origin: str = "argument",
+    current_reason: str = "given",
+    started: float | None = None,
+) -> DriftReport:
+    """Compare two opened datasets and decide (no files written)."""
+    start = time.perf_counter() if started is None else started
+    params = config.params.drift
+    _check_columns_config(params, reference, current)
+    schema = _schema(config)
+    target = schema.target if schema is not None else config.params.data.target
+    features, target_result, ignored, target_note = compare_sources(
+        reference, current, params, target
+    )
+    champion = champion or Champion(None, "prediction drift not requested")
+    prediction, prediction_note = compare_predictions(config, champion, schema, reference, current)
+    corrected = apply_correction(
+        [*features, *([target_result] if target_result else []), *prediction], params
+    )
+    features = by_severity([c for c in corrected if c.role == "feature"])
+    target_result = next((c for c in corrected if c.role == "target"), None)
+    prediction = by_severity([c for c in corrected if c.role == "prediction"])
+    extra = [*([target_result] if target_result else []), *prediction]
+    verdict, reasons, critical = dataset_verdict(features, extra, params)
+    choice = choice or ReferenceChoice(reference.path, "argument", "given")
+    ref_info = _info(reference, choice.origin, choice.reason, choice.md5)
+    if champion.label is not None:
+        ref_info = ref_info.model_copy(update={"champion": champion.label})
+    summary = summarise(
+        verdict,
+        features,
+        target_result,
+        prediction,
+        params,
+        critical,
+        (reference.rows, current.rows),
+        time.perf_counter() - start,
+    )
+    return DriftReport(
+        verdict=verdict,
+        reasons=reasons,
+        summary=summary,
+        reference=ref_info,
+        current=_info(current, current_origin, current_reason),
+        settings=params.model_dump(mode="json"),
+        columns=features,
+        target=target_result,
+        target_note=target_note,
+        prediction=prediction,
+        prediction_note=prediction_note,
+        ignored=ignored,
+    )
+
+
+def run_drift(
+    config: Config,
+    reference: Path | None = None,
+    current: Path | None = None,
+    json_path: Path | None = None,
+    html_path: Path | None = None,
+) -> DriftResult:
+    """Stage: compare the reference (default: the champion's training data) with the current
+    batch (default: `drift.current`), write the JSON and HTML reports, return the report."""
+    start = time.perf_counter()
+    champion = find_champion(config)
+    choice = resolve_reference(config, reference, champion)
+    log.info("reference %s: %s", choice.path, choice.reason)
+    current_path = current if current is not None else Path(config.params.drift.current)
+    current_origin = "argument" if current is not None else "params"
+    current_reason = "given with --current" if current is not None else "drift.current in params"
+    ref_source = open_table(choice.path, choice.suffix)
+    cur_source = open_table(current_path)
+    report = build_report(
+        config,
+        ref_source,
+        cur_source,
+        choice=choice,
+        champion=champion,
+        current_origin=current_origin,
+        current_reason=current_reason,
+        started=start,
+    )
+    reports = config.settings.paths.reports
+    json_target = json_path or reports / JSON_NAME
+    html_target = html_path or reports / HTML_NAME
+    artifacts.write_json(json_target, report.to_json())
+    artifacts.write_text(html_target, render_html(report))
+    return DriftResult(report, json_target, html_target)

@@ -1,0 +1,286 @@
+"""The HTTP app: a plain ASGI callable (no framework on the request path), no model at import.
+
+Routes: `POST /invocations` (MLflow's scoring protocol), `GET /ping`, `GET /health`,
+`GET /version`, `GET /metrics`. Client mistakes get 4xx with a short message; a 5xx means a bug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from mlops import __version__
+from mlops.config import Config
+from mlops.errors import DataError
+from mlops.serve import protocol
+from mlops.serve.metrics import OTHER, ROUTES, Metrics
+from mlops.serve.model_holder import ModelHolder, ServingModel
+from mlops.serve.protocol import RequestError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+#: Environment variable carrying the options to worker processes (`--workers N`).
+OPTIONS_ENV = "MLOPS_SERVE_OPTIONS"
+#: Bodies larger than this are parsed and scored on a worker thread, so that a big batch does
+#: not stall `/health` and small requests; smaller ones skip the thread hop (it costs more).
+OFFLOAD_BYTES = 64 * 1024
+JSON = b"application/json"
+
+
+class ServeOptions(BaseModel):
+    """Everything a server process needs (JSON-serialisable for worker processes)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+
+    config: Config
+    model_uri: str
+    max_body_bytes: int
+    reload_interval: float
+    allow_unsafe: bool = False
+    silence_warnings: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_config(
+        cls, config: Config, model_uri: str | None = None, **overrides: Any
+    ) -> ServeOptions:
+        from mlops.registry import default_model_uri
+
+        serve = config.settings.serve
+        return cls(
+            config=config,
+            model_uri=model_uri or default_model_uri(config),
+            max_body_bytes=serve.max_body_bytes,
+            reload_interval=serve.reload_interval,
+            **overrides,
+        )
+
+
+def _json_response(status: int, payload: Any) -> Response:
+    body = json.dumps(payload).encode()
+    return status, [(b"content-type", JSON), (b"content-length", str(len(body)).encode())], body
+
+
+def _error(status: int, message: str) -> Response:
+    body = protocol.error_body(status, message)
+    return status, [(b"content-type", JSON), (b"content-length", str(len(body)).encode())], body
+
+
+class ClientGone(Exception):
+    """The client disconnected before sending the whole body."""
+
+
+class ScoringApp:
+    """The ASGI app. The model is loaded by `ModelHolder` after startup, never at import."""
+
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        self.metrics = Metrics()
+        self.holder = ModelHolder(
+            options.config,
+            options.model_uri,
+            reload_interval=options.reload_interval,
+            allow_unsafe=options.allow_unsafe,
+            silence_warnings=options.silence_warnings,
+            on_load=self._loaded,
+            on_error=lambda _message: self.metrics.model_failed(),
+        )
+        self._pool: ThreadPoolExecutor | None = None
+
+    # ---------------------------------------------------------------- ASGI
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.holder.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def close(self) -> None:
+        self.holder.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self.metrics.close()
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = time.perf_counter()
+        path = scope["path"]
+        route = path if path in ROUTES else OTHER
+        self.metrics.in_flight.inc()
+        try:
+            try:
+                status, headers, body = await self._dispatch(route, scope, receive)
+            except RequestError as exc:
+                # A 413 leaves the rest of the body unread: uvicorn discards it and the
+                # connection stays usable, so the client reads a clean answer.
+                status, headers, body = _error(exc.status, str(exc))
+            except ClientGone:
+                return
+            except Exception:
+                log.exception("unexpected error on %s", route)
+                status, headers, body = _error(500, "internal server error")
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            self.metrics.in_flight.dec()
+        self.metrics.observe(route, status, time.perf_counter() - start)
+
+    async def _dispatch(self, route: str, scope: Scope, receive: Receive) -> Response:
+        method = scope["method"]
+        if route == "/invocations":
+            if method != "POST":
+                raise RequestError(405, "use POST for /invocations")
+            return await self._invocations(scope, receive)
+        if route == OTHER:
+            raise RequestError(404, "not found")
+        if method not in ("GET", "HEAD"):
+            raise RequestError(405, f"use GET for {route}")
+        if route in ("/ping", "/health"):
+            current = self.holder.current
+            if current is not None and not self.metrics.all_workers_ready():
+                current = None  # another worker is still loading: not ready as a whole
+            if route == "/health":
+                return self._health(current)
+            if current is None:
+                raise RequestError(503, "model not loaded yet")
+            return 200, [(b"content-type", JSON), (b"content-length", b"1")], b"\n"
+        if route == "/version":
+            serving = self.holder.current
+            if serving is None:
+                raise RequestError(503, "model not loaded yet")
+            return _json_response(200, {**serving.describe(), "mlops_version": __version__})
+        body, content_type = self.metrics.render()
+        length = str(len(body)).encode()
+        return 200, [(b"content-type", content_type.encode()), (b"content-length", length)], body
+
+    def _health(self, current: ServingModel | None) -> Response:
+        if current is None:
+            payload = {"status": "loading", "error": self.holder.last_error}
+            return _json_response(503, payload)
+        return _json_response(
+            200, {"status": "ready", "model": current.name, "version": current.version}
+        )
+
+    # ---------------------------------------------------------------- scoring
+
+    async def _invocations(self, scope: Scope, receive: Receive) -> Response:
+        current = self.holder.current
+        if current is None:
+            raise RequestError(503, "model not loaded yet")
+        content_type, length = _headers(scope)
+        limit = self.options.max_body_bytes
+        if length is not None and length > limit:
+            raise RequestError(413, f"request body exceeds the {limit}-byte limit")
+        mime = protocol.media_type(content_type)
+        body = await _read_body(receive, limit)
+        if len(body) > OFFLOAD_BYTES:
+            loop = asyncio.get_running_loop()
+            predictions, missing = await loop.run_in_executor(
+                self._executor(), _score, current, body, mime
+            )
+        else:
+            predictions, missing = _score(current, body, mime)
+        self.metrics.scored(predictions, missing, current.scorer.is_classifier)
+        payload = protocol.encode_predictions(predictions)
+        return (
+            200,
+            [(b"content-type", JSON), (b"content-length", str(len(payload)).encode())],
+            (payload),
+        )
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlops-score")
+        return self._pool
+
+    def _loaded(self, model: ServingModel) -> None:
+        self.metrics.model_loaded(
+            model.name or "", model.version or "", model.alias or "", model.run_id or ""
+        )
+
+
+def _headers(scope: Scope) -> tuple[str | None, int | None]:
+    content_type: str | None = None
+    length: int | None = None
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            content_type = value.decode("latin-1")
+        elif key == b"content-length":
+            try:
+                length = int(value)
+            except ValueError:
+                raise RequestError(400, "invalid Content-Length header") from None
+    return content_type, length
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"request body exceeds the {limit}-byte limit")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _score(model: ServingModel, body: bytes, mime: str) -> tuple[np.ndarray, int]:
+    """Parse, validate and predict: (predictions, rows with missing values)."""
+    frame = protocol.parse_body(body, mime, model.string_columns)
+    try:
+        coerced = model.scorer.schema.coerce(frame)
+    except DataError as exc:
+        raise RequestError(400, str(exc)[:500]) from exc
+    try:
+        predictions = model.scorer.predict(coerced.frame)
+    except (ValueError, TypeError) as exc:  # the estimator refused these rows
+        log.info("model rejected a request: %s", type(exc).__name__)
+        raise RequestError(400, "the model could not score these rows") from exc
+    return predictions, coerced.rows_with_missing
+
+
+def create_app(options: ServeOptions) -> ScoringApp:
+    """The app factory: cheap, loads nothing; the model loads after startup."""
+    return ScoringApp(options)
+
+
+def app_from_env() -> ScoringApp:
+    """Factory for worker processes: options come from the parent through the environment."""
+    options = ServeOptions.model_validate_json(os.environ[OPTIONS_ENV])
+    logging.basicConfig(level=options.log_level, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("mlflow", "alembic", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return create_app(options)

@@ -1,0 +1,25 @@
+"""Fixtures for the CLI tests: `mlops <args>` in-process through Typer's CliRunner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from mlops.cli.main import app
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    """Run `mlops <args>` in-process; stdout and stderr are captured separately."""
+    monkeypatch.delenv("MLOPS_DEBUG", raising=False)
+    monkeypatch.delenv("MLOPS_CONFIG", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(app, list(args), prog_name="mlops")
+
+    return invoke

@@ -1,0 +1,154 @@
+"""Help, version, usage errors, and the lazy-import contract of the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+import typer.main
+
+from mlops import __version__
+from mlops.cli.main import app
+
+from .conftest import Invoke
+from .helpers import MLOPS, process_env
+
+#: The commands of the spine; other commands are discovered and checked too.
+SPINE = {("data",), ("data", "ingest"), ("data", "validate"), ("data", "split"), ("train",)}
+SPINE |= {("eval",)}
+#: Modules `mlops --help` must not load (DESIGN.md rule 5).
+HEAVY = ("sklearn", "mlflow", "pandas", "scipy", "fastapi")
+
+
+def _command_paths(command: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [prefix] if prefix else []
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        if not getattr(sub, "hidden", False):
+            paths.extend(_command_paths(sub, (*prefix, name)))
+    return paths
+
+
+COMMANDS = _command_paths(typer.main.get_command(app))
+
+
+def test_the_spine_commands_exist() -> None:
+    assert set(COMMANDS) >= SPINE
+
+
+def test_root_help_lists_the_commands(cli: Invoke) -> None:
+    result = cli("--help")
+    assert result.exit_code == 0
+    assert "Usage: mlops" in result.stdout
+    for name in ("data", "train", "eval", "--params", "--config", "--set", "--version"):
+        assert name in result.stdout
+    assert cli("-h").stdout == result.stdout
+
+
+@pytest.mark.parametrize("group", [(), ("data",)], ids=["mlops", "data"])
+def test_a_group_without_a_command_shows_help_as_a_usage_error(
+    cli: Invoke, group: tuple[str, ...]
+) -> None:
+    result = cli(*group)
+    assert result.exit_code == 2
+    assert f"Usage: mlops {' '.join(group)}".strip() in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_every_command_has_help(cli: Invoke, path: tuple[str, ...]) -> None:
+    result = cli(*path, "--help")
+    assert result.exit_code == 0, result.output
+    assert f"Usage: mlops {' '.join(path)}" in result.stdout
+    assert result.stderr == ""
+    # A docstring became the help text: something besides the usage line and options.
+    body = result.stdout.split("Options", 1)[0]
+    assert len(body.strip().splitlines()) >= 2
+
+
+def test_version(cli: Invoke) -> None:
+    result = cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"mlops {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("nope",), "No such command 'nope'"),
+        (("data", "ingest", "--bogus"), "No such option: --bogus"),
+        (("--set",), "Option '--set' requires an argument"),
+        (("eval", "--gate", "--json", "extra"), "Got unexpected extra argument"),
+        (("-v", "data", "frobnicate"), "No such command 'frobnicate'"),
+    ],
+)
+def test_usage_errors_exit_2(cli: Invoke, args: tuple[str, ...], message: str) -> None:
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_real_process_version_and_usage_error(tmp_path: Any) -> None:
+    version = subprocess.run(
+        [str(MLOPS), "--version"], capture_output=True, text=True, env=process_env(), check=False
+    )
+    assert (version.returncode, version.stdout) == (0, f"mlops {__version__}\n")
+    usage = subprocess.run(
+        [str(MLOPS), "nope"], capture_output=True, text=True, env=process_env(), check=False
+    )
+    assert usage.returncode == 2
+    assert "No such command" in usage.stderr
+    assert "Traceback" not in usage.stderr
+
+
+# --------------------------------------------------------------------------- lazy imports
+
+
+def test_importing_the_cli_and_every_help_loads_no_heavy_module() -> None:
+    """`import mlops.cli.main` and `mlops [cmd] --help` stay light (a fresh interpreter)."""
+    code = textwrap.dedent(
+        f"""
+        import contextlib, io, json, sys
+        heavy = {HEAVY!r}
+
+        def loaded():
+            return sorted({{m.split(".")[0] for m in sys.modules}} & set(heavy))
+
+        import mlops.cli.main
+        after_import = loaded()
+        helps = {{}}
+        for path in {[list(p) for p in ((), *COMMANDS)]!r}:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+                mlops.cli.main.app([*path, "--help"], prog_name="mlops")
+            helps[" ".join(path) or "mlops"] = loaded()
+        print(json.dumps({{"import": after_import, "help": helps}}))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=process_env(), check=True
+    )
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["import"] == []
+    assert {path: mods for path, mods in found["help"].items() if mods} == {}
+
+
+def test_the_console_script_help_loads_no_heavy_module() -> None:
+    """The installed `mlops --help`, as a user runs it, checked with `-X importtime`."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", str(MLOPS), "--help"],
+        capture_output=True,
+        text=True,
+        env=process_env(),
+        check=True,
+    )
+    assert "Usage: mlops" in done.stdout
+    imported = {
+        line.rsplit("|", 1)[-1].strip().split(".")[0]
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "mlops" in imported  # the check can see our own imports
+    assert imported.isdisjoint(HEAVY), sorted(imported & set(HEAVY))

@@ -1,0 +1,121 @@
+"""The reference is the champion's training data (by lineage hash), and prediction drift is real.
+
+A real MLflow registry in the trained project copy, a real DVC cache layout, real `dvc repro`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import git_init
+from mlops import artifacts, registry
+from mlops.config import Config, load_config
+from mlops.drift import run_drift
+
+BIN = Path(sys.executable).parent
+TRAIN = Path("data/processed/train.parquet")
+
+
+def _crown(config: Config) -> registry.ModelVersionInfo:
+    """Register the trained run's model and make it the champion."""
+    record = json.loads(config.settings.paths.run_file.read_text(encoding="utf-8"))
+    info = registry.register(config, record["model_uri"], record["run_id"], {})
+    registry.set_alias(config, config.settings.registry.champion_alias, info.version)
+    return info
+
+
+def test_reference_is_the_champions_training_data_and_predictions_are_compared(
+    trained_project: Path,
+) -> None:
+    config = load_config()
+    info = _crown(config)
+    result = run_drift(config)
+    report = result.report
+    assert report.reference.origin == "champion"
+    assert report.reference.path == str(TRAIN)
+    assert report.reference.md5 == artifacts.file_md5(TRAIN)
+    assert report.reference.champion == f"{info.name} v{info.version}"
+    assert report.current.path == config.params.drift.current
+    names = {c.column for c in report.prediction}
+    assert names == {
+        "prediction",
+        "prediction_proba[Adelie]",
+        "prediction_proba[Chinstrap]",
+        "prediction_proba[Gentoo]",
+    }
+    prediction = next(c for c in report.prediction if c.column == "prediction")
+    assert prediction.kind == "categorical" and prediction.method == "chisquare"
+    assert prediction.verdict in ("drift", "no_drift")
+    assert report.summary.prediction_drift is not None
+    assert f"v{info.version}" in report.prediction_note
+    assert report.target is not None and report.target.column == "species"
+    assert report.summary.target_drift is not None
+    assert result.json_path.is_file() and result.html_path.is_file()
+    assert "prediction_proba[Gentoo]" in result.html_path.read_text(encoding="utf-8")
+
+
+def test_reference_comes_from_the_dvc_cache_when_the_train_split_changed(
+    trained_project: Path,
+) -> None:
+    config = load_config()
+    _crown(config)
+    md5 = artifacts.file_md5(TRAIN)
+    rows = pq.read_metadata(TRAIN).num_rows
+    cached = Path(".dvc/cache/files/md5") / md5[:2] / md5[2:]
+    cached.parent.mkdir(parents=True)
+    shutil.copyfile(TRAIN, cached)
+    pq.write_table(pq.read_table(TRAIN).slice(0, 50), TRAIN)  # the split moved on
+    report = run_drift(config).report
+    assert report.reference.origin == "dvc_cache"
+    assert report.reference.path == str(cached)
+    assert report.reference.rows == rows
+    assert "from the DVC cache" in report.reference.origin_reason
+
+    cached.unlink()  # the champion's data is gone: fall back, and say why
+    fallback = run_drift(config).report
+    assert fallback.reference.origin == "fallback"
+    assert fallback.reference.rows == 50
+    assert "neither" in fallback.reference.origin_reason
+    assert md5 in fallback.reference.origin_reason
+
+
+def test_without_a_champion_the_train_split_is_the_reference(trained_project: Path) -> None:
+    report = run_drift(load_config()).report
+    assert report.reference.origin == "fallback"
+    assert "is not set" in report.reference.origin_reason
+    assert report.prediction == []
+    assert report.summary.prediction_drift is None
+    assert report.verdict == "no_drift"  # the stratified test split looks like the train split
+
+
+@pytest.mark.slow
+def test_dvc_stage_writes_drift_metrics(trained_project: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("MLOPS_CONFIG", "MLOPS_DEBUG")}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(DVC_NO_ANALYTICS="1", MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            args, cwd=trained_project, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, f"{args}:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    git_init(trained_project)
+    run(str(BIN / "dvc"), "init", "-q")
+    run(str(BIN / "dvc"), "repro", "--single-item", "drift")
+    shown = json.loads(run(str(BIN / "dvc"), "metrics", "show", "--json"))
+    text = json.dumps(shown)
+    assert "reports/drift.json" in text
+    report = json.loads((trained_project / "reports" / "drift.json").read_text(encoding="utf-8"))
+    assert report["summary"]["drift"] is False
+    assert report["reference"]["path"] == str(TRAIN)
+    assert (trained_project / "reports" / "drift.html").is_file()

@@ -1,0 +1,158 @@
+"""The server's life cycle: not ready (503) until the champion exists, follows the alias through a
+promotion and a rollback without failing a request, stops gracefully on SIGTERM; and the same
+contract with several worker processes."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from .serving import (
+    MODEL_NAME,
+    Server,
+    feature_rows,
+    make_project,
+    register,
+    sample,
+    set_champion,
+)
+
+JSON = "application/json"
+
+
+def _split(frame: pd.DataFrame) -> str:
+    data = json.loads(frame.to_json(orient="split", index=False))
+    return json.dumps({"dataframe_split": {"columns": data["columns"], "data": data["data"]}})
+
+
+class Hammer:
+    """One keep-alive client posting in a loop until stopped (bounded by count and time)."""
+
+    def __init__(self, port: int, body: str, limit: int = 5000, seconds: float = 60) -> None:
+        self.port, self.body, self.limit, self.seconds = port, body, limit, seconds
+        self.statuses: list[int] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Hammer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.seconds
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                if len(self.statuses) >= self.limit:
+                    break
+                connection.request("POST", "/invocations", self.body, {"Content-Type": JSON})
+                response = connection.getresponse()
+                response.read()
+                self.statuses.append(response.status)
+        except OSError as exc:
+            self.errors.append(repr(exc))
+        finally:
+            connection.close()
+
+
+@pytest.fixture
+def project(trained_template: Path, tmp_path: Path) -> Path:
+    return make_project(trained_template, tmp_path / "project", reload_interval=0.2)
+
+
+def test_the_server_waits_for_the_champion_follows_it_and_stops_gracefully(
+    project: Path,
+) -> None:
+    register(project, champion=False)  # v1 exists, no champion yet
+    server = Server.start(project)
+    try:
+        loading = server.wait_for("/health", lambda r: r.status == 503 and r.json()["error"])
+        assert loading.json()["status"] == "loading"
+        assert "champion" in loading.json()["error"]
+        assert server.get("/ping").status == 503
+        assert server.get("/version").status == 503
+        body = _split(feature_rows(project).head(4))
+        refused = server.post(body)
+        assert refused.status == 503
+        assert refused.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+
+        set_champion(project, "1")
+        server.wait_ready(timeout=60)
+        assert server.get("/version").json()["version"] == "1"
+        assert server.post(body).status == 200
+
+        # A promotion while a client keeps scoring: the swap fails no request.
+        with Hammer(server.port, body) as hammer:
+            time.sleep(0.3)
+            assert register(project) == "2"
+            moved = server.wait_for("/version", lambda r: r.json()["version"] == "2", 60)
+            time.sleep(0.3)
+        assert moved.json()["alias"] == "champion"
+        assert hammer.errors == []
+        assert len(hammer.statuses) > 10
+        assert set(hammer.statuses) == {200}
+
+        metrics = server.metrics()
+        info = {"name": MODEL_NAME, "alias": "champion"}
+        run_ids = {
+            line.split('run_id="')[1].split('"')[0]
+            for line in metrics.splitlines()
+            if line.startswith("mlops_model_info{")
+        }
+        (run_id,) = run_ids
+        assert sample(metrics, "mlops_model_info", **info, run_id=run_id, version="2") == 1
+        assert sample(metrics, "mlops_model_info", **info, run_id=run_id, version="1") == 0
+        assert sample(metrics, "mlops_model_loads_total", result="success") == 2
+
+        # A rollback is just another move of the alias.
+        set_champion(project, "1")
+        server.wait_for("/version", lambda r: r.json()["version"] == "1", 60)
+
+        # SIGTERM while a large batch is being scored: it still gets its answer.
+        big = _split(pd.concat([feature_rows(project)] * 200, ignore_index=True))
+        replies: list[int] = []
+        worker = threading.Thread(target=lambda: replies.append(server.post(big).status))
+        worker.start()
+        time.sleep(0.3)
+        code = server.stop()
+        worker.join(60)
+        assert replies == [200]
+        assert code == 0
+        assert "Traceback" not in server.output()
+    finally:
+        server.stop()
+
+
+def test_several_workers_share_one_port_and_one_set_of_metrics(project: Path) -> None:
+    register(project)
+    server = Server.start(project, "--workers", "2")
+    try:
+        server.wait_ready(timeout=120)
+        body = _split(feature_rows(project).head(2))
+        before = server.metrics()
+        for _ in range(20):  # a new connection each: the kernel spreads them over the workers
+            assert server.post(body).status == 200
+        after = server.metrics()
+        route = {"route": "/invocations", "status": "200"}
+        assert sample(after, "mlops_requests_total", **route) - sample(
+            before, "mlops_requests_total", **route
+        ) == 20
+        assert sample(after, "mlops_rows_scored_total") - sample(
+            before, "mlops_rows_scored_total"
+        ) == 40
+        assert sample(after, "mlops_requests_in_flight") == 1
+        assert "Traceback" not in server.output()
+        assert server.stop() == 0
+    finally:
+        server.stop()

@@ -1,0 +1,322 @@
+"""Config loading: params.yaml + configs/*.yaml into frozen typed models, and their errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from mlops.config import (
+    CONFIG_ENV_VAR,
+    Params,
+    Settings,
+    Threshold,
+    apply_overrides,
+    flatten,
+    load_config,
+    load_params,
+    load_settings,
+    parse_override,
+)
+from mlops.errors import ConfigError, ExitCode
+
+
+def _write(path: Path, tree: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(tree), encoding="utf-8")
+    return path
+
+
+def _example_params(project: Path) -> dict[str, object]:
+    loaded = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+# --------------------------------------------------------------------------- the example files
+
+
+def test_example_project_loads_into_typed_objects(project: Path) -> None:
+    config = load_config()
+    assert config.params.data.source == "builtin:penguins"
+    assert config.params.data.task == "classification"
+    assert config.params.split.test_size == pytest.approx(0.2)
+    assert config.params.model.estimator == "hist_gradient_boosting"
+    assert config.params.model.params == {"max_iter": 100, "learning_rate": 0.1}
+    assert config.params.gate.metrics["accuracy"] == Threshold(min=0.9)
+    assert config.settings.registry.model_name == "penguins-classifier"
+    assert config.settings.paths.schema_file == Path("data/schema.json")
+    assert config.settings.paths.model_file == Path("models/model.skops")
+    assert config.params_path == Path("params.yaml")
+    assert config.config_path == Path("configs/local.yaml")
+
+
+def test_config_is_frozen(project: Path) -> None:
+    config = load_config()
+    with pytest.raises(ValidationError):
+        config.params.split.seed = 1  # type: ignore[misc]
+
+
+def test_empty_params_file_gives_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("# nothing yet\n", encoding="utf-8")
+    assert load_params(path) == Params()
+
+
+def test_missing_default_settings_file_gives_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(CONFIG_ENV_VAR, raising=False)
+    assert load_settings() == Settings()
+
+
+def test_config_path_from_environment_variable(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = _write(project / "configs" / "ci.yaml", {"tracking": {"experiment": "ci"}})
+    monkeypatch.setenv(CONFIG_ENV_VAR, str(other))
+    config = load_config()
+    assert config.config_path == other
+    assert config.settings.tracking.experiment == "ci"
+    # An explicit path beats the environment variable.
+    assert load_config(config_path=Path("configs/local.yaml")).settings.tracking.experiment == (
+        "mlops"
+    )
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_unknown_key_in_params_is_an_error(project: Path) -> None:
+    tree = _example_params(project)
+    tree["model"] = {**tree["model"], "estimater": "ridge"}  # type: ignore[dict-item]
+    _write(project / "params.yaml", tree)
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    assert str(caught.value) == "params.yaml: unknown key 'model.estimater'"
+    assert caught.value.exit_code == ExitCode.ERROR
+
+
+def test_unknown_top_level_section_in_params_is_an_error(project: Path) -> None:
+    tree = {**_example_params(project), "trainer": {"epochs": 3}}
+    _write(project / "params.yaml", tree)
+    with pytest.raises(ConfigError, match=r"params\.yaml: unknown key 'trainer'"):
+        load_config()
+
+
+def test_unknown_key_in_settings_is_an_error(project: Path) -> None:
+    _write(project / "configs" / "local.yaml", {"tracking": {"url": "sqlite:///x.db"}})
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    assert str(caught.value) == f"{Path('configs/local.yaml')}: unknown key 'tracking.url'"
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "expected"),
+    [
+        ("split", "test_size", "a fifth", r"split\.test_size: .*valid number.*\(got 'a fifth'\)"),
+        ("split", "test_size", 1.5, r"split\.test_size: .*less than 1.*\(got 1\.5\)"),
+        ("split", "seed", "forty-two", r"split\.seed: .*valid integer"),
+        ("data", "task", "clustering", r"data\.task: .*'classification' or 'regression'"),
+        ("split", "stratify", "perhaps", r"split\.stratify: .*valid boolean"),
+    ],
+)
+def test_wrong_type_in_params_names_the_key_and_value(
+    project: Path, section: str, key: str, value: object, expected: str
+) -> None:
+    tree = _example_params(project)
+    tree[section] = {**tree[section], key: value}  # type: ignore[dict-item]
+    _write(project / "params.yaml", tree)
+    with pytest.raises(ConfigError, match=r"^params\.yaml: " + expected):
+        load_config()
+
+
+def test_wrong_type_in_settings_names_the_key_and_value(project: Path) -> None:
+    _write(project / "configs" / "local.yaml", {"serve": {"port": "eighty"}})
+    with pytest.raises(ConfigError, match=r"local\.yaml: serve\.port: .*\(got 'eighty'\)"):
+        load_config()
+
+
+def test_threshold_needs_a_bound(project: Path) -> None:
+    tree = _example_params(project)
+    tree["gate"] = {"metrics": {"accuracy": {}}}
+    _write(project / "params.yaml", tree)
+    with pytest.raises(ConfigError, match=r"gate\.metrics\.accuracy: .*needs `min` or `max`"):
+        load_config()
+
+
+def test_missing_params_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    assert str(caught.value) == "params.yaml: file not found"
+
+
+def test_missing_explicit_settings_file(project: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_path=Path("configs/prod.yaml"))
+    assert str(caught.value) == f"{Path('configs/prod.yaml')}: file not found"
+
+
+def test_bad_yaml_names_the_file_and_line(project: Path) -> None:
+    (project / "params.yaml").write_text(
+        "data:\n  source: builtin:iris\nsplit: {test_size: 0.2\nmodel: {}\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"^params\.yaml \(line \d+\): not valid YAML$"):
+        load_config()
+
+
+def test_bad_yaml_in_settings(project: Path) -> None:
+    (project / "configs" / "local.yaml").write_text("paths: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"local\.yaml \(line \d+\): not valid YAML"):
+        load_config()
+
+
+def test_yaml_that_is_not_a_mapping(project: Path) -> None:
+    (project / "params.yaml").write_text("- data\n- split\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"params\.yaml: expected a mapping at the top level"):
+        load_config()
+
+
+def test_non_utf8_params_file(project: Path) -> None:
+    (project / "params.yaml").write_bytes(b"data:\n  target: \xff\xfe\n")
+    with pytest.raises(ConfigError, match=r"params\.yaml: "):
+        load_config()
+
+
+# --------------------------------------------------------------------------- --set overrides
+
+
+@pytest.mark.parametrize(
+    ("text", "keys", "value"),
+    [
+        ("split.test_size=0.3", ["split", "test_size"], 0.3),
+        ("split.seed=7", ["split", "seed"], 7),
+        ("split.stratify=false", ["split", "stratify"], False),
+        ("split.order_by=null", ["split", "order_by"], None),
+        ("data.drop=[year, sex]", ["data", "drop"], ["year", "sex"]),
+        ("model.params={max_depth: 3}", ["model", "params"], {"max_depth": 3}),
+        ("model.estimator=random_forest", ["model", "estimator"], "random_forest"),
+        ("model.params.learning_rate=1e-2", ["model", "params", "learning_rate"], 0.01),
+        ("data.source=data/a=b.csv", ["data", "source"], "data/a=b.csv"),
+        ("data.source=", ["data", "source"], ""),
+    ],
+)
+def test_parse_override_reads_values_as_yaml(text: str, keys: list[str], value: object) -> None:
+    parsed_keys, parsed = parse_override(text)
+    assert parsed_keys == keys
+    assert parsed == value
+    assert type(parsed) is type(value)
+
+
+def test_scientific_notation_is_a_float_in_files_too(project: Path) -> None:
+    tree = _example_params(project)
+    _write(project / "params.yaml", tree)
+    text = (project / "params.yaml").read_text(encoding="utf-8")
+    (project / "params.yaml").write_text(
+        text.replace("learning_rate: 0.1", "learning_rate: 1e-3"), encoding="utf-8"
+    )
+    assert load_config().params.model.params["learning_rate"] == pytest.approx(0.001)
+
+
+def test_overrides_apply_with_yaml_types(project: Path) -> None:
+    config = load_config(
+        overrides=(
+            "model.params.max_iter=50",
+            "model.params.early_stopping=true",
+            "split.test_size=0.25",
+            "data.drop=[year]",
+            "gate.metrics.accuracy.min=1.01",
+        )
+    )
+    assert config.params.model.params == {
+        "max_iter": 50,
+        "learning_rate": 0.1,
+        "early_stopping": True,
+    }
+    assert config.params.split.test_size == pytest.approx(0.25)
+    assert config.params.data.drop == ["year"]
+    assert config.params.gate.metrics["accuracy"].min == pytest.approx(1.01)
+    assert config.overrides == (
+        "model.params.max_iter=50",
+        "model.params.early_stopping=true",
+        "split.test_size=0.25",
+        "data.drop=[year]",
+        "gate.metrics.accuracy.min=1.01",
+    )
+    # The file itself is untouched.
+    assert load_config().params.model.params["max_iter"] == 100
+
+
+def test_later_override_wins(project: Path) -> None:
+    config = load_config(overrides=("split.seed=1", "split.seed=2"))
+    assert config.params.split.seed == 2
+
+
+def test_override_creates_missing_sections(tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("", encoding="utf-8")
+    assert load_params(params, ("model.params.C=0.5",)).model.params == {"C": 0.5}
+
+
+def test_override_is_validated_like_the_file(project: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown key 'model.bogus'"):
+        load_config(overrides=("model.bogus=1",))
+    with pytest.raises(ConfigError, match=r"split\.test_size: .*\(got 'abc'\)"):
+        load_config(overrides=("split.test_size=abc",))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("split.seed", r"--set 'split.seed': expected key\.path=value"),
+        ("=3", r"--set '=3': expected key\.path=value"),
+        ("data.drop=[year", r"--set 'data.drop=\[year': value is not valid YAML"),
+        ("split.seed.value=3", r"--set 'split.seed.value=3': 'seed' is not a section"),
+    ],
+)
+def test_malformed_override(project: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides=(text,))
+
+
+def test_apply_overrides_does_not_mutate_its_input() -> None:
+    tree = {"split": {"seed": 1}}
+    result = apply_overrides(tree, ("split.seed=2",))
+    assert result == {"split": {"seed": 2}}
+    assert tree == {"split": {"seed": 1}}
+
+
+# --------------------------------------------------------------------------- flat params and hash
+
+
+def test_params_flat_is_what_mlflow_records(project: Path) -> None:
+    flat = load_config().params_flat()
+    assert flat["model.params.max_iter"] == "100"
+    assert flat["model.estimator"] == "hist_gradient_boosting"
+    assert flat["data.drop"] == "[]"
+    assert flat["split.order_by"] == "None"
+    assert flat["gate.metrics.accuracy.min"] == "0.9"
+    assert all(isinstance(value, str) for value in flat.values())
+    assert "model.params" not in flat
+
+
+def test_flatten_nested_and_empty() -> None:
+    assert flatten({"a": {"b": {"c": 1}, "d": []}, "e": {}}) == {
+        "a.b.c": "1",
+        "a.d": "[]",
+        "e": "{}",
+    }
+
+
+def test_params_hash_is_stable_and_tracks_changes(project: Path) -> None:
+    first = load_config().params_hash()
+    assert first == load_config().params_hash()
+    assert len(first) == 64
+    assert load_config(overrides=("model.params.max_iter=101",)).params_hash() != first
+    # Settings are the environment, not the experiment: they do not change the hash.
+    _write(project / "configs" / "local.yaml", {"tracking": {"experiment": "elsewhere"}})
+    assert load_config().params_hash() == first

@@ -1,0 +1,211 @@
+"""Schema inference: dtypes, nullability, categories, ranges, feature selection, task checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops.config import DataParams
+from mlops.data import Schema, infer_column, infer_schema, load_schema
+from mlops.data.schema import MAX_CATEGORIES
+from mlops.errors import DataError, StageOrderError
+
+
+def _frame(rows: int = 200) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(18, 90, rows),
+            "income": rng.normal(50_000, 10_000, rows),
+            "city": rng.choice(["Oslo", "Lima", "Pune"], rows),
+            "member": rng.choice([True, False], rows),
+            "comment": [f"free text number {i}" for i in range(rows)],
+            "signed_up": pd.date_range("2024-01-01", periods=rows, freq="h"),
+            "label": rng.choice(["yes", "no"], rows),
+        }
+    )
+    frame.loc[[3, 7], "income"] = np.nan
+    frame.loc[5, "city"] = None
+    return frame
+
+
+PARAMS = DataParams(source="test.csv", target="label", task="classification")
+
+
+def test_infer_column_types_nulls_and_ranges() -> None:
+    frame = _frame()
+    age = infer_column("age", frame["age"])
+    assert (age.dtype, age.kind, age.nullable) == ("integer", "numeric", False)
+    assert age.min == float(frame["age"].min())
+    assert age.max == float(frame["age"].max())
+    assert age.categories is None
+
+    income = infer_column("income", frame["income"])
+    assert (income.dtype, income.kind, income.nullable) == ("float", "numeric", True)
+    assert income.min == pytest.approx(frame["income"].min())
+    assert income.max == pytest.approx(frame["income"].max())
+
+    city = infer_column("city", frame["city"])
+    assert (city.dtype, city.kind, city.nullable) == ("string", "categorical", True)
+    assert city.categories == ["Lima", "Oslo", "Pune"]
+    assert city.min is None and city.max is None
+
+    member = infer_column("member", frame["member"])
+    assert (member.dtype, member.kind) == ("boolean", "categorical")
+    assert member.categories == ["False", "True"]
+
+    signed_up = infer_column("signed_up", frame["signed_up"])
+    assert (signed_up.dtype, signed_up.kind) == ("datetime", "datetime")
+
+
+def test_mostly_unique_strings_are_text_not_categories() -> None:
+    comment = infer_column("comment", _frame()["comment"])
+    assert comment.kind == "text"
+    assert comment.categories is None
+
+
+def test_many_repeated_strings_stay_categorical() -> None:
+    # More than MAX_CATEGORIES distinct values, but each repeated: still a category.
+    values = [f"sku-{i % (MAX_CATEGORIES + 10)}" for i in range(4 * (MAX_CATEGORIES + 10))]
+    column = infer_column("sku", pd.Series(values))
+    assert column.kind == "categorical"
+    assert column.categories is not None
+    assert len(column.categories) == MAX_CATEGORIES + 10
+
+
+def test_all_missing_numeric_column() -> None:
+    column = infer_column("empty", pd.Series([np.nan, np.nan]))
+    assert (column.kind, column.nullable, column.min, column.max) == ("numeric", True, None, None)
+
+
+def test_nullable_integer_dtype() -> None:
+    column = infer_column("n", pd.Series([1, None, 3], dtype="Int64"))
+    assert (column.dtype, column.nullable, column.min, column.max) == ("integer", True, 1.0, 3.0)
+
+
+def test_infer_schema_selects_numeric_and_categorical_features() -> None:
+    schema = infer_schema(_frame(), PARAMS, "test.csv")
+    assert schema.target == "label"
+    assert schema.task == "classification"
+    assert schema.rows == 200
+    assert [c.name for c in schema.columns] == list(_frame().columns)
+    # Text and datetime columns are recorded in the contract but excluded from the features.
+    assert schema.features == ["age", "income", "city", "member"]
+    assert schema.column("label").categories == ["no", "yes"]
+
+
+def test_infer_schema_respects_drop_and_explicit_features() -> None:
+    dropped = infer_schema(_frame(), PARAMS.model_copy(update={"drop": ["age"]}), "t")
+    assert dropped.features == ["income", "city", "member"]
+    chosen = infer_schema(_frame(), PARAMS.model_copy(update={"features": ["city", "age"]}), "t")
+    assert chosen.features == ["city", "age"]
+    assert [c.name for c in chosen.feature_columns()] == ["city", "age"]
+
+
+def test_schema_round_trips_through_json(tmp_path: Path) -> None:
+    schema = infer_schema(_frame(), PARAMS, "test.csv")
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema.model_dump(mode="json")), encoding="utf-8")
+    assert load_schema(path) == schema
+
+
+def test_schema_column_lookup_unknown_name() -> None:
+    schema = infer_schema(_frame(), PARAMS, "test.csv")
+    with pytest.raises(KeyError):
+        schema.column("nope")
+
+
+@pytest.mark.parametrize(
+    ("frame", "params", "message"),
+    [
+        (
+            pd.DataFrame({"a": [1, 2], "b": [3, 4]}),
+            PARAMS,
+            r"test\.csv: target column 'label' not found \(columns: a, b\)",
+        ),
+        (
+            pd.DataFrame({"a": [1, 2, 3], "label": ["x", "x", "x"]}),
+            PARAMS,
+            r"target column 'label' has a single class \('x'\); classification needs at least 2",
+        ),
+        (
+            pd.DataFrame({"a": [1, 2], "label": [None, None]}),
+            PARAMS,
+            r"target column 'label' has no values",
+        ),
+        (
+            pd.DataFrame({"a": [1, 2], "label": ["x", "y"]}),
+            PARAMS.model_copy(update={"task": "regression"}),
+            r"target column 'label' is string; regression needs a numeric target",
+        ),
+        (
+            pd.DataFrame({"a": np.arange(300), "label": np.linspace(0, 1, 300)}),
+            PARAMS,
+            r"target column 'label' looks continuous \(300 distinct values\); "
+            r"set data\.task: regression",
+        ),
+        (
+            pd.DataFrame({"note": [f"t{i}" for i in range(300)], "label": ["x", "y"] * 150}),
+            PARAMS,
+            r"no usable feature columns besides target 'label'",
+        ),
+        (
+            pd.DataFrame({"a": [1, 2], "label": ["x", "y"]}),
+            PARAMS.model_copy(update={"features": ["a", "b"], "drop": ["c"]}),
+            r"configured column\(s\) not found: b, c",
+        ),
+        (
+            pd.DataFrame({"when": pd.date_range("2024-01-01", periods=2), "label": ["x", "y"]}),
+            PARAMS.model_copy(update={"features": ["when"]}),
+            r"feature column 'when' is datetime, expected numeric or categorical",
+        ),
+        (
+            pd.DataFrame({"a": [1, 2], "label": ["x", "y"]}),
+            PARAMS.model_copy(update={"features": ["a", "label"]}),
+            r"data\.features: lists the target column 'label'",
+        ),
+        (
+            pd.DataFrame([[1, 2, "x"], [3, 4, "y"]], columns=["a", "a", "label"]),
+            PARAMS,
+            r"duplicate column names: a",
+        ),
+    ],
+)
+def test_infer_schema_errors(frame: pd.DataFrame, params: DataParams, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        infer_schema(frame, params, "test.csv")
+
+
+def test_regression_schema() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0.5, 1.5, 2.5]})
+    schema = infer_schema(frame, DataParams(target="y", task="regression"), "t")
+    assert schema.task == "regression"
+    assert schema.features == ["x"]
+    assert schema.column("y").kind == "numeric"
+
+
+def test_load_schema_before_ingest_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(StageOrderError, match=r"run `mlops data ingest` first"):
+        load_schema(tmp_path / "schema.json")
+
+
+def test_load_schema_rejects_corrupt_and_invalid_files(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text("{not json", encoding="utf-8")
+    with pytest.raises(DataError, match=r"corrupt\.json: not valid JSON"):
+        load_schema(corrupt)
+    invalid = tmp_path / "invalid.json"
+    invalid.write_text(json.dumps({"version": 1, "source": "x"}), encoding="utf-8")
+    with pytest.raises(DataError, match=r"invalid\.json: not a valid schema contract"):
+        load_schema(invalid)
+
+
+def test_schema_is_immutable() -> None:
+    schema = infer_schema(_frame(), PARAMS, "test.csv")
+    assert isinstance(schema, Schema)
+    with pytest.raises(ValueError, match="frozen"):
+        schema.target = "other"  # type: ignore[misc]
