@@ -49,6 +49,11 @@ class Hammer:
         self._stop.set()
         self._thread.join(30)
 
+    def wait_for(self, count: int, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.statuses) < count and time.monotonic() < deadline and not self.errors:
+            time.sleep(0.02)
+
     def _run(self) -> None:
         deadline = time.monotonic() + self.seconds
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -94,14 +99,15 @@ def test_the_server_waits_for_the_champion_follows_it_and_stops_gracefully(
 
         # A promotion while a client keeps scoring: the swap fails no request.
         with Hammer(server.port, body) as hammer:
-            time.sleep(0.3)
+            hammer.wait_for(3)
             assert register(project) == "2"
             moved = server.wait_for("/version", lambda r: r.json()["version"] == "2", 60)
-            time.sleep(0.3)
+            before_swap = len(hammer.statuses)
+            hammer.wait_for(before_swap + 3)
         assert moved.json()["alias"] == "champion"
         assert hammer.errors == []
-        assert len(hammer.statuses) > 10
         assert set(hammer.statuses) == {200}
+        assert len(hammer.statuses) >= before_swap + 3 >= 6  # requests on both sides of the swap
 
         metrics = server.metrics()
         info = {"name": MODEL_NAME, "alias": "champion"}

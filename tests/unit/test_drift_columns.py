@@ -356,3 +356,12 @@ def test_a_tenth_of_a_standard_deviation_is_found_among_clean_columns(tmp_path: 
     assert [c.column for c in report.columns if c.verdict == "drift"] == ["x2"]
     assert column(report, "x2").p_value_adjusted is not None
     assert column(report, "x2").p_value_adjusted <= 0.05  # type: ignore[operator]
+
+
+def test_chi_square_on_a_numeric_column_stays_chi_square_at_any_size(tmp_path: Path) -> None:
+    data = {"n": RNG.integers(0, 4, 3_000), "x": normal(3_000)}
+    report = compare(tmp_path, data, data, numeric_method="chisquare")
+    n = column(report, "n")
+    assert (n.method, n.method_reason) == ("chisquare", "drift.numeric_method: chisquare")
+    assert n.p_value == pytest.approx(1.0)
+    assert n.effect_size_name == "Cramér's V"

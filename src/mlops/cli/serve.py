@@ -26,13 +26,6 @@ ModelOption = Annotated[
         "directory (default: models:/<registry.model_name>@champion).",
     ),
 ]
-UnsafeOption = Annotated[
-    bool,
-    typer.Option(
-        "--allow-unsafe-model",
-        help="Accept a pickle/cloudpickle model (can run arbitrary code when loaded).",
-    ),
-]
 
 
 def predict(
@@ -51,7 +44,6 @@ def predict(
         int,
         typer.Option("--batch-size", min=1, help="Rows per chunk: bounds memory, not the file."),
     ] = DEFAULT_BATCH_SIZE,
-    allow_unsafe: UnsafeOption = False,
 ) -> None:
     """Score a CSV/Parquet file in chunks; the output appears only when complete."""
     from mlops.predict import predict_file
@@ -65,7 +57,6 @@ def predict(
             output_path,
             model_uri=model,
             batch_size=batch_size,
-            allow_unsafe=allow_unsafe,
             on_progress=update,
         )
     typer.echo(_summary(result), err=True)
@@ -137,7 +128,6 @@ def serve(
         int | None,
         typer.Option("--workers", min=1, help="Worker processes (default: serve.workers, 1)."),
     ] = None,
-    allow_unsafe: UnsafeOption = False,
 ) -> None:
     """Serve the model over HTTP with MLflow's scoring protocol, metrics and hot reload."""
     from mlops import serve as server
@@ -148,7 +138,6 @@ def serve(
     serve_options = server.ServeOptions.from_config(
         config,
         model,
-        allow_unsafe=allow_unsafe,
         log_level="WARNING" if opts.quiet else "DEBUG" if opts.verbose > 1 else "INFO",
     )
     sock = server.bind(host or settings.host, settings.port if port is None else port)

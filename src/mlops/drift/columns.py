@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -83,7 +82,8 @@ def _numeric_outcome(name: str, ref: Side, cur: Side, params: DriftParams) -> Ou
     size = f"{ref.present:,} reference values {'<=' if small else '>'} large_sample"
     if method == "auto" and merged.distinct <= params.few_unique:
         few = f"auto: numeric with {merged.distinct} distinct values (<= few_unique) as categories"
-        return _categorical_outcome(name, as_categories(ref), as_categories(cur), params, few)
+        cats = as_categories(ref), as_categories(cur)
+        return _categorical_outcome(name, *cats, params, method="auto", prefix=few)
     if method == "auto":
         method = "ks" if small else "wasserstein"
         why = "two-sample Kolmogorov-Smirnov test" if small else "normalised Wasserstein distance"
@@ -97,11 +97,11 @@ def _numeric_outcome(name: str, ref: Side, cur: Side, params: DriftParams) -> Ou
     if method == "wasserstein":
         return Outcome("wasserstein", reason, effect, None, effect_name, effect, False)
     if method == "chisquare":
-        outcome = _categorical_outcome(name, as_categories(ref), as_categories(cur), params)
-        return dataclasses.replace(outcome, method_reason=reason)
+        cats = as_categories(ref), as_categories(cur)
+        return _categorical_outcome(name, *cats, params, method="chisquare", prefix=reason)
     # psi / jensenshannon: Evidently bins a numeric column with > 20 distinct reference values
     # (Sturges' rule over both samples), and compares values as categories otherwise.
-    if stats.sorted_value_counts(ref.values)[1].size > 20:
+    if (ref.summary.distinct or 0) > 20:
         edges = stats.sturges_edges(ref.values, cur.values)
         ref_counts, cur_counts = stats.binned_counts(ref.values, cur.values, edges)
     else:
@@ -115,15 +115,20 @@ def _numeric_outcome(name: str, ref: Side, cur: Side, params: DriftParams) -> Ou
 
 
 def _categorical_outcome(
-    name: str, ref: Side, cur: Side, params: DriftParams, auto_reason: str | None = None
+    name: str,
+    ref: Side,
+    cur: Side,
+    params: DriftParams,
+    *,
+    method: str | None = None,
+    prefix: str | None = None,
 ) -> Outcome:
-    """Categorical comparison; `auto_reason` set: a few-valued numeric column under `auto`."""
-    assert ref.labels is not None and cur.labels is not None
-    assert ref.counts is not None and cur.counts is not None
-    _, ref_counts, cur_counts = stats.align_counts(ref.labels, ref.counts, cur.labels, cur.counts)
-    method, source = _configured(name, "categorical", params)
-    if auto_reason is not None:
-        method = "auto"
+    """Compare category counts; `method` and `prefix` (the why) come from a numeric column
+    compared as categories, otherwise from params."""
+    _, ref_counts, cur_counts = stats.align_counts(*counted(ref), *counted(cur))
+    source = prefix or ""
+    if method is None:
+        method, source = _configured(name, "categorical", params)
     if method in ("ks", "wasserstein"):
         raise ConfigError(f"{source}: {method} needs a numeric column, {name!r} is categorical")
     small = ref.present <= params.large_sample
@@ -131,13 +136,12 @@ def _categorical_outcome(
         method = "chisquare" if small else "jensenshannon"
         why = "chi-square contingency test" if small else "Jensen-Shannon distance"
         sign = "<=" if small else ">"
-        prefix = auto_reason or "auto: categorical"
         reason = (
-            f"{prefix}, {ref.present:,} reference values {sign} large_sample "
-            f"{params.large_sample:,}: {why}"
+            f"{prefix or 'auto: categorical'}, {ref.present:,} reference values {sign} "
+            f"large_sample {params.large_sample:,}: {why}"
         )
     else:
-        reason = f"{source}: {method}"
+        reason = prefix or f"{source}: {method}"
     effect = stats.cramers_v(ref_counts, cur_counts)
     name_v = "Cramér's V"
     if method == "chisquare":

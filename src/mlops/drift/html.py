@@ -80,7 +80,8 @@ def histogram_svg(hist: Histogram) -> str:
         unseen = hist.unseen[i] if i < len(hist.unseen) else False
         if hist.kind == "categories" or i in (0, count - 1):
             text = label if hist.kind == "categories" else label.split(" to ")[0 if i == 0 else 1]
-            short = text if len(text) <= 12 else text[:11] + "…"
+            fits = max(3, int(slot / 6)) if hist.kind == "categories" else 14  # ~6 px a letter
+            short = text if len(text) <= fits else text[: fits - 1] + "…"
             style = ' class="flag" style="fill:#c0392b"' if unseen else ""
             anchor = "middle" if hist.kind == "categories" else ("start" if i == 0 else "end")
             tx = x + bar if hist.kind == "categories" else (x if i == 0 else x + 2 * bar)

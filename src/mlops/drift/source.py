@@ -63,7 +63,11 @@ class TableSource:
         import pyarrow.parquet as pq
 
         try:
-            return pq.ParquetFile(self.path).read(columns=[name], use_threads=False).column(0)
+            return (
+                pq.ParquetFile(self.path, memory_map=True)
+                .read(columns=[name], use_threads=False)
+                .column(0)
+            )
         except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
             raise DataError(
                 f"{self.path}: cannot read column {name!r} ({_first_line(exc)})"
@@ -77,7 +81,7 @@ class TableSource:
             return
         import pyarrow.parquet as pq
 
-        handle = pq.ParquetFile(self.path)
+        handle = pq.ParquetFile(self.path, memory_map=True)
         for batch in handle.iter_batches(batch_size=batch_rows, columns=columns):
             yield batch.to_pandas()
 

@@ -86,7 +86,14 @@ def run(options: ServeOptions, sock: socket.socket, *, workers: int = 1) -> None
     import uvicorn
 
     if workers <= 1:
-        uvicorn.Server(_uvicorn_config(create_app(options))).run(sockets=[sock])
+        server = uvicorn.Server(_uvicorn_config(create_app(options)))
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:
+            # uvicorn re-raises the signal it shut down on; where a handler turns SIGTERM into
+            # KeyboardInterrupt, that arrives here after a complete, graceful shutdown.
+            if not server.should_exit:
+                raise
         return
     from uvicorn.supervisors import Multiprocess
 
