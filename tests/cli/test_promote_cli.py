@@ -79,11 +79,10 @@ def test_force_without_reason_is_a_usage_error(original_run: str) -> None:
 
 def test_promote_json_prints_the_decision_record(original_run: str) -> None:
     result = exits(mlops("promote", "--json"), 0)
-    printed, _, verdict = result.stdout.rpartition("}\n")
-    payload = json.loads(printed + "}")
+    payload = json.loads(result.stdout)  # stdout carries only the JSON (pipeable to jq)
     assert payload == json.loads(Path("reports/promotion.json").read_text())
     assert payload["candidate"]["run_id"] == original_run and payload["verdict"] == "promoted"
-    assert verdict.startswith("promoted v1")
+    assert result.stderr.strip().splitlines()[-1].startswith("promoted v1")
 
 
 # --------------------------------------------------------------------------- models list/show

@@ -48,10 +48,10 @@ def test_reference_data_passes(schema: Schema) -> None:
 def test_every_violation_kind_is_reported_at_once(schema: Schema) -> None:
     bad = pd.DataFrame(
         {
-            # "length": missing column
-            "count": [1.5, 2.0, 3.0],  # fractional values where integers are expected: dtype
+            "length": [10.0, 99.0, 12.0],  # out of the [10, 20] range seen at ingest
+            # "count": missing column
             "colour": ["red", "purple", None],  # unseen category + nulls where not allowed
-            "note": ["a", None, "b"],  # nullable: fine
+            "note": [1, 2, 3],  # numbers where strings are expected: dtype
             "label": ["x", "y", "z"],  # unseen target class
             "extra": [1, 2, 3],  # not in the contract
         }
@@ -60,24 +60,35 @@ def test_every_violation_kind_is_reported_at_once(schema: Schema) -> None:
     assert not report.passed
     found = {(v.column, v.check) for v in report.violations}
     assert found == {
-        ("length", "missing_column"),
+        ("count", "missing_column"),
         ("extra", "extra_column"),
-        ("count", "dtype"),
+        ("note", "dtype"),
+        ("length", "range"),
         ("colour", "unseen_category"),
         ("colour", "nulls"),
         ("label", "unseen_category"),
     }
+    kinds = {check for _, check in found}
+    assert kinds == {"missing_column", "extra_column", "dtype", "nulls", "unseen_category", "range"}
     by_key = {(v.column, v.check): v for v in report.violations}
-    assert by_key[("count", "dtype")].expected == "integer"
-    assert by_key[("count", "dtype")].actual == "float"
+    assert by_key[("note", "dtype")].expected == "string"
+    assert by_key[("note", "dtype")].actual == "integer"
+    assert by_key[("length", "range")].rows == [2]
     assert by_key[("colour", "unseen_category")].actual == "'purple'"
     assert by_key[("colour", "unseen_category")].rows == [2]
     assert by_key[("colour", "nulls")].count == 1
     assert by_key[("colour", "nulls")].rows == [3]
     payload = report.to_json()
     assert payload["passed"] is False
-    assert len(payload["violations"]) == 6
+    assert len(payload["violations"]) == 7
     json.dumps(payload)  # the report is JSON-serialisable as written
+
+
+def test_fractional_values_where_integers_are_expected(schema: Schema) -> None:
+    frame = _reference()
+    frame["count"] = [1.5, 2.0, 3.0, 4.0, 5.0, 6.0]
+    violation = _by_check(frame, schema)[("count", "dtype")]
+    assert (violation.expected, violation.actual) == ("integer", "float")
 
 
 def test_out_of_range_values_and_their_rows(schema: Schema) -> None:

@@ -101,7 +101,8 @@ def verify(
     bad = len(report.problems)
     typer.echo(
         f"verify {'passed' if report.passed else f'FAILED: {bad} problem(s)'} "
-        f"({len(report.objects)} tracked outputs checked)"
+        f"({len(report.objects)} tracked outputs checked)",
+        err=json_out,  # with --json, stdout carries only the JSON
     )
     if not report.passed:
         raise typer.Exit(3)

@@ -16,8 +16,8 @@ from mlops.cli import data as data_cli
 from mlops.cli import doctor as doctor_cli
 from mlops.cli import drift as drift_cli
 from mlops.cli import model as model_cli
-from mlops.cli import serve as serve_cli
 from mlops.cli import promote as promote_cli
+from mlops.cli import serve as serve_cli
 from mlops.cli.state import GlobalOptions, setup_logging
 
 

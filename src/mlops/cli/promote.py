@@ -51,7 +51,8 @@ def _show_decision(result: PromotionResult, json_out: bool) -> None:
     typer.echo(
         f"{prefix}{record.verdict}{version}: {record.message}"
         + (f" ({aliases})" if aliases else "")
-        + f"; record: {result.json_path}"
+        + f"; record: {result.json_path}",
+        err=json_out,  # with --json, stdout carries only the JSON
     )
 
 
