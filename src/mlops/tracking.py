@@ -298,49 +298,59 @@ def pip_requirements() -> list[str]:
     ]
 
 
-def log_sklearn_model(model: Any, example: pd.DataFrame, trusted_types: list[str]) -> str:
-    """Log the fitted pipeline in skops format with signature and input example; return its URI."""
-    from mlflow.models import infer_signature
+@dataclass(frozen=True)
+class LoggedModel:
+    uri: str
+    #: The skops bytes MLflow wrote: the same file goes to `models/model.skops` (one dump).
+    model_bytes: bytes
+
+
+class _SklearnFlavor:
+    """`mlflow.sklearn` for `Model.log`, minus the serving-example re-validation.
+
+    That check reloads the model just written and predicts again (~0.4 s); our own scoring
+    already exercised the fitted pipeline. The flavor also hands back the skops bytes it wrote.
+    """
+
+    __name__ = "mlflow.sklearn"
+
+    def __init__(self) -> None:
+        self.model_bytes = b""
+
+    def save_model(
+        self, path: str, mlflow_model: Any, validate_serving_input: bool = True, **kwargs: Any
+    ) -> None:
+        import mlflow.sklearn
+
+        mlflow.sklearn.save_model(path=path, mlflow_model=mlflow_model, **kwargs)
+        self.model_bytes = (Path(path) / "model.skops").read_bytes()
+
+
+def log_sklearn_model(
+    model: Any, example: pd.DataFrame, example_predictions: Any, trusted_types: list[str]
+) -> LoggedModel:
+    """Log the fitted pipeline in skops format with signature and input example."""
+    from mlflow.models import Model, infer_signature
 
     # The signature takes the example's types as given: MLflow refuses int64 input for a column
     # declared double, so the caller decides which integer columns may hold missing values.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        signature = infer_signature(example, model.predict(example))
-    # MLflow re-loads the model it just wrote to validate the serving example; that local,
-    # freshly written file is trusted even in processes that otherwise refuse unpickling.
-    with _env("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true"):
-        info = _log_sklearn(model, example, trusted_types, signature)
-    return str(info.model_uri)
-
-
-def _log_sklearn(
-    model: Any, example: pd.DataFrame, trusted_types: list[str], signature: Any
-) -> Any:
-    import mlflow
-
-    return mlflow.sklearn.log_model(
-        model,
+        signature = infer_signature(example, example_predictions)
+    flavor = _SklearnFlavor()
+    info = Model.log(
+        artifact_path=None,
         name=MODEL_ARTIFACT,
+        flavor=flavor,
+        sk_model=model,
         serialization_format="skops",
         skops_trusted_types=trusted_types or None,
         signature=signature,
         input_example=example,
         pip_requirements=pip_requirements(),
+        validate_serving_input=False,
     )
-
-
-@contextlib.contextmanager
-def _env(name: str, value: str) -> Iterator[None]:
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
+    return LoggedModel(uri=str(info.model_uri), model_bytes=flavor.model_bytes)
 
 
 def get_run(run_id: str) -> Any:

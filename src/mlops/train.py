@@ -129,7 +129,8 @@ def run_training(config: Config) -> TrainingResult:
     features, target = split_xy(train, schema)
     metrics = score_model(pipeline, features, target, schema.task)
 
-    data_bytes, trusted = artifacts.dump_model(pipeline)
+    example = signature_example(train, schema)
+    example_predictions = pipeline.predict(example)
     hashes = {"train": artifacts.file_md5(paths.train)}
     if paths.test.exists():
         hashes["test"] = artifacts.file_md5(paths.test)
@@ -139,8 +140,13 @@ def run_training(config: Config) -> TrainingResult:
         tracking.set_tags({"mlops.stage": "train", "mlops.estimator": params.model.estimator})
         tracking.log_params(config.params_flat())
         tracking.log_metrics({**metrics, "fit_seconds": fit_seconds}, prefix="train_")
-        model_uri = tracking.log_sklearn_model(pipeline, signature_example(train, schema), trusted)
-    artifacts.write_bytes(paths.model_file, data_bytes)
+        logged = tracking.log_sklearn_model(
+            pipeline, example, example_predictions, sorted(artifacts.TRUSTED_MODEL_TYPES)
+        )
+        # The model MLflow logged is the one DVC tracks: same bytes, checked against our allowlist.
+        artifacts.check_trusted(artifacts.untrusted_types(logged.model_bytes), "trained model")
+        model_uri = logged.uri
+    artifacts.write_bytes(paths.model_file, logged.model_bytes)
     artifacts.write_json(
         paths.run_file,
         {

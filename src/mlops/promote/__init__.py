@@ -123,7 +123,7 @@ def run_promotion(
     tracking.connect(config.settings.tracking)
     candidate_uri = tracking.logged_model_uri(candidate_id)
     features, target, task = _test_data(config)
-    primary = config.params.gate.primary or default_primary(task)
+    primary = config.params.gate.primary or default_primary(config.params.data.task)
 
     with promotion_lock(config):
         started = time.perf_counter()
