@@ -99,6 +99,13 @@ def rollback(
     _show_decision(result, json_out)
 
 
+def _number(text: str | None) -> float | None:
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return None
+
+
 def _version_row(info: Any, primary: str) -> dict[str, Any]:
     from datetime import UTC, datetime
 
@@ -106,7 +113,7 @@ def _version_row(info: Any, primary: str) -> dict[str, Any]:
     return {
         "version": info.version,
         "aliases": list(info.aliases),
-        primary: info.tags.get(f"mlops.metric.{primary}"),
+        primary: _number(info.tags.get(f"mlops.metric.{primary}")),
         "created": created,
         "run_id": info.run_id,
         "git_commit": info.tags.get("mlops.git_commit"),

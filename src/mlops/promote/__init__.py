@@ -211,11 +211,15 @@ def run_promotion(
             "rescoring_s": round(rescoring, 4),
             "registry_s": round(time.perf_counter() - started, 4),
         }
-    result = _write_record(config, record, "promotion")
+        # Written under the lock: the local record is always the latest decision.
+        result = _write_record(config, record, "promotion")
+    # A dry run changes no registry state, but its record still goes on the candidate's run.
+    tracking.log_text_artifacts(
+        candidate_id,
+        {"json": result.json_path, "md": result.markdown_path},
+        "promotion-dry-run" if dry_run else "promotion",
+    )
     if not dry_run:
-        tracking.log_text_artifacts(
-            candidate_id, {"json": result.json_path, "md": result.markdown_path}, "promotion"
-        )
         tracking.set_run_tags(candidate_id, {"mlops.promotion.verdict": verdict})
     return result
 
