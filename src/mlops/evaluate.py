@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import artifacts, tracking
+from mlops import artifacts, faults, tracking
 from mlops.config import Config, Task
 from mlops.errors import DataError, StageOrderError
 from mlops.gates import GateReport, evaluate_gates
@@ -240,6 +240,13 @@ def read_run_file(config: Config) -> dict[str, Any]:
     record = artifacts.read_json(path)
     if not isinstance(record, dict) or "run_id" not in record:
         raise DataError(f"{path}: expected a JSON object with a run_id")
+    model_file = config.settings.paths.model_file
+    expected = record.get("model_md5")
+    if expected is not None and artifacts.file_md5(model_file) != expected:
+        raise StageOrderError(
+            f"{model_file} does not match {path} (an interrupted `mlops train`?); "
+            "run `mlops train` again"
+        )
     return record
 
 
@@ -259,11 +266,13 @@ def run_evaluation(config: Config) -> EvaluationResult:
     reports = paths.reports
     metrics_path = artifacts.write_json(reports / "metrics.json", metrics)
     artifacts.write_json(reports / "gate.json", gate.to_json())
+    faults.checkpoint("eval.after_metrics")
     plots = write_plots(model, features, target, schema.task, reports)
 
     tracking.connect(config.settings.tracking)
     with tracking.run(record.get("experiment_id", ""), run_id=str(record["run_id"])):
         tracking.log_metrics(metrics, prefix="test_")
+        faults.checkpoint("eval.in_run")
         tracking.set_tags(
             {
                 "mlops.gate.passed": str(gate.passed).lower(),

@@ -337,8 +337,27 @@ def log_sklearn_model(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         signature = infer_signature(example, example_predictions)
+    from mlflow.exceptions import MlflowException
+
     flavor = _SklearnFlavor()
-    info = Model.log(
+    try:
+        info = _log_with(Model, flavor, model, example, trusted_types, signature)
+    except (MlflowException, OSError) as exc:
+        raise TrackingError(
+            f"cannot log the model to the artifact store: {first_line(exc)}"
+        ) from exc
+    return LoggedModel(uri=str(info.model_uri), model_bytes=flavor.model_bytes)
+
+
+def _log_with(
+    model_class: Any,
+    flavor: _SklearnFlavor,
+    model: Any,
+    example: pd.DataFrame,
+    trusted_types: list[str],
+    signature: Any,
+) -> Any:
+    return model_class.log(
         artifact_path=None,
         name=MODEL_ARTIFACT,
         flavor=flavor,
@@ -350,7 +369,6 @@ def log_sklearn_model(
         pip_requirements=pip_requirements(),
         validate_serving_input=False,
     )
-    return LoggedModel(uri=str(info.model_uri), model_bytes=flavor.model_bytes)
 
 
 def get_run(run_id: str) -> Any:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import artifacts, tracking
+from mlops import artifacts, faults, tracking
 from mlops.config import Config, ModelParams, Task
 from mlops.data import Schema, load_schema, load_split, split_xy
 from mlops.errors import ConfigError, DataError
@@ -126,6 +126,7 @@ def run_training(config: Config) -> TrainingResult:
     start = time.perf_counter()
     pipeline = fit_pipeline(schema, params.model, train, params.split.seed)
     fit_seconds = time.perf_counter() - start
+    faults.checkpoint("train.after_fit")
     features, target = split_xy(train, schema)
     metrics = score_model(pipeline, features, target, schema.task)
 
@@ -146,7 +147,9 @@ def run_training(config: Config) -> TrainingResult:
         # The model MLflow logged is the one DVC tracks: same bytes, checked against our allowlist.
         artifacts.check_trusted(artifacts.untrusted_types(logged.model_bytes), "trained model")
         model_uri = logged.uri
+        faults.checkpoint("train.after_log_model")
     artifacts.write_bytes(paths.model_file, logged.model_bytes)
+    faults.checkpoint("train.before_run_file")
     artifacts.write_json(
         paths.run_file,
         {
@@ -156,6 +159,8 @@ def run_training(config: Config) -> TrainingResult:
             "estimator": params.model.estimator,
             "task": schema.task,
             "train_md5": hashes["train"],
+            # Ties the two files together: a crash between their writes is detected, not used.
+            "model_md5": artifacts.file_md5(paths.model_file),
         },
     )
     return TrainingResult(run_id, model_uri, paths.model_file, metrics, fit_seconds)

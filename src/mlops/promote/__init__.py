@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops import artifacts, registry, tracking
+from mlops import artifacts, faults, registry, tracking
 from mlops.config import Config
 from mlops.data import load_schema, load_split
 from mlops.errors import ModelLoadError, PromotionConflictError, RegistryError, StageOrderError
@@ -253,6 +253,7 @@ def _apply(
         version = existing
         registry.set_version_tags(config, version.version, _version_tags(record))
     record.candidate.version = version.version
+    faults.checkpoint("promote.after_register")
     if record.verdict == "rejected":
         registry.set_alias(config, names.challenger_alias, version.version)
         record.aliases = {names.challenger_alias: version.version}
@@ -269,6 +270,7 @@ def _apply(
     if champion is not None:
         registry.set_alias(config, names.previous_alias, champion.version)
         record.aliases[names.previous_alias] = champion.version
+    faults.checkpoint("promote.before_champion_alias")
     registry.set_alias(config, names.champion_alias, version.version)
     record.aliases[names.champion_alias] = version.version
     challenger = registry.get_alias(config, names.challenger_alias)
