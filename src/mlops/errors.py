@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from enum import IntEnum
 
 
@@ -46,3 +48,17 @@ class ModelLoadError(MlopsError):
 
 class PromotionConflictError(MlopsError):
     """Another promotion holds the lock, or the champion moved while we decided."""
+
+
+_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s:@]+(?::[^/\s@]*)?@")
+_SECRET_ENV = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "AWS_SECRET_ACCESS_KEY")
+
+
+def redact_secrets(text: str) -> str:
+    """Hide `user:password@` in URLs and the values of known secret variables."""
+    text = _CREDENTIALS.sub(r"\g<scheme>***@", text)
+    for name in _SECRET_ENV:
+        value = os.environ.get(name)
+        if value and len(value) >= 4:
+            text = text.replace(value, "***")
+    return text

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops import __version__
 from mlops.config import Config, TrackingSettings
-from mlops.errors import TrackingError
+from mlops.errors import TrackingError, redact_secrets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -168,10 +168,7 @@ def connect(settings: TrackingSettings) -> str:
 
 def redact(uri: str) -> str:
     """Hide credentials in a URI (`user:pass@host` -> `***@host`)."""
-    scheme, sep, rest = uri.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return uri
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return redact_secrets(uri)
 
 
 def first_line(exc: BaseException) -> str:

@@ -25,14 +25,14 @@ class MlopsGroup(TyperGroup):
     """Turns `MlopsError` into one `error: ...` line on stderr and its exit code."""
 
     def invoke(self, ctx: Any) -> Any:
-        from mlops.errors import MlopsError
+        from mlops.errors import MlopsError, redact_secrets
 
         try:
             return super().invoke(ctx)
         except MlopsError as exc:
             if os.environ.get("MLOPS_DEBUG") == "1":
                 raise
-            message = str(exc).replace("\n", " ")
+            message = redact_secrets(str(exc)).replace("\n", " ")
             typer.echo(f"error: {message}", err=True)
             raise typer.Exit(int(exc.exit_code)) from None
 

@@ -43,9 +43,22 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_RedactSecrets())
     if verbose < 2:
         for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "dvc", "git", "filelock"):
             logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+class _RedactSecrets(logging.Filter):
+    """Credentials in URIs or secret variables never reach the log stream."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from mlops.errors import redact_secrets
+
+        record.msg = redact_secrets(record.getMessage())
+        record.args = None
+        return True
 
 
 def stdout() -> Console:
