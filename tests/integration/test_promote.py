@@ -124,6 +124,10 @@ def test_first_promotion_without_champion(original_run: str) -> None:
     local = artifacts.load_model(Path("models/model.skops"))
     assert np.array_equal(probabilities(), local.predict_proba(split_features()))
 
+    again = ok(mlops("promote"))  # the champion again: nothing to do
+    assert verdict(again).startswith(f"unchanged v1: run {original_run} is already the champion")
+    assert len(registry.list_versions(config())) == 1
+
 
 def test_better_candidate_is_promoted_and_old_champion_becomes_previous(
     original_run: str, weak_champion: str
@@ -162,6 +166,7 @@ def test_worse_candidate_is_rejected_exit_3_and_becomes_challenger(original_run:
     assert tags["mlops.verdict"] == "rejected" and tags["mlops.run_id"] == worse
     # the champion still serves the original model
     assert registry.load_model(config()).run_id == original_run
+    assert tracking.run_summary(worse)["lineage"]["mlops.promotion.verdict"] == "rejected"
 
 
 def test_regression_tolerance_decides_promotion(original_run: str) -> None:

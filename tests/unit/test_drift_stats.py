@@ -33,6 +33,8 @@ CASES = [
     ("disjoint", 50, 40),
     ("constant", 40, 60),
     ("continuous", 1, 1),
+    ("continuous", 3_000, 3_000),  # equal sizes: Wasserstein without a merge
+    ("ties", 500, 500),
 ]
 
 
@@ -44,9 +46,12 @@ def test_ks_wasserstein_and_distinct_agree_with_scipy(kind: str, n: int, m: int)
     assert merged.ks == pytest.approx(expected.statistic, abs=TOL)
     assert merged.wasserstein == pytest.approx(sps.wasserstein_distance(ref, cur), abs=TOL)
     assert merged.distinct == np.unique(np.r_[ref, cur]).size
-    statistic, p_value = stats.ks_test(
-        stats.finite_sorted(ref), stats.finite_sorted(cur), merged.ks
-    )
+    sorted_ref, sorted_cur = stats.finite_sorted(ref), stats.finite_sorted(cur)
+    expected_w = sps.wasserstein_distance(ref, cur)
+    assert stats.wasserstein_sorted(sorted_ref, sorted_cur) == pytest.approx(expected_w, abs=TOL)
+    union = np.unique(np.r_[ref, cur]).size
+    assert stats.distinct_union(sorted_ref, sorted_cur, limit=5) == min(union, 6)
+    statistic, p_value = stats.ks_test(stats.finite_sorted(ref), stats.finite_sorted(cur))
     assert statistic == pytest.approx(expected.statistic, abs=TOL)
     assert p_value == pytest.approx(expected.pvalue, abs=TOL)
 
@@ -213,8 +218,8 @@ def test_a_tenth_of_a_standard_deviation_shift_is_detected_at_10k_rows() -> None
     ref = stats.finite_sorted(rng.normal(0, 1, 10_000))
     shifted = stats.finite_sorted(rng.normal(0.1, 1, 10_000))
     same = stats.finite_sorted(rng.normal(0, 1, 10_000))
-    p_shift = stats.ks_test(ref, shifted, stats.merged_stats(ref, shifted).ks)[1]
-    p_same = stats.ks_test(ref, same, stats.merged_stats(ref, same).ks)[1]
+    p_shift = stats.ks_test(ref, shifted)[1]
+    p_same = stats.ks_test(ref, same)[1]
     adjusted = stats.adjust_pvalues([p_shift, p_same], "bh")
     assert adjusted[0] <= ALPHA
     assert adjusted[1] > ALPHA

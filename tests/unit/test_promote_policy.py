@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -16,7 +17,7 @@ from mlops.promote.policy import compare_metrics, regression_check, signature_ch
 from mlops.promote.record import DecisionRecord, ModelSide, to_markdown
 
 
-def gate(tolerance: float, mode: str = "absolute") -> GateParams:
+def gate(tolerance: float, mode: Literal["absolute", "relative"] = "absolute") -> GateParams:
     return GateParams(max_regression=tolerance, regression_mode=mode)
 
 

@@ -70,7 +70,9 @@ def drift(
     else:
         _print_table(report)
     typer.echo(f"reports -> {result.json_path}, {result.html_path}", err=True)
-    typer.echo(f"{report.verdict.replace('_', ' ')}: {'; '.join(report.reasons)}")
+    # With `--json -` stdout carries only the JSON; the verdict line goes to stderr.
+    verdict = f"{report.verdict.replace('_', ' ')}: {'; '.join(report.reasons)}"
+    typer.echo(verdict, err=to_stdout)
     if report.drift and fail:
         raise typer.Exit(3)
 

@@ -75,13 +75,12 @@ class Outcome:
 
 def _numeric_outcome(name: str, ref: Side, cur: Side, params: DriftParams) -> Outcome:
     assert ref.values is not None and cur.values is not None
-    merged = stats.merged_stats(ref.values, cur.values)
-    effect = stats.wasserstein_norm(merged.wasserstein, ref.summary.std or 0.0)
     method, source = _configured(name, "numeric", params)
     small = ref.present <= params.large_sample
     size = f"{ref.present:,} reference values {'<=' if small else '>'} large_sample"
-    if method == "auto" and merged.distinct <= params.few_unique:
-        few = f"auto: numeric with {merged.distinct} distinct values (<= few_unique) as categories"
+    distinct = stats.distinct_union(ref.values, cur.values, params.few_unique)
+    if method == "auto" and distinct <= params.few_unique:
+        few = f"auto: numeric with {distinct} distinct values (<= few_unique) as categories"
         cats = as_categories(ref), as_categories(cur)
         return _categorical_outcome(name, *cats, params, method="auto", prefix=few)
     if method == "auto":
@@ -90,9 +89,11 @@ def _numeric_outcome(name: str, ref: Side, cur: Side, params: DriftParams) -> Ou
         reason = f"auto: numeric, {size} {params.large_sample:,}: {why}"
     else:
         reason = f"{source}: {method}"
+    distance = stats.wasserstein_sorted(ref.values, cur.values)
+    effect = stats.wasserstein_norm(distance, ref.summary.std or 0.0)
     effect_name = "Wasserstein distance / reference std"
     if method == "ks":
-        statistic, p_value = stats.ks_test(ref.values, cur.values, merged.ks)
+        statistic, p_value = stats.ks_test(ref.values, cur.values)
         return Outcome("ks", reason, statistic, p_value, effect_name, effect, False)
     if method == "wasserstein":
         return Outcome("wasserstein", reason, effect, None, effect_name, effect, False)

@@ -90,25 +90,46 @@ def merged_stats(ref: FloatArray, cur: FloatArray, chunk: int = CHUNK) -> Merged
     return MergedStats(ks=widest / scale, wasserstein=distance / scale, distinct=distinct)
 
 
+def wasserstein_sorted(ref: FloatArray, cur: FloatArray) -> float:
+    """Wasserstein-1 distance of two sorted samples, as `scipy.stats.wasserstein_distance`.
+
+    Equal sizes need no merge: the quantile functions step together, so the distance is the
+    mean absolute difference of the sorted samples. Otherwise it comes from `merged_stats`.
+    """
+    if ref.size == cur.size and ref.size:
+        return float(np.mean(np.abs(ref - cur)))
+    return merged_stats(ref, cur).wasserstein
+
+
+def distinct_union(ref: FloatArray, cur: FloatArray, limit: int) -> int:
+    """Distinct values of two sorted samples together, exact up to `limit` (else limit + 1)."""
+    values = []
+    for side in (ref, cur):
+        distinct = int(np.count_nonzero(side[1:] != side[:-1])) + 1 if side.size else 0
+        if distinct > limit:
+            return limit + 1
+        values.append(sorted_value_counts(side)[0])
+    return min(int(np.union1d(*values).size), limit + 1)
+
+
 def wasserstein_norm(distance: float, ref_std: float) -> float:
     """Wasserstein distance in reference standard deviations (Evidently's normalisation)."""
     return distance / max(ref_std, MIN_NORM)
 
 
-def ks_test(
-    ref: FloatArray, cur: FloatArray, statistic: float | None = None
-) -> tuple[float, float]:
-    """Two-sided two-sample KS test: (statistic, p-value), as `scipy.stats.ks_2samp`.
+def ks_test(ref: FloatArray, cur: FloatArray) -> tuple[float, float]:
+    """Two-sided two-sample KS test of sorted samples: (statistic, p-value), as `ks_2samp`.
 
     Small samples get scipy's exact p-value (scipy computes it from the data); large ones the
-    asymptotic distribution scipy uses, from the statistic of `merged_stats`.
+    asymptotic distribution scipy uses, applied to the statistic from `merged_stats`.
     """
     from scipy import stats
 
     n, m = ref.size, cur.size
-    if max(n, m) <= KS_EXACT_MAX or statistic is None:
+    if max(n, m) <= KS_EXACT_MAX:
         result = stats.ks_2samp(ref, cur)
         return float(result.statistic), float(result.pvalue)
+    statistic = merged_stats(ref, cur).ks
     big, small = sorted([float(n), float(m)], reverse=True)
     effective = big * small / (big + small)
     p_value = float(np.clip(stats.distributions.kstwo.sf(statistic, np.round(effective)), 0, 1))
