@@ -54,9 +54,17 @@ def atomic_path(target: Path) -> Iterator[Path]:
         yield tmp
         with tmp.open("rb+") as handle:
             os.fsync(handle.fileno())
+        tmp.chmod(_default_mode())  # mkstemp's 0600 would make every output private
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _default_mode() -> int:
+    """What `open()` would give a new file: 0666 less the process umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _sweep_stale_temps(target: Path) -> None:

@@ -161,3 +161,16 @@ def test_types_outside_the_allowlist_are_refused() -> None:
     with pytest.raises(ModelLoadError, match=r"outside the trusted allowlist: os\.system"):
         artifacts.check_trusted(["numpy.dtype", "os.system"], "model.skops")
     artifacts.check_trusted(["numpy.dtype"], "model.skops")  # allowed: no error
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path: Path) -> None:
+    import os
+
+    from mlops import artifacts
+
+    mask = os.umask(0o022)
+    try:
+        written = artifacts.write_text(tmp_path / "report.json", "{}")
+    finally:
+        os.umask(mask)
+    assert written.stat().st_mode & 0o777 == 0o644
