@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,7 +43,10 @@ class ModelVersionInfo:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model loaded through our trusted-type allowlist, with where it came from."""
+    """A model loaded through our trusted-type allowlist, with where it came from.
+
+    `path` is where the files were read; a registry download there is removed after loading.
+    """
 
     model: Any
     uri: str
@@ -290,8 +294,12 @@ def load_model(
         model, inputs = load_model_dir(path_given, allow_unsafe=allow_unsafe)
         return LoadedModel(model, model_uri, path_given, None, None, None, None, None, inputs)
     tracking.connect(config.settings.tracking)
-    local = download_model(info.uri if info is not None else model_uri)
-    model, inputs = load_model_dir(local, allow_unsafe=allow_unsafe)
+    scratch = Path(tempfile.mkdtemp(prefix="mlops-model-"))
+    try:
+        local = download_model(info.uri if info is not None else model_uri, scratch)
+        model, inputs = load_model_dir(local, allow_unsafe=allow_unsafe)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # the model now lives in memory
     return LoadedModel(
         model=model,
         uri=model_uri,
