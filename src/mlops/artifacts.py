@@ -149,7 +149,7 @@ def read_table(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty")
     if suffix == ".csv":
-        _check_csv_header(path)
+        check_csv_text(path)
     try:
         frame = (
             pd.read_csv(path, encoding="utf-8-sig")  # a byte-order mark is not part of a name
@@ -171,23 +171,36 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _check_csv_header(path: Path) -> None:
-    """Reject what pandas would silently paper over: NUL bytes, duplicate column names."""
+def check_csv_text(path: Path, chunk: int = 1 << 20) -> None:
+    """Reject what CSV parsers paper over: NUL bytes, invalid UTF-8, duplicate column names."""
+    import codecs
     import csv
 
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    header = ""
+    offset = 0
     with path.open("rb") as handle:
-        head = handle.read(1 << 16)
-    if b"\x00" in head:
-        raise DataError(f"{path}: binary data (NUL bytes), expected CSV text")
+        while block := handle.read(chunk):
+            if b"\x00" in block:
+                raise DataError(
+                    f"{path}: binary data (NUL byte at {offset + block.index(0)}), expected CSV text"
+                )
+            try:
+                text = decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"{path}: not UTF-8 text ({exc.reason} at byte {offset + exc.start})"
+                ) from exc
+            if not header and "\n" not in header:
+                header += text
+            offset += len(block)
     try:
-        first = head.decode("utf-8-sig").splitlines()[0] if head.strip() else ""
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
-        if len(head) == 1 << 16 and exc.start >= len(head) - 4:  # a character cut at the edge
-            return
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    names = next(csv.reader([first]), [])
+        raise DataError(f"{path}: not UTF-8 text (truncated character at the end)") from exc
+    first = header.splitlines()[0] if header.strip() else ""
     seen: set[str] = set()
-    for name in names:
+    for name in next(csv.reader([first]), []):
         if name in seen:
             raise DataError(f"{path}: duplicate column name {name!r} in the header")
         seen.add(name)

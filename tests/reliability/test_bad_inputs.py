@@ -262,10 +262,75 @@ def test_train_on_damaged_split_is_a_clean_error(
 def test_damaged_model_file_is_refused_by_eval(trained_project: Path, runner: CliRunner) -> None:
     (trained_project / "models" / "model.skops").write_bytes(b"not a zip file at all")
     result = _run(runner, "eval")
-    assert_clean_failure(result, 1, r"not a skops model file", "model.skops")
+    assert_clean_failure(result, 1, r"not a skops model file|does not match", "model.skops")
 
 
 def test_bad_schema_contract_is_a_clean_error(trained_project: Path, runner: CliRunner) -> None:
     (trained_project / "data" / "schema.json").write_text("{not json")
     result = _run(runner, "data", "validate")
     assert_clean_failure(result, 1, r"not valid JSON", "schema.json")
+
+
+# --------------------------------------------------------------------------- drift
+
+#: Corpus files that cannot be read as a table at all: drift must refuse them in one line.
+UNREADABLE = {
+    "binary garbage",
+    "NUL bytes",
+    "ragged rows",
+    "non-UTF-8",
+    "empty file",
+    "whitespace only",
+    "duplicate column names",
+    "gzip named .csv",
+    "truncated parquet",
+    "csv named .parquet",
+    "unsupported extension",
+}
+DRIFT_CASES = [c for c in INGEST_CASES if c.name in UNREADABLE]
+
+
+@pytest.mark.parametrize("case", DRIFT_CASES, ids=[c.name for c in DRIFT_CASES])
+def test_drift_rejects_unreadable_current(
+    case: Case, trained_project: Path, runner: CliRunner, tmp_path: Path
+) -> None:
+    current = trained_project / f"batch{case.suffix}"
+    current.write_bytes(case.make(tmp_path / "scratch.parquet"))
+    reports = trained_project / "reports"
+    before = {p.name for p in reports.iterdir()}
+    result = _run(runner, "drift", "--current", str(current))
+    assert_clean_failure(result, 1, r".", current.name)
+    assert {p.name for p in reports.iterdir()} == before, "no drift report for a failed run"
+
+
+def test_drift_with_no_common_columns_is_an_error(trained_project: Path, runner: CliRunner) -> None:
+    current = trained_project / "other.csv"
+    pd.DataFrame({"a": range(50), "b": ["x"] * 50}).to_csv(current, index=False)
+    result = _run(runner, "drift", "--current", str(current))
+    assert_clean_failure(result, 1, r"common column|no column", None)
+
+
+def test_drift_dtype_mismatch_is_a_schema_mismatch_verdict(
+    trained_project: Path, runner: CliRunner
+) -> None:
+    frame = pd.read_parquet(trained_project / "data" / "processed" / "test.parquet")
+    frame["bill_length_mm"] = "long"
+    current = trained_project / "typed.csv"
+    frame.to_csv(current, index=False)
+    result = _run(runner, "drift", "--current", str(current), "--no-fail", "--json", "-")
+    assert result.exit_code == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "schema_mismatch" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["header only", "zero-row parquet"])
+def test_drift_on_a_batch_with_no_rows_is_insufficient_data(
+    name: str, trained_project: Path, runner: CliRunner, tmp_path: Path
+) -> None:
+    case = next(c for c in INGEST_CASES if c.name == name)
+    current = trained_project / f"batch{case.suffix}"
+    current.write_bytes(case.make(tmp_path / "scratch.parquet"))
+    result = _run(runner, "drift", "--current", str(current), "--json", "-")
+    assert result.exit_code == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "insufficient_data" in result.stdout and "NaN" not in result.stdout

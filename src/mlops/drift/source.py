@@ -144,6 +144,9 @@ def _pandas_index_columns(schema: pa.Schema) -> set[str]:
 def _open_csv(path: Path) -> TableSource:
     import pyarrow.csv as pcsv
 
+    from mlops.artifacts import check_csv_text
+
+    check_csv_text(path)
     try:
         table = pcsv.read_csv(path)
     except UnicodeDecodeError as exc:
