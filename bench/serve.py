@@ -25,7 +25,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -96,38 +96,82 @@ def payloads() -> dict[str, bytes]:
     }
 
 
-def raw_predict(uri: str, body: dict[str, bytes]) -> dict[str, float]:
-    """The model's own predict in this process: 1 row (p50) and 1000 rows (rows/s)."""
-    import pandas as pd
+RAW_WORKER = """
+import json, sys, time, warnings
+import pandas as pd
+from mlops import registry
+from mlops.config import load_config
+from mlops.predict import Scorer
+from mlops.serve.model_holder import quiet_warnings
 
-    from mlops import registry
-    from mlops.config import load_config
-    from mlops.serve.model_holder import quiet_warnings
-
-    config = load_config()
-    model = registry.load_model(config, uri).model
-    split = json.loads(body["batch"])["dataframe_split"]
-    frame = pd.DataFrame(split["data"], columns=split["columns"])
-    one = frame.head(1)
-    figures: dict[str, float] = {}
-    for label in ("default", "quiet"):
-        if label == "quiet":
-            quiet_warnings()  # what the server does after loading
-        figures[f"p50_ms_{label}"] = 1e3 * _p50(lambda: model.predict(one), 300)
-        seconds = _p50(lambda: model.predict(frame), 15)
-        figures[f"batch_rows_per_s_{label}"] = BATCH_ROWS / seconds
-    return figures
-
-
-def _p50(call: Callable[[], Any], repeat: int) -> float:
-    for _ in range(5):
-        call()
+uri, split_json = sys.argv[1], sys.argv[2]
+loaded = registry.load_model(load_config(), uri)
+model, schema = loaded.model, Scorer.from_loaded(loaded).schema
+split = json.loads(open(split_json).read())["dataframe_split"]
+frames = {"batch": schema.coerce(pd.DataFrame(split["data"], columns=split["columns"])).frame}
+frames["single"] = frames["batch"].head(1)
+import gc; gc.freeze()  # as the server does after its first load
+saved = list(warnings.filters)
+print(json.dumps({"warning_filters": len(saved)}), flush=True)
+for line in sys.stdin:
+    kind, count, mode = line.split()
+    if mode == "quiet":
+        quiet_warnings()
+    else:
+        warnings.filters[:] = saved
+        warnings._filters_mutated()
+    frame = frames[kind]
+    model.predict(frame)
     times = []
-    for _ in range(repeat):
+    for _ in range(int(count)):
         start = time.perf_counter()
-        call()
+        model.predict(frame)
         times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    print(json.dumps(times), flush=True)
+"""
+
+
+class RawPredict:
+    """The model's own predict, in a process set up like a server worker minus HTTP: loaded
+    through the registry from the same store, fed the rows the server would hand it. Asked for
+    figures between server slices, so background load hits it and the servers alike."""
+
+    def __init__(self, uri: str, body: dict[str, bytes]) -> None:
+        split_file = OUT / "batch-payload.json"
+        split_file.write_bytes(body["batch"])
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", RAW_WORKER, uri, str(split_file)],
+            cwd=PROJECT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.header = json.loads(self.proc.stdout.readline())
+        self.times: dict[tuple[str, str], list[float]] = {}
+
+    def sample(self) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        for kind, count in (("single", 60), ("batch", 4)):
+            for mode in ("default", "quiet"):
+                self.proc.stdin.write(f"{kind} {count} {mode}\n")
+                self.proc.stdin.flush()
+                self.times.setdefault((kind, mode), []).extend(
+                    json.loads(self.proc.stdout.readline())
+                )
+
+    def figures(self) -> dict[str, float]:
+        figures: dict[str, float] = dict(self.header)
+        for mode in ("default", "quiet"):
+            figures[f"p50_ms_{mode}"] = 1e3 * float(np.median(self.times["single", mode]))
+            batch = float(np.median(self.times["batch", mode]))
+            figures[f"batch_rows_per_s_{mode}"] = BATCH_ROWS / batch
+        return figures
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(30)
 
 
 # --------------------------------------------------------------------------- load
@@ -163,13 +207,10 @@ def load(
         start = time.perf_counter()
         results = pending.get(timeout=seconds + 120)
         wall = time.perf_counter() - start
-    latencies = np.array([t for times, _ in results for t in times])
     return {
-        "requests": int(latencies.size),
+        "latencies": np.array([t for times, _ in results for t in times]),
         "errors": int(sum(errors for _, errors in results)),
-        "req_per_s": latencies.size / wall,
-        "p50_ms": 1e3 * float(np.percentile(latencies, 50)),
-        "p99_ms": 1e3 * float(np.percentile(latencies, 99)),
+        "wall": wall,
     }
 
 
@@ -265,32 +306,70 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def measure(kind: str, workers: int, uri: str, body: dict[str, bytes], args: argparse.Namespace,
-            answers: dict[str, bytes]) -> dict[str, Any]:  # fmt: skip
+@dataclass
+class Running:
+    """A server under test and what was measured on it."""
+
+    kind: str
+    workers: int
+    port: int
+    proc: subprocess.Popen[bytes]
+    figures: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind} (w{self.workers})"
+
+
+def launch(
+    kind: str, workers: int, uri: str, body: dict[str, bytes], answers: dict[str, bytes]
+) -> Running:
+    """Start one server alone (so nothing competes with its start), time it, weigh it."""
     port = free_port()
     launched = time.perf_counter()
     proc, path = start_server(kind, uri, port, workers)
-    try:
-        ready = wait_ready(proc, port, path)
-        ready = time.perf_counter() - launched
-        for name in ("single", "records", "inputs", "instances", "batch"):
-            answer = post(port, body[name])
-            if answers.setdefault(name, answer) != answer:
-                raise RuntimeError(f"{kind}: {name} answer differs from the first server's")
-        for _ in range(50):
-            post(port, body["single"])
-        mem = memory(proc.pid)
-        result: dict[str, Any] = {"server": kind, "workers": workers, "ready_s": ready, **mem}
-        n = args.max_requests
-        result["c1"] = load(port, body["single"], 1, args.seconds, n)
-        result["c4"] = load(port, body["single"], 4, args.seconds, n)
-        batch = load(port, body["batch"], 1, args.seconds, n)
-        batch["rows_per_s"] = batch["req_per_s"] * BATCH_ROWS
-        result["batch"] = batch
-        result["rss_after_load_mb"] = memory(proc.pid)["rss_mb"]
-    finally:
-        stop(proc)
-    return result
+    wait_ready(proc, port, path)
+    ready = time.perf_counter() - launched
+    running = Running(kind, workers, port, proc)
+    for name in ("single", "records", "inputs", "instances", "batch"):
+        answer = post(port, body[name])
+        if answers.setdefault(name, answer) != answer:
+            raise RuntimeError(f"{running.name}: {name} answer differs from the first server's")
+    for _ in range(50):
+        post(port, body["single"])
+    running.figures = {"server": kind, "workers": workers, "ready_s": ready, **memory(proc.pid)}
+    return running
+
+
+PHASES = {"c1": ("single", 1), "c4": ("single", 4), "batch": ("batch", 1)}
+
+
+def measure(
+    servers: list[Running], raw: RawPredict, body: dict[str, bytes], args: argparse.Namespace
+) -> None:
+    """Every phase in rounds, servers taking turns, so background load hits all alike."""
+    for phase, (payload, clients) in PHASES.items():
+        for _ in range(args.rounds):
+            raw.sample()
+            for server in servers:
+                result = load(server.port, body[payload], clients, args.seconds, args.max_requests)
+                server.samples.setdefault(phase, []).append(result)
+    for server in servers:
+        for phase, parts in server.samples.items():
+            latencies = np.concatenate([p.pop("latencies") for p in parts])
+            wall = sum(p["wall"] for p in parts)
+            merged = {
+                "requests": int(latencies.size),
+                "errors": int(sum(p["errors"] for p in parts)),
+                "req_per_s": latencies.size / wall,
+                "p50_ms": 1e3 * float(np.percentile(latencies, 50)),
+                "p99_ms": 1e3 * float(np.percentile(latencies, 99)),
+            }
+            if phase == "batch":
+                merged["rows_per_s"] = merged["req_per_s"] * BATCH_ROWS
+            server.figures[phase] = merged
+        server.figures["rss_after_load_mb"] = memory(server.proc.pid)["rss_mb"]
 
 
 def row(result: dict[str, Any]) -> str:
@@ -306,7 +385,8 @@ def row(result: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=4.0, help="length of each load phase")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of one load slice")
+    parser.add_argument("--rounds", type=int, default=3, help="slices per phase and server")
     parser.add_argument("--max-requests", type=int, default=20_000, help="cap per client per phase")
     parser.add_argument("--mlflow-workers", type=int, default=1, help="mlflow's -w (default 1)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="our --workers runs")
@@ -316,19 +396,29 @@ def main() -> None:
     os.chdir(PROJECT)
     body = payloads()
     print(f"model: {info['uri']} (v{info['version']}), 100-tree random forest; "
-          f"{os.cpu_count()} CPUs; {args.seconds:.0f}s per phase", flush=True)  # fmt: skip
-    raw = raw_predict(info["uri"], body)
+          f"{os.cpu_count()} CPUs; {args.rounds} x {args.seconds:.0f}s per phase and server, "
+          "servers taking turns", flush=True)  # fmt: skip
+    answers: dict[str, bytes] = {}
+    servers: list[Running] = []
+    sampler = RawPredict(info["uri"], body)
+    try:
+        servers.append(launch("mlflow", args.mlflow_workers, info["uri"], body, answers))
+        for workers in args.workers:
+            servers.append(launch("mlops", workers, info["uri"], body, answers))
+        measure(servers, sampler, body, args)
+    finally:
+        for server in servers:
+            stop(server.proc)
+        sampler.close()
+    raw = sampler.figures()
     print(
-        f"raw model.predict in-process: 1 row p50 {raw['p50_ms_default']:.2f} ms "
+        f"raw model.predict (a worker-like process, no HTTP): 1 row p50 {raw['p50_ms_default']:.2f} ms "
         f"(warnings silenced as the server does: {raw['p50_ms_quiet']:.2f} ms); "
         f"1000 rows {raw['batch_rows_per_s_default']:,.0f} rows/s "
         f"({raw['batch_rows_per_s_quiet']:,.0f})",
         flush=True,
     )
-    answers: dict[str, bytes] = {}
-    results = [measure("mlflow", args.mlflow_workers, info["uri"], body, args, answers)]
-    for workers in args.workers:
-        results.append(measure("mlops", workers, info["uri"], body, args, answers))
+    results = [server.figures for server in servers]
     print("\nserver         ready    RSS    USS  |  1 client: req/s  p50   p99  |"
           "  4 clients: req/s  p50   p99  | 1000-row rows/s  errors")  # fmt: skip
     print("               (s)     (MB)   (MB)  |")

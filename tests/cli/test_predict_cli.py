@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,7 @@ def test_predict_writes_predictions_probabilities_and_the_model(
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == "scored.parquet"
     assert f"scored {len(rows)} rows, 2 with missing values" in result.stderr
-    assert "ignoring 1 column(s) the model does not use: customer_id" in result.stderr
+    assert "warning: ignoring 1 column the model does not use: customer_id" in result.stderr
     out = pd.read_parquet(champion / "scored.parquet")
     assert len(out) == len(rows)
     assert out["customer_id"].tolist() == list(range(len(rows)))  # passed through, in order
@@ -109,3 +111,21 @@ def test_a_model_version_can_be_named(cli: Invoke, champion: Path, rows: pd.Data
     result = cli("predict", "rows.parquet", "out.parquet", "-m", "models:/penguins-classifier/2")
     assert result.exit_code == 0, result.stderr
     assert set(pd.read_parquet(champion / "out.parquet")["model_version"]) == {"2"}
+
+
+def test_serving_help_loads_no_heavy_module() -> None:
+    """`mlops predict/serve --help` load neither the data stack nor the server stack."""
+    heavy = ("numpy", "pandas", "pyarrow", "sklearn", "mlflow", "uvicorn", "starlette",
+             "prometheus_client", "orjson")  # fmt: skip
+    code = (
+        "import contextlib, io, sys\n"
+        "import mlops.cli.main as m\n"
+        "for cmd in ('predict', 'serve'):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        m.app([cmd, '--help'], prog_name='mlops')\n"
+        "print(sorted({n.split('.')[0] for n in sys.modules} & set(sys.argv[1:])))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *heavy], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -92,7 +92,9 @@ def pyfunc_predictions(project: Path, frame: pd.DataFrame, uri: str = CHAMPION) 
     with inside(project):
         mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
         model = mlflow.pyfunc.load_model(uri)
-        types = {c["name"]: c["type"] for c in json.loads(model.metadata.get_input_schema().to_json())}
+        types = {
+            c["name"]: c["type"] for c in json.loads(model.metadata.get_input_schema().to_json())
+        }
         typed = frame.astype({n: "float64" for n, t in types.items() if t == "double"})
         return list(model.predict(typed).tolist())
 

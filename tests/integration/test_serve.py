@@ -264,7 +264,8 @@ def test_metrics_count_exactly(server: Server, rows: pd.DataFrame, expected: lis
     info = {"name": MODEL_NAME, "version": "1", "alias": "champion"}
     assert "mlops_model_info{" in after
     assert any(
-        line.startswith("mlops_model_info{") and all(f'{k}="{v}"' in line for k, v in info.items())
+        line.startswith("mlops_model_info{")
+        and all(f'{k}="{v}"' in line for k, v in info.items())
         and line.endswith(" 1.0")
         for line in after.splitlines()
     )

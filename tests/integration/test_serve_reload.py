@@ -151,12 +151,15 @@ def test_several_workers_share_one_port_and_one_set_of_metrics(project: Path) ->
             assert server.post(body).status == 200
         after = server.metrics()
         route = {"route": "/invocations", "status": "200"}
-        assert sample(after, "mlops_requests_total", **route) - sample(
-            before, "mlops_requests_total", **route
-        ) == 20
-        assert sample(after, "mlops_rows_scored_total") - sample(
-            before, "mlops_rows_scored_total"
-        ) == 40
+        assert (
+            sample(after, "mlops_requests_total", **route)
+            - sample(before, "mlops_requests_total", **route)
+            == 20
+        )
+        assert (
+            sample(after, "mlops_rows_scored_total") - sample(before, "mlops_rows_scored_total")
+            == 40
+        )
         assert sample(after, "mlops_requests_in_flight") == 1
         assert "Traceback" not in server.output()
         assert server.stop() == 0

@@ -144,6 +144,53 @@ def test_no_rows_is_an_error(schema: InputSchema) -> None:
         schema.coerce(_frame().iloc[:0])
 
 
+# --------------------------------------------------------------------------- JSON values
+
+
+JSON_COLUMNS = {
+    "city": ["a", None, "c"],
+    "size": [1, 2.5, None],
+    "rooms": [1, 2.0, 3],
+    "extra": [[1], {"x": 1}, "anything"],
+}
+
+
+def test_json_values_coerce_exactly_as_a_dataframe_does(schema: InputSchema) -> None:
+    wanted = {k: v for k, v in JSON_COLUMNS.items() if k in schema.names}
+    from_values = schema.coerce_values(wanted, list(JSON_COLUMNS), rows=3)
+    from_frame = schema.coerce(pd.DataFrame(JSON_COLUMNS))
+    pd.testing.assert_frame_equal(
+        from_values.frame.astype({"city": object}), from_frame.frame.astype({"city": object})
+    )
+    assert from_values.ignored == from_frame.ignored == ("extra",)
+    assert from_values.rows_with_missing == from_frame.rows_with_missing == 3
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "expected"),
+    [
+        ("size", ["1.5", 2.0, 3.0], "got str at row 0"),
+        ("size", [True, 2.0, 3.0], "got bool at row 0"),
+        ("size", [1.0, [2.0], 3.0], "got list at row 1"),
+        ("size", [1.0, float("inf"), 3.0], "infinite"),
+        ("size", [2**60, 1, 2], "lose precision"),
+        ("rooms", [1, 2.5, 3], "fractional"),
+        ("rooms", [1, None, 3], "missing values in an integer column"),
+        ("rooms", [1, True, 3], "got bool at row 1"),
+        ("rooms", [1, 2**70, 3], "outside the long range"),
+        ("city", ["a", 2, "c"], "got int at row 1"),
+    ],
+)
+def test_unsafe_json_values_are_refused(
+    schema: InputSchema, column: str, values: list[Any], expected: str
+) -> None:
+    columns = {"city": ["a", "b", "c"], "size": [1.0, 2.0, 3.0], "rooms": [1, 2, 3]}
+    columns[column] = values
+    with pytest.raises(DataError, match="does not match the model signature") as caught:
+        schema.coerce_values(columns, list(columns), rows=3)
+    assert expected in str(caught.value)
+
+
 def test_float_narrowing_is_refused() -> None:
     with pytest.raises(ValueError, match="float64"):
         coerce_column(ColumnSpec("x", "float"), pd.Series([1.0], dtype="float64"))
@@ -224,7 +271,7 @@ def test_csv_is_read_in_chunks_with_signature_types(tmp_path: Path) -> None:
 def test_a_bad_csv_value_is_a_data_error(tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
     pacsv.write_csv(pa.table({"a": ["1", "oops"], "b": ["1", "2"], "c": ["1", "2"]}), path)
-    with pytest.raises(DataError, match="rows.csv"):
+    with pytest.raises(DataError, match=r"rows\.csv"):
         list(TableSource(path).batches(InputSchema.from_signature(NUMERIC), 10))
 
 

@@ -15,6 +15,7 @@ from mlops.serve.metrics import MAX_CLASS_LABELS, Metrics
 from mlops.serve.protocol import RequestError
 
 ROWS = [{"a": 1.5, "b": "x"}, {"a": 2.0, "b": None}]
+WANTED = ("a", "b")
 
 
 def _json(payload: object) -> bytes:
@@ -69,7 +70,9 @@ def test_other_content_types_are_415(header: str | None) -> None:
          "instances-columns", "with-params"],
 )  # fmt: skip
 def test_every_json_format_gives_the_same_rows(payload: dict[str, object]) -> None:
-    frame = protocol.parse_body(_json(payload), protocol.CONTENT_TYPE_JSON)
+    rows = protocol.parse_body(_json(payload), protocol.CONTENT_TYPE_JSON, WANTED)
+    assert (rows.names, rows.count) == (["a", "b"], 2)
+    frame = rows.to_frame()
     assert frame.shape == (2, 2)
     assert frame["a"].tolist() == [1.5, 2.0]
     assert frame["b"].iloc[0] == "x"
@@ -77,8 +80,8 @@ def test_every_json_format_gives_the_same_rows(payload: dict[str, object]) -> No
 
 
 def test_inputs_as_one_row_of_scalars() -> None:
-    frame = protocol.parse_body(_json({"inputs": {"a": 1.5, "b": "x"}}), "application/json")
-    assert frame.to_dict("records") == [{"a": 1.5, "b": "x"}]
+    rows = protocol.parse_body(_json({"inputs": {"a": 1.5, "b": "x"}}), "application/json", WANTED)
+    assert rows.to_frame().to_dict("records") == [{"a": 1.5, "b": "x"}]
 
 
 @pytest.mark.parametrize(
@@ -94,7 +97,8 @@ def test_inputs_as_one_row_of_scalars() -> None:
         (_json({"dataframe_split": [[1]]}), "'data' and 'columns'"),
         (_json({"dataframe_split": {"data": [1, 2]}}), "list of rows"),
         (_json({"dataframe_split": {"data": [[1]], "SECRET": 1}}), "unknown fields"),
-        (_json({"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}), "not a valid table"),
+        (_json({"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}), "must have 1 values"),
+        (_json({"dataframe_split": {"columns": ["a", "a"], "data": [[1, 2]]}}), "duplicate"),
         (_json({"dataframe_records": {"a": 1}}), "list of records"),
         (_json({"dataframe_records": [1, 2]}), "objects keyed by column name"),
         (_json({"instances": [[1, 2]]}), "objects keyed by column name"),
@@ -105,7 +109,7 @@ def test_inputs_as_one_row_of_scalars() -> None:
 )
 def test_malformed_json_is_400_with_a_short_message(body: bytes, fragment: str) -> None:
     with pytest.raises(RequestError) as caught:
-        protocol.parse_body(body, protocol.CONTENT_TYPE_JSON)
+        protocol.parse_body(body, protocol.CONTENT_TYPE_JSON, WANTED)
     assert caught.value.status == 400
     message = str(caught.value)
     assert fragment in message
@@ -118,7 +122,9 @@ def test_malformed_json_is_400_with_a_short_message(body: bytes, fragment: str) 
 
 def test_csv_keeps_signature_string_columns_as_text() -> None:
     body = b"code,size\n01,1.5\n,2\n"
-    frame = protocol.parse_body(body, protocol.CONTENT_TYPE_CSV, string_columns=("code",))
+    rows = protocol.parse_body(body, protocol.CONTENT_TYPE_CSV, (), string_columns=("code",))
+    frame = rows.to_frame()
+    assert rows.names == ["code", "size"]
     assert frame["code"].iloc[0] == "01"
     assert pd.isna(frame["code"].iloc[1])
     assert frame["size"].tolist() == [1.5, 2.0]
@@ -130,17 +136,17 @@ def test_csv_keeps_signature_string_columns_as_text() -> None:
 )
 def test_malformed_csv_is_400(body: bytes, fragment: str) -> None:
     with pytest.raises(RequestError, match=fragment) as caught:
-        protocol.parse_body(body, protocol.CONTENT_TYPE_CSV)
+        protocol.parse_body(body, protocol.CONTENT_TYPE_CSV, ())
     assert caught.value.status == 400
 
 
 def test_parquet_bodies_are_read_and_garbage_is_400() -> None:
     buffer = io.BytesIO()
     pd.DataFrame(ROWS).to_parquet(buffer)
-    frame = protocol.parse_body(buffer.getvalue(), protocol.CONTENT_TYPE_PARQUET)
-    assert frame["a"].tolist() == [1.5, 2.0]
+    rows = protocol.parse_body(buffer.getvalue(), protocol.CONTENT_TYPE_PARQUET, ())
+    assert rows.to_frame()["a"].tolist() == [1.5, 2.0]
     with pytest.raises(RequestError, match="malformed Parquet"):
-        protocol.parse_body(b"PAR1 nope", protocol.CONTENT_TYPE_PARQUET)
+        protocol.parse_body(b"PAR1 nope", protocol.CONTENT_TYPE_PARQUET, ())
 
 
 # --------------------------------------------------------------------------- responses
@@ -182,9 +188,10 @@ def test_metrics_count_requests_rows_and_classes() -> None:
     assert _sample(text, "mlops_requests_total", route="/invocations", status="200") == 2
     assert _sample(text, "mlops_requests_total", route="/invocations", status="400") == 1
     assert _sample(text, "mlops_request_duration_seconds_count", route="/invocations") == 3
-    assert _sample(
-        text, "mlops_request_duration_seconds_bucket", le="0.005", route="/invocations"
-    ) == 2
+    assert (
+        _sample(text, "mlops_request_duration_seconds_bucket", le="0.005", route="/invocations")
+        == 2
+    )
     assert _sample(text, "mlops_rows_scored_total") == 3
     assert _sample(text, "mlops_input_rows_with_missing_total") == 1
     assert _sample(text, "mlops_predictions_total", label="a") == 2

@@ -50,14 +50,15 @@ def predict(
 
     opts = options(ctx)
     config = opts.load()
-    with _progress(quiet=opts.quiet) as update:
+    with _progress(quiet=opts.quiet) as progress:
         result = predict_file(
             config,
             input_path,
             output_path,
             model_uri=model,
             batch_size=batch_size,
-            on_progress=update,
+            on_progress=progress,
+            on_warning=progress.warn,
         )
     typer.echo(_summary(result), err=True)
     typer.echo(str(result.output))
@@ -99,6 +100,7 @@ class _progress:
             disable=quiet or not console.is_terminal,
         )
         self._task = self._bar.add_task("rows", total=None)
+        self._console = console
 
     def __enter__(self) -> _progress:
         self._bar.start()
@@ -109,6 +111,9 @@ class _progress:
 
     def __call__(self, done: int, total: int | None) -> None:
         self._bar.update(self._task, completed=done, total=total)
+
+    def warn(self, message: str) -> None:
+        self._console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def serve(

@@ -135,6 +135,7 @@ class ScoringApp:
         path = scope["path"]
         route = path if path in ROUTES else OTHER
         self.metrics.in_flight.inc()
+        in_flight = True
         try:
             try:
                 status, headers, body = await self._dispatch(route, scope, receive)
@@ -147,11 +148,15 @@ class ScoringApp:
             except Exception:
                 log.exception("unexpected error on %s", route)
                 status, headers, body = _error(500, "internal server error")
+            # Counted before the answer leaves: a client reading /metrics next sees its request.
+            self.metrics.in_flight.dec()
+            in_flight = False
+            self.metrics.observe(route, status, time.perf_counter() - start)
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
         finally:
-            self.metrics.in_flight.dec()
-        self.metrics.observe(route, status, time.perf_counter() - start)
+            if in_flight:
+                self.metrics.in_flight.dec()
 
     async def _dispatch(self, route: str, scope: Scope, receive: Receive) -> Response:
         method = scope["method"]
@@ -210,11 +215,8 @@ class ScoringApp:
             predictions, missing = _score(current, body, mime)
         self.metrics.scored(predictions, missing, current.scorer.is_classifier)
         payload = protocol.encode_predictions(predictions)
-        return (
-            200,
-            [(b"content-type", JSON), (b"content-length", str(len(payload)).encode())],
-            (payload),
-        )
+        size = str(len(payload)).encode()
+        return 200, [(b"content-type", JSON), (b"content-length", size)], payload
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -259,9 +261,13 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 
 def _score(model: ServingModel, body: bytes, mime: str) -> tuple[np.ndarray, int]:
     """Parse, validate and predict: (predictions, rows with missing values)."""
-    frame = protocol.parse_body(body, mime, model.string_columns)
+    schema = model.scorer.schema
+    rows = protocol.parse_body(body, mime, schema.names, model.string_columns)
     try:
-        coerced = model.scorer.schema.coerce(frame)
+        if rows.values is not None:
+            coerced = schema.coerce_values(rows.values, rows.names, rows.count)
+        else:
+            coerced = schema.coerce(rows.to_frame())
     except DataError as exc:
         raise RequestError(400, str(exc)[:500]) from exc
     try:

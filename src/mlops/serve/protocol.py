@@ -8,7 +8,9 @@ status and a short message that never echoes the payload.
 
 from __future__ import annotations
 
+import itertools
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import DataError
@@ -78,22 +80,31 @@ def media_type(header: str | None) -> str:
     return mime
 
 
-def parse_body(body: bytes, mime: str, string_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A request body in one of the protocol's formats, as a DataFrame (not yet validated)."""
+@dataclass(frozen=True)
+class Rows:
+    """Request rows before validation: JSON as plain column values, CSV/Parquet as a DataFrame."""
+
+    names: list[str]
+    count: int
+    values: dict[str, list[Any]] | None = None
+    frame: pd.DataFrame | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return self.frame if self.frame is not None else pd.DataFrame(self.values)
+
+
+def parse_body(
+    body: bytes, mime: str, wanted: tuple[str, ...], string_columns: tuple[str, ...] = ()
+) -> Rows:
+    """A request body in one of the protocol's formats; for JSON only `wanted` columns' values."""
     if not body:
         raise bad_request("empty request body")
     if mime == CONTENT_TYPE_JSON:
-        return parse_json(body)
-    if mime == CONTENT_TYPE_CSV:
-        return parse_csv(body, string_columns)
-    return parse_parquet(body)
-
-
-def _frame(builder: Any, *args: Any, what: str, **kwargs: Any) -> pd.DataFrame:
-    try:
-        return builder(*args, **kwargs)  # type: ignore[no-any-return]
-    except (ValueError, TypeError) as exc:
-        raise bad_request(f"{what} is not a valid table ({_short(exc)})") from exc
+        return parse_json(body, wanted)
+    frame = parse_csv(body, string_columns) if mime == CONTENT_TYPE_CSV else parse_parquet(body)
+    return Rows([str(name) for name in frame.columns], len(frame), frame=frame)
 
 
 def _short(exc: BaseException) -> str:
@@ -101,12 +112,22 @@ def _short(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:120]
 
 
-def parse_json(body: bytes) -> pd.DataFrame:
-    """MLflow's JSON formats; exactly one of the four keys (`params` is accepted and ignored)."""
+def _loads(body: bytes) -> Any:
+    import orjson
+
     try:
-        payload = json.loads(body)
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass  # NaN/Infinity tokens or huge integers: what Python's json (and MLflow) accept
+    try:
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"malformed JSON ({_short(exc)})") from exc
+
+
+def parse_json(body: bytes, wanted: tuple[str, ...]) -> Rows:
+    """MLflow's JSON formats; exactly one of the four keys (`params` is accepted and ignored)."""
+    payload = _loads(body)
     if not isinstance(payload, dict):
         raise bad_request(
             f"the JSON body must be an object with exactly one of: {', '.join(FORMATS)}"
@@ -120,54 +141,62 @@ def parse_json(body: bytes) -> pd.DataFrame:
     key = keys[0]
     data = payload[key]
     if key == DF_SPLIT:
-        return _from_split(data)
+        return _from_split(data, wanted)
     if key == DF_RECORDS:
         if not isinstance(data, list):
             raise bad_request(f"{DF_RECORDS} must be a list of records")
-        return _from_records(data, key)
-    return _from_tensor_input(data, key)
+        return _from_records(data, wanted, key)
+    return _from_tensor_input(data, wanted, key)
 
 
-def _from_split(data: Any) -> pd.DataFrame:
-    import pandas as pd
-
+def _from_split(data: Any, wanted: tuple[str, ...]) -> Rows:
     if not isinstance(data, dict) or "data" not in data:
         raise bad_request(f"{DF_SPLIT} must be an object with 'data' and 'columns'")
-    extra = set(data) - {"columns", "data", "index"}
-    if extra:
+    if set(data) - {"columns", "data", "index"}:
         raise bad_request(f"{DF_SPLIT} has unknown fields (allowed: columns, data, index)")
     rows, columns = data["data"], data.get("columns")
-    if not isinstance(rows, list) or any(not isinstance(row, list) for row in rows):
+    if not isinstance(rows, list) or any(type(row) is not list for row in rows):
         raise bad_request(f"{DF_SPLIT}.data must be a list of rows (lists)")
-    if columns is not None and not isinstance(columns, list):
+    if columns is None:
+        columns = list(range(len(rows[0]))) if rows else []
+    if not isinstance(columns, list):
         raise bad_request(f"{DF_SPLIT}.columns must be a list of names")
-    return _frame(pd.DataFrame, data=rows, columns=columns, what=DF_SPLIT)
+    names = [str(name) for name in columns]
+    if len(set(names)) != len(names):
+        raise bad_request(f"{DF_SPLIT}.columns has duplicate names")
+    width = len(names)
+    if any(len(row) != width for row in rows):
+        raise bad_request(f"{DF_SPLIT}: every row must have {width} values, one per column")
+    position = {name: index for index, name in enumerate(names)}
+    values = {name: [row[position[name]] for row in rows] for name in wanted if name in position}
+    return Rows(names, len(rows), values=values)
 
 
-def _from_records(data: list[Any], what: str) -> pd.DataFrame:
-    import pandas as pd
-
-    if any(not isinstance(row, dict) for row in data):
+def _from_records(data: list[Any], wanted: tuple[str, ...], what: str) -> Rows:
+    if any(type(row) is not dict for row in data):
         raise bad_request(f"{what} must be a list of objects keyed by column name")
-    return _frame(pd.DataFrame, data=data, what=what)
+    names = list(dict.fromkeys(itertools.chain.from_iterable(data)))
+    present = set(names)
+    values = {name: [row.get(name) for row in data] for name in wanted if name in present}
+    return Rows(names, len(data), values=values)
 
 
-def _from_tensor_input(data: Any, key: str) -> pd.DataFrame:
-    """`instances` / `inputs`: a list of records, or columns as a dict of lists (or scalars)."""
-    import pandas as pd
-
+def _from_tensor_input(data: Any, wanted: tuple[str, ...], key: str) -> Rows:
+    """`instances` / `inputs`: a list of records, or columns as an object of lists (or scalars)."""
     if isinstance(data, list):
-        return _from_records(data, key)
-    if isinstance(data, dict):
-        values = list(data.values())
-        if values and all(not isinstance(v, list | dict) for v in values):
-            return _frame(pd.DataFrame, [data], what=key)  # one row given as scalars
-        if any(not isinstance(v, list) for v in values):
-            raise bad_request(f"{key}: every column must be a list of values")
-        if len({len(v) for v in values}) > 1:
-            raise bad_request(f"{key}: the columns have different lengths")
-        return _frame(pd.DataFrame, data, what=key)
-    raise bad_request(f"{key} must be a list of records or an object of columns")
+        return _from_records(data, wanted, key)
+    if not isinstance(data, dict):
+        raise bad_request(f"{key} must be a list of records or an object of columns")
+    columns = list(data.values())
+    if columns and all(not isinstance(v, list | dict) for v in columns):
+        data = {name: [value] for name, value in data.items()}  # one row given as scalars
+    elif any(not isinstance(v, list) for v in columns):
+        raise bad_request(f"{key}: every column must be a list of values")
+    lengths = {len(v) for v in data.values()}
+    if len(lengths) > 1:
+        raise bad_request(f"{key}: the columns have different lengths")
+    values = {name: data[name] for name in wanted if name in data}
+    return Rows(list(data), lengths.pop() if lengths else 0, values=values)
 
 
 def parse_csv(body: bytes, string_columns: tuple[str, ...] = ()) -> pd.DataFrame:

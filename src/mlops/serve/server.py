@@ -83,10 +83,12 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 def run(options: ServeOptions, sock: socket.socket, *, workers: int = 1) -> None:
     """Serve until SIGINT/SIGTERM; in-flight requests finish before the process exits."""
-    import uvicorn
-
     if workers <= 1:
-        server = uvicorn.Server(_uvicorn_config(create_app(options)))
+        app = create_app(options)
+        app.holder.start()  # start loading now, while uvicorn is imported
+        import uvicorn
+
+        server = uvicorn.Server(_uvicorn_config(app))
         try:
             server.run(sockets=[sock])
         except KeyboardInterrupt:
@@ -95,6 +97,7 @@ def run(options: ServeOptions, sock: socket.socket, *, workers: int = 1) -> None
             if not server.should_exit:
                 raise
         return
+    import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     with (

@@ -1,13 +1,17 @@
-"""Batch scoring: check rows against the model signature, then score a file in bounded chunks.
+"""Chunked scoring of CSV/Parquet files: memory follows the chunk size, not the file size.
 
-`InputSchema.coerce` is the one place that decides which input types a model accepts; the
-server uses it for request rows too, so a file and a request are held to the same contract.
+Rows stream in as Arrow record batches, are checked against the signature (`InputSchema`),
+scored, and stream out to a temp file that replaces the output only when every row is in.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mlops import artifacts, registry
 from mlops.config import Config
 from mlops.errors import DataError
+from mlops.predict.schema import Coerced, ColumnSpec, InputSchema
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,259 +30,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 65_536
-#: MLflow column types -> the numpy dtype a model receives.
-FLOAT_TYPES = {"double": "float64", "float": "float32"}
-INT_TYPES = {"long": "int64", "integer": "int32"}
-KNOWN_TYPES = {*FLOAT_TYPES, *INT_TYPES, "string", "boolean", "datetime", "binary"}
-#: Columns this module adds to every output row.
+#: Columns added to every output row.
 PREDICTION = "prediction"
 PROBA_PREFIX = "proba_"
 MODEL_COLUMNS = ("model_name", "model_version")
-_SHOW_PROBLEMS = 5
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    """One input column of a model signature (MLflow's `{name, type, required}`)."""
-
-    name: str
-    type: str
-    required: bool = True
-
-
-@dataclass(frozen=True)
-class Coerced:
-    """Rows in the model's column order and dtypes, plus what validation noticed."""
-
-    frame: pd.DataFrame
-    ignored: tuple[str, ...]
-    rows_with_missing: int
-
-
-class _Unsafe(ValueError):
-    """A column whose values cannot be converted without loss or guessing."""
-
-
-def _first_bad(series: pd.Series, ok: Callable[[Any], bool]) -> str:
-    """The type and row of the first value that is not acceptable (never the value itself)."""
-    import pandas as pd
-
-    for row, value in enumerate(series):
-        if not pd.isna(value) and not ok(value):
-            return f"{type(value).__name__} at row {row}"
-    return str(series.dtype)
-
-
-def _is_number(value: Any) -> bool:
-    import numpy as np
-
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool | np.bool_
-    )
-
-
-def _to_float(spec: ColumnSpec, series: pd.Series) -> np.ndarray:
-    import numpy as np
-    import pandas as pd
-
-    target = np.dtype(FLOAT_TYPES[spec.type])
-    dtype = series.dtype
-    kind = getattr(dtype, "kind", "O")
-    size = int(getattr(dtype, "itemsize", 8))
-    if kind == "f" and (size <= target.itemsize or target == np.float64):
-        values = series.to_numpy(dtype=target, na_value=np.nan)
-    elif kind in "iu":
-        bits = np.finfo(target).nmant + 1
-        valid = series.dropna()
-        if size * 8 > bits and len(valid):
-            extreme = max(abs(int(valid.min())), abs(int(valid.max())))
-            if extreme > 2**bits:
-                raise _Unsafe(f"integers beyond 2**{bits} lose precision as {spec.type}")
-        values = series.to_numpy(dtype=target, na_value=np.nan)
-    elif kind == "O" or pd.api.types.is_string_dtype(dtype):
-        inferred = pd.api.types.infer_dtype(series, skipna=True)
-        if inferred not in ("floating", "integer", "mixed-integer-float", "empty"):
-            raise _Unsafe(f"got {_first_bad(series, _is_number)}")
-        values = series.to_numpy(dtype=target, na_value=np.nan)
-    else:
-        raise _Unsafe(f"got {dtype}")
-    if np.isinf(values).any():
-        raise _Unsafe("infinite values are not allowed")
-    return values
-
-
-def _to_int(spec: ColumnSpec, series: pd.Series) -> np.ndarray:
-    import numpy as np
-    import pandas as pd
-
-    target = np.dtype(INT_TYPES[spec.type])
-    info = np.iinfo(target)
-    dtype = series.dtype
-    kind = getattr(dtype, "kind", "O")
-    if kind == "O":
-        inferred = pd.api.types.infer_dtype(series, skipna=True)
-        if inferred not in ("integer", "floating", "mixed-integer-float"):
-            raise _Unsafe(f"got {_first_bad(series, _is_number)}")
-        kind = "f" if series.isna().any() or inferred != "integer" else "i"
-    if kind not in "iuf":
-        raise _Unsafe(f"got {dtype}")
-    if series.isna().any():
-        raise _Unsafe("missing values in an integer column")
-    if kind == "f":  # JSON writes 2008 as 2008.0: whole numbers convert exactly
-        values = series.to_numpy(dtype=np.float64)
-        if not np.isfinite(values).all() or (np.mod(values, 1) != 0).any():
-            raise _Unsafe("got fractional or infinite values")
-        if len(values) and (values.min() < info.min or values.max() > info.max):
-            raise _Unsafe(f"values outside the {spec.type} range")
-        return values.astype(target)
-    valid = series.to_numpy()
-    if len(valid) and (int(valid.min()) < info.min or int(valid.max()) > info.max):
-        raise _Unsafe(f"values outside the {spec.type} range")
-    return series.to_numpy(dtype=target)
-
-
-def _to_string(series: pd.Series) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    dtype = series.dtype
-    if isinstance(dtype, pd.StringDtype):
-        return series.array
-    if isinstance(dtype, pd.CategoricalDtype):
-        series = series.astype(object)
-    elif getattr(dtype, "kind", "") != "O":
-        raise _Unsafe(f"got {dtype}")
-    inferred = pd.api.types.infer_dtype(series, skipna=True)
-    if inferred not in ("string", "empty"):
-        raise _Unsafe(f"got {_first_bad(series, lambda v: isinstance(v, str))}")
-    values = series.to_numpy(dtype=object)
-    missing = pd.isna(values)
-    if missing.any():  # None and NaN alike: the same missing value training data had
-        values = values.copy()
-        values[missing] = np.nan
-    return values
-
-
-def _to_bool(series: pd.Series) -> np.ndarray:
-    import pandas as pd
-
-    dtype = series.dtype
-    if getattr(dtype, "kind", "") == "b":
-        return series.to_numpy()
-    if pd.api.types.infer_dtype(series, skipna=False) == "boolean":
-        return series.to_numpy(dtype=bool)
-    raise _Unsafe(f"got {_first_bad(series, lambda v: isinstance(v, bool))}")
-
-
-def _to_datetime(series: pd.Series) -> Any:
-    import pandas as pd
-
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return series.array
-    if pd.api.types.infer_dtype(series, skipna=True) not in ("string", "datetime", "empty"):
-        raise _Unsafe(f"got {series.dtype}")
-    try:
-        return pd.to_datetime(series, errors="raise").array
-    except (ValueError, TypeError) as exc:
-        raise _Unsafe(f"not a date/time ({str(exc).splitlines()[0][:60]})") from exc
-
-
-def coerce_column(spec: ColumnSpec, series: pd.Series) -> Any:
-    """Convert one column to the signature's type, only where no value changes meaning."""
-    if spec.type in FLOAT_TYPES:
-        return _to_float(spec, series)
-    if spec.type in INT_TYPES:
-        return _to_int(spec, series)
-    if spec.type == "string":
-        return _to_string(series)
-    if spec.type == "boolean":
-        return _to_bool(series)
-    if spec.type == "datetime":
-        return _to_datetime(series)
-    return series.array
-
-
-def _missing_fill(spec: ColumnSpec, rows: int) -> Any:
-    import numpy as np
-
-    if spec.type in FLOAT_TYPES:
-        return np.full(rows, np.nan, dtype=FLOAT_TYPES[spec.type])
-    return np.full(rows, np.nan, dtype=object)
-
-
-@dataclass(frozen=True)
-class InputSchema:
-    """The columns a model takes, read from its MLflow signature."""
-
-    columns: tuple[ColumnSpec, ...]
-
-    @classmethod
-    def from_signature(cls, inputs: Sequence[Mapping[str, Any]]) -> InputSchema:
-        specs: list[ColumnSpec] = []
-        for item in inputs:
-            name, kind = item.get("name"), item.get("type")
-            if not isinstance(name, str) or kind not in KNOWN_TYPES:
-                raise DataError(
-                    f"model signature input {dict(item)!r} is not a named column of a "
-                    f"supported type ({', '.join(sorted(KNOWN_TYPES))})"
-                )
-            specs.append(ColumnSpec(name, str(kind), bool(item.get("required", True))))
-        if not specs:
-            raise DataError("the model has no input signature: cannot check rows against it")
-        return cls(tuple(specs))
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(spec.name for spec in self.columns)
-
-    def check_columns(self, present: Iterable[Any]) -> tuple[str, ...]:
-        """Raise one error naming every missing required column; return the extra ones."""
-        have = [str(name) for name in present]
-        known = set(have)
-        missing = [s.name for s in self.columns if s.required and s.name not in known]
-        if missing:
-            noun = "column" if len(missing) == 1 else "columns"
-            raise DataError(
-                f"input is missing {len(missing)} required {noun}: {', '.join(missing)} "
-                f"(the model takes: {', '.join(self.names)})"
-            )
-        wanted = set(self.names)
-        return tuple(name for name in have if name not in wanted)
-
-    def coerce(self, frame: pd.DataFrame) -> Coerced:
-        """Rows in signature order and dtypes; one DataError lists every unsafe column."""
-        import numpy as np
-        import pandas as pd
-
-        ignored = self.check_columns(frame.columns)
-        rows = len(frame)
-        if rows == 0:
-            raise DataError("input has no rows")
-        if frame.columns.has_duplicates:
-            dupes = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
-            raise DataError(f"input has duplicate columns: {', '.join(dupes)}")
-        columns: dict[str, Any] = {}
-        problems: list[str] = []
-        missing = np.zeros(rows, dtype=bool)
-        for spec in self.columns:
-            if spec.name not in frame.columns:
-                columns[spec.name] = _missing_fill(spec, rows)
-                missing[:] = True
-                continue
-            try:
-                values = coerce_column(spec, frame[spec.name])
-            except _Unsafe as exc:
-                problems.append(f"column {spec.name!r}: expected {spec.type}, {exc}")
-                continue
-            columns[spec.name] = values
-            missing |= np.asarray(pd.isna(values), dtype=bool)
-        if problems:
-            more = len(problems) - _SHOW_PROBLEMS
-            shown = "; ".join(problems[:_SHOW_PROBLEMS]) + (
-                f"; and {more} more" if more > 0 else ""
-            )
-            raise DataError(f"input does not match the model signature: {shown}")
-        return Coerced(pd.DataFrame(columns, copy=False), ignored, int(missing.sum()))
 
 
 # --------------------------------------------------------------------------- the model
@@ -474,20 +230,48 @@ def output_table(
             arrays.append(pa.array(proba[:, index]))
             names.append(f"{PROBA_PREFIX}{label}")
     for value, name in zip(model, MODEL_COLUMNS, strict=True):
-        arrays.append(pa.array([value] * batch.num_rows, type=pa.string()))
+        arrays.append(pa.repeat(pa.scalar(value, type=pa.string()), batch.num_rows))
         names.append(name)
     return pa.Table.from_arrays(arrays, names=names)
 
 
 class _Writer:
-    """Parquet or CSV output with the schema of the first chunk."""
+    """Parquet or CSV output on a background thread, so writing overlaps scoring.
+
+    At most two chunks wait in line: memory stays bounded by the chunk size.
+    """
 
     def __init__(self, path: Path, suffix: str) -> None:
         self.path, self.suffix = path, suffix
         self.schema: pa.Schema | None = None
         self._writer: Any = None
+        self._pending: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="mlops-writer", daemon=True)
+        self._thread.start()
 
     def write(self, table: pa.Table) -> None:
+        if self._failure is not None:
+            raise self._failure
+        self._pending.put(table)
+
+    def close(self, *, check: bool = True) -> None:
+        self._pending.put(None)  # the thread takes every item until this one: never blocks long
+        self._thread.join()
+        if self._writer is not None:
+            self._writer.close()
+        if check and self._failure is not None:
+            raise self._failure
+
+    def _drain(self) -> None:
+        while (table := self._pending.get()) is not None:
+            if self._failure is None:
+                try:
+                    self._write(table)
+                except BaseException as exc:
+                    self._failure = exc
+
+    def _write(self, table: pa.Table) -> None:
         if self._writer is None:
             import pyarrow.csv as pacsv
             import pyarrow.parquet as pq
@@ -501,16 +285,22 @@ class _Writer:
             table = table.cast(self.schema)
         self._writer.write_table(table)
 
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-
 
 def _clashes(columns: Iterable[str], scorer: Scorer) -> list[str]:
     produced = {PREDICTION, *MODEL_COLUMNS}
     if scorer.classes is not None:
         produced |= {f"{PROBA_PREFIX}{label}" for label in scorer.classes}
     return sorted(set(columns) & produced)
+
+
+@contextlib.contextmanager
+def warnings_silenced() -> Iterator[None]:
+    """No warning filters while scoring: scikit-learn re-installs every filter around each tree
+    of a forest, which with MLflow's filters costs more than reading and writing the rows."""
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        warnings.simplefilter("ignore")
+        yield
 
 
 def score_batches(
@@ -525,9 +315,10 @@ def score_batches(
             continue
         present = [name for name in scorer.schema.names if name in batch.schema.names]
         coerced = scorer.schema.coerce(batch.select(present).to_pandas())
-        if argmax is None:
-            argmax = scorer.is_classifier and scorer.argmax_matches_predict(coerced.frame)
-        labels, proba = scorer.predict_with_proba(coerced.frame, argmax_labels=argmax)
+        with warnings_silenced():
+            if argmax is None:
+                argmax = scorer.is_classifier and scorer.argmax_matches_predict(coerced.frame)
+            labels, proba = scorer.predict_with_proba(coerced.frame, argmax_labels=argmax)
         yield output_table(batch, labels, proba, scorer.classes, model), coerced
 
 
@@ -540,6 +331,7 @@ def predict_file(
     batch_size: int = DEFAULT_BATCH_SIZE,
     allow_unsafe: bool = False,
     on_progress: Callable[[int, int | None], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> PredictResult:
     """Score `source` into `target` chunk by chunk; `target` appears only when all rows are in."""
     if batch_size < 1:
@@ -552,8 +344,9 @@ def predict_file(
     scorer = Scorer.from_loaded(loaded)
     ignored = scorer.schema.check_columns(table.columns)
     if ignored:
-        log.warning(
-            "ignoring %d column(s) the model does not use: %s", len(ignored), ", ".join(ignored)
+        noun = "column" if len(ignored) == 1 else "columns"
+        (on_warning or log.warning)(
+            f"ignoring {len(ignored)} {noun} the model does not use: {', '.join(ignored)}"
         )
     clashes = _clashes(table.columns, scorer)
     if clashes:
@@ -573,8 +366,10 @@ def predict_file(
                 missing += coerced.rows_with_missing
                 if on_progress is not None:
                     on_progress(rows, table.total_rows)
-        finally:
-            writer.close()
+        except BaseException:
+            writer.close(check=False)  # the first error is the one to report
+            raise
+        writer.close()
         if rows == 0:
             raise DataError(f"{source}: no data rows")
     return PredictResult(
