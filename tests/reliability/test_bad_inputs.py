@@ -175,7 +175,8 @@ def assert_clean_failure(
     assert "Traceback" not in (result.stdout + result.stderr)
     assert result.exit_code == exit_code, (result.exit_code, result.stdout, result.stderr)
     if exit_code == 1:
-        lines = result.stderr.strip().splitlines()
+        # Warnings logged before the failure may precede it; the error itself is one line.
+        lines = [x for x in result.stderr.strip().splitlines() if not x.startswith("warning: ")]
         assert len(lines) == 1, result.stderr
         assert lines[0].startswith("error: "), lines[0]
         if name_in_error:
@@ -334,3 +335,60 @@ def test_drift_on_a_batch_with_no_rows_is_insufficient_data(
     assert result.exit_code == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "insufficient_data" in result.stdout and "NaN" not in result.stdout
+
+
+# --------------------------------------------------------------------------- predict
+
+PREDICT_CASES = [c for c in INGEST_CASES if c.name in UNREADABLE]
+
+
+@pytest.fixture
+def champion_project(trained_project: Path) -> Path:
+    import json as _json
+
+    from mlops import registry
+    from mlops.config import load_config
+
+    config = load_config()
+    record = _json.loads((trained_project / "models" / "run.json").read_text())
+    version = registry.register(config, record["model_uri"], record["run_id"], {})
+    registry.set_alias(config, "champion", version.version)
+    return trained_project
+
+
+@pytest.mark.parametrize("case", PREDICT_CASES, ids=[c.name for c in PREDICT_CASES])
+def test_predict_rejects_unreadable_input(
+    case: Case, champion_project: Path, runner: CliRunner, tmp_path: Path
+) -> None:
+    source = champion_project / f"batch{case.suffix}"
+    source.write_bytes(case.make(tmp_path / "scratch.parquet"))
+    output = champion_project / "scored.parquet"
+    result = _run(runner, "predict", str(source), str(output))
+    assert_clean_failure(result, 1, r".", source.name)
+    assert not output.exists()
+    assert not list(champion_project.glob(".scored.parquet*"))
+
+
+def test_predict_lists_every_missing_column_at_once(
+    champion_project: Path, runner: CliRunner
+) -> None:
+    frame = pd.read_parquet(champion_project / "data" / "processed" / "test.parquet")
+    source = champion_project / "partial.csv"
+    frame.drop(columns=["island", "sex", "body_mass_g"]).to_csv(source, index=False)
+    output = champion_project / "scored.csv"
+    result = _run(runner, "predict", str(source), str(output))
+    assert_clean_failure(result, 1, r"island", source.name)
+    line = result.stderr.strip()
+    assert all(name in line for name in ("island", "sex", "body_mass_g"))
+    assert not output.exists()
+
+
+def test_predict_refuses_unsafe_type_coercion(champion_project: Path, runner: CliRunner) -> None:
+    frame = pd.read_parquet(champion_project / "data" / "processed" / "test.parquet")
+    frame["bill_length_mm"] = "long"
+    source = champion_project / "typed.csv"
+    frame.to_csv(source, index=False)
+    output = champion_project / "scored.parquet"
+    result = _run(runner, "predict", str(source), str(output))
+    assert_clean_failure(result, 1, r"bill_length_mm", None)
+    assert not output.exists()

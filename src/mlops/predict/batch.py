@@ -136,6 +136,17 @@ class TableSource:
         self.columns, self.total_rows = self._inspect()
 
     def _inspect(self) -> tuple[list[str], int | None]:
+        if self.suffix == ".csv":
+            from mlops.artifacts import check_csv_text
+
+            check_csv_text(self.path, limit=1 << 20)  # the header and the first MiB
+        columns, rows = self._read_header()
+        duplicates = sorted({c for c in columns if columns.count(c) > 1})
+        if duplicates:
+            raise DataError(f"{self.path}: duplicate column names: {', '.join(duplicates)}")
+        return columns, rows
+
+    def _read_header(self) -> tuple[list[str], int | None]:
         try:
             if self.suffix == ".csv":
                 import pyarrow.csv as pacsv
@@ -163,8 +174,18 @@ class TableSource:
             raise
         except Exception as exc:
             if type(exc).__module__.startswith("pyarrow") or isinstance(exc, OSError):
-                raise DataError(f"{self.path}: {_line(exc)}") from exc
+                raise DataError(f"{self.path}: {self._name_column(_line(exc))}") from exc
             raise
+
+    def _name_column(self, message: str) -> str:
+        """pyarrow says `In CSV column #2`; say which column that is."""
+        import re
+
+        found = re.search(r"In CSV column #(\d+)", message)
+        if found and int(found.group(1)) < len(self.columns):
+            name = self.columns[int(found.group(1))]
+            return message.replace(found.group(0), f"In column {name!r}")
+        return message
 
     def _csv_batches(self, schema: InputSchema, batch_size: int) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
@@ -342,7 +363,10 @@ def predict_file(
     table = TableSource(source)
     loaded = registry.load_model(config, model_uri, allow_unsafe=allow_unsafe)
     scorer = Scorer.from_loaded(loaded)
-    ignored = scorer.schema.check_columns(table.columns)
+    try:
+        ignored = scorer.schema.check_columns(table.columns)
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}") from exc
     if ignored:
         noun = "column" if len(ignored) == 1 else "columns"
         (on_warning or log.warning)(
