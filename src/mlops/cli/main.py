@@ -22,9 +22,42 @@ from mlops.cli.state import GlobalOptions, setup_logging
 
 
 class MlopsGroup(TyperGroup):
-    """Turns `MlopsError` into one `error: ...` line on stderr and its exit code."""
+    """The root command: plain, fast help grouped by panel, and the one error boundary.
+
+    `mlops --help` is printed without rich (importing and rendering rich panels costs more
+    than the rest of the CLI's start-up); the commands are still grouped by their panel.
+    """
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.format_usage(ctx, formatter)
+        self.format_help_text(ctx, formatter)
+        self.format_options(ctx, formatter)
+        self.format_epilog(ctx, formatter)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            typer.echo(ctx.get_help(), err=True)  # plain help is not printed by Typer's handler
+            raise typer.Exit(2)
+        return super().parse_args(ctx, args)  # type: ignore[no-any-return]
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        panels: dict[str, list[tuple[str, str]]] = {}
+        commands = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        visible = [(name, cmd) for name, cmd in commands if cmd is not None and not cmd.hidden]
+        if not visible:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in visible)
+        for name, cmd in visible:
+            panel = getattr(cmd, "rich_help_panel", None) or "Commands"
+            panels.setdefault(panel, []).append((name, cmd.get_short_help_str(limit)))
+        order = ["Data", "Model", "Registry", "Monitoring", "Serving", "Operations"]
+        ranked = sorted(panels.items(), key=lambda item: [*order, item[0]].index(item[0]))
+        for panel, rows in ranked:
+            with formatter.section(panel):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: Any) -> Any:
+        """Turns `MlopsError` into one `error: ...` line on stderr and its exit code."""
         from mlops.errors import MlopsError, redact_secrets
 
         try:
