@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops.errors import DataError, ModelLoadError
+from mlops.errors import DataError, ModelLoadError, first_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,11 +71,12 @@ def _sweep_stale_temps(target: Path) -> None:
     """Remove temp files a killed writer of `target` left behind (its pid is gone)."""
     for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
         pid = leftover.name.removeprefix(f".{target.name}.").split(".", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             leftover.unlink(missing_ok=True)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (ours or anyone's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -159,11 +160,11 @@ def read_table(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: file is empty") from exc
     except pd.errors.ParserError as exc:
-        raise DataError(f"{path}: cannot parse CSV ({_first_line(exc)})") from exc
+        raise DataError(f"{path}: cannot parse CSV ({first_line(exc)})") from exc
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
-        raise DataError(f"{path}: cannot read {suffix[1:]} file ({_first_line(exc)})") from exc
+        raise DataError(f"{path}: cannot read {suffix[1:]} file ({first_line(exc)})") from exc
     if frame.columns.size == 0:
         raise DataError(f"{path}: no columns found")
     if len(frame) == 0:
@@ -225,11 +226,6 @@ def write_table(target: Path, frame: pd.DataFrame) -> Path:
     return target
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 # --------------------------------------------------------------------------- models (skops)
 
 
@@ -279,10 +275,10 @@ def load_model(path: Path, *, allow_unsafe: bool = False) -> Any:
     try:
         types = untrusted_types(data)
     except Exception as exc:
-        raise ModelLoadError(f"{path}: not a skops model file ({_first_line(exc)})") from exc
+        raise ModelLoadError(f"{path}: not a skops model file ({first_line(exc)})") from exc
     if not allow_unsafe:
         check_trusted(types, str(path))
     try:
         return sio.loads(data, trusted=types)
     except Exception as exc:
-        raise ModelLoadError(f"{path}: cannot load model ({_first_line(exc)})") from exc
+        raise ModelLoadError(f"{path}: cannot load model ({first_line(exc)})") from exc

@@ -16,6 +16,12 @@ class ExitCode(IntEnum):
     CHECK_FAILED = 3
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (or its type): enough for a one-line error."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 class MlopsError(Exception):
     """An expected error: the message tells the user what to fix."""
 

@@ -8,68 +8,46 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import socket
-import subprocess
-import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mlops import __version__
-from mlops.config import Config, TrackingSettings
-from mlops.errors import TrackingError, redact_secrets
+from mlops.config import TrackingSettings
+from mlops.errors import TrackingError, first_line, redact_secrets
+from mlops.tracking.lineage import TAG_PREFIX, GitState, git_state, lineage_tags
+from mlops.tracking.model import MODEL_ARTIFACT, LoggedModel, log_sklearn_model, pip_requirements
+from mlops.tracking.processes import process_tags, reap_orphaned_runs
 
-if TYPE_CHECKING:
-    import pandas as pd
+__all__ = [
+    "MODEL_ARTIFACT",
+    "TAG_PREFIX",
+    "GitState",
+    "LoggedModel",
+    "connect",
+    "first_line",
+    "get_run",
+    "git_state",
+    "lineage_tags",
+    "log_artifacts",
+    "log_metrics",
+    "log_params",
+    "log_sklearn_model",
+    "log_text_artifacts",
+    "logged_model_uri",
+    "pip_requirements",
+    "process_tags",
+    "reap_orphaned_runs",
+    "redact",
+    "resolve_uri",
+    "run",
+    "run_summary",
+    "set_run_tags",
+    "set_tags",
+    "sqlite_path",
+    "store_health",
+]
 
 log = logging.getLogger(__name__)
-
-TAG_PREFIX = "mlops."
-MODEL_ARTIFACT = "model"
-
-
-# --------------------------------------------------------------------------- lineage
-
-
-@dataclass(frozen=True)
-class GitState:
-    commit: str
-    dirty: bool
-
-
-def git_state(cwd: Path | None = None) -> GitState:
-    """The current commit and whether the work tree has uncommitted changes."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return GitState(commit="unknown", dirty=True)
-    return GitState(commit=commit, dirty=bool(status.strip()))
-
-
-def lineage_tags(config: Config, data_hashes: Mapping[str, str]) -> dict[str, str]:
-    """Tags that tie a run to code, data and params."""
-    git = git_state()
-    tags = {
-        f"{TAG_PREFIX}git_commit": git.commit,
-        f"{TAG_PREFIX}git_dirty": str(git.dirty).lower(),
-        f"{TAG_PREFIX}params_sha256": config.params_hash(),
-        f"{TAG_PREFIX}version": __version__,
-        f"{TAG_PREFIX}overrides": ";".join(config.overrides),
-        "mlflow.source.git.commit": git.commit,
-    }
-    for name, digest in data_hashes.items():
-        tags[f"{TAG_PREFIX}data.{name}_md5"] = digest
-    return tags
 
 
 # --------------------------------------------------------------------------- connection
@@ -171,68 +149,7 @@ def redact(uri: str) -> str:
     return redact_secrets(uri)
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 # --------------------------------------------------------------------------- runs
-
-
-def _process_start(pid: int) -> str | None:
-    """The kernel's start time of a process (tells a live pid from a reused one)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _alive(pid: int, started: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    current = _process_start(pid)
-    return started is None or current is None or current == started
-
-
-def process_tags() -> dict[str, str]:
-    return {
-        f"{TAG_PREFIX}pid": str(os.getpid()),
-        f"{TAG_PREFIX}pid_start": _process_start(os.getpid()) or "",
-        f"{TAG_PREFIX}host": socket.gethostname(),
-    }
-
-
-def reap_orphaned_runs() -> list[str]:
-    """Mark KILLED every RUNNING run whose process on this host is gone (e.g. after kill -9)."""
-    import mlflow
-
-    client = mlflow.MlflowClient()
-    host = socket.gethostname()
-    reaped: list[str] = []
-    experiments = [e.experiment_id for e in client.search_experiments()]
-    if not experiments:
-        return reaped
-    running = client.search_runs(
-        experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000
-    )
-    for found in running:
-        tags = found.data.tags
-        pid = tags.get(f"{TAG_PREFIX}pid", "")
-        if tags.get(f"{TAG_PREFIX}host") != host or not pid.isdigit():
-            continue
-        if not _alive(int(pid), tags.get(f"{TAG_PREFIX}pid_start") or None):
-            client.set_terminated(found.info.run_id, status="KILLED")
-            client.set_tag(found.info.run_id, f"{TAG_PREFIX}reaped", "process gone")
-            reaped.append(found.info.run_id)
-            log.warning(
-                "run %s was left RUNNING by a dead process; marked KILLED", found.info.run_id
-            )
-    return reaped
 
 
 @contextlib.contextmanager
@@ -283,89 +200,6 @@ def log_artifacts(path: Path, artifact_path: str | None = None) -> None:
         mlflow.log_artifacts(str(path), artifact_path=artifact_path)
     elif path.exists():
         mlflow.log_artifact(str(path), artifact_path=artifact_path)
-
-
-def pip_requirements() -> list[str]:
-    """Pinned requirements given explicitly: MLflow's inference costs seconds per model."""
-    from importlib.metadata import version
-
-    return [
-        f"{name}=={version(name)}"
-        for name in ("mlflow", "scikit-learn", "skops", "numpy", "pandas", "scipy")
-    ]
-
-
-@dataclass(frozen=True)
-class LoggedModel:
-    uri: str
-    #: The skops bytes MLflow wrote: the same file goes to `models/model.skops` (one dump).
-    model_bytes: bytes
-
-
-class _SklearnFlavor:
-    """`mlflow.sklearn` for `Model.log`, minus the serving-example re-validation.
-
-    That check reloads the model just written and predicts again (~0.4 s); our own scoring
-    already exercised the fitted pipeline. The flavor also hands back the skops bytes it wrote.
-    """
-
-    __name__ = "mlflow.sklearn"
-
-    def __init__(self) -> None:
-        self.model_bytes = b""
-
-    def save_model(
-        self, path: str, mlflow_model: Any, validate_serving_input: bool = True, **kwargs: Any
-    ) -> None:
-        import mlflow.sklearn
-
-        mlflow.sklearn.save_model(path=path, mlflow_model=mlflow_model, **kwargs)
-        self.model_bytes = (Path(path) / "model.skops").read_bytes()
-
-
-def log_sklearn_model(
-    model: Any, example: pd.DataFrame, example_predictions: Any, trusted_types: list[str]
-) -> LoggedModel:
-    """Log the fitted pipeline in skops format with signature and input example."""
-    from mlflow.models import Model, infer_signature
-
-    # The signature takes the example's types as given: MLflow refuses int64 input for a column
-    # declared double, so the caller decides which integer columns may hold missing values.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        signature = infer_signature(example, example_predictions)
-    from mlflow.exceptions import MlflowException
-
-    flavor = _SklearnFlavor()
-    try:
-        info = _log_with(Model, flavor, model, example, trusted_types, signature)
-    except (MlflowException, OSError) as exc:
-        raise TrackingError(
-            f"cannot log the model to the artifact store: {first_line(exc)}"
-        ) from exc
-    return LoggedModel(uri=str(info.model_uri), model_bytes=flavor.model_bytes)
-
-
-def _log_with(
-    model_class: Any,
-    flavor: _SklearnFlavor,
-    model: Any,
-    example: pd.DataFrame,
-    trusted_types: list[str],
-    signature: Any,
-) -> Any:
-    return model_class.log(
-        artifact_path=None,
-        name=MODEL_ARTIFACT,
-        flavor=flavor,
-        sk_model=model,
-        serialization_format="skops",
-        skops_trusted_types=trusted_types or None,
-        signature=signature,
-        input_example=example,
-        pip_requirements=pip_requirements(),
-        validate_serving_input=False,
-    )
 
 
 def get_run(run_id: str) -> Any:
