@@ -1,7 +1,7 @@
 """Predict capability: check rows against the model signature, score files in bounded chunks.
 
 `InputSchema` (the contract, shared with the server) lives in `schema`; chunked file scoring
-in `batch`.
+in `batch`, reading input files in `source`.
 """
 
 from mlops.predict.batch import (
@@ -11,7 +11,6 @@ from mlops.predict.batch import (
     PROBA_PREFIX,
     PredictResult,
     Scorer,
-    TableSource,
     output_table,
     predict_file,
     score_batches,
@@ -25,6 +24,7 @@ from mlops.predict.schema import (
     InputSchema,
     coerce_column,
 )
+from mlops.predict.source import TableSource
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",

@@ -1,0 +1,129 @@
+"""Input files for batch scoring: CSV or Parquet read as bounded Arrow record batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlops import artifacts
+from mlops.errors import DataError, first_line
+from mlops.predict.schema import ColumnSpec, InputSchema
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def check_suffix(path: Path, role: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in artifacts.TABLE_SUFFIXES:
+        raise DataError(f"{path}: unsupported {role} type {suffix!r}, use .csv or .parquet")
+    return suffix
+
+
+def _arrow_type(spec: ColumnSpec) -> pa.DataType:
+    import pyarrow as pa
+
+    return {
+        "double": pa.float64(),
+        "float": pa.float32(),
+        "long": pa.int64(),
+        "integer": pa.int32(),
+        "boolean": pa.bool_(),
+        "string": pa.string(),
+        "datetime": pa.timestamp("ns"),
+        "binary": pa.binary(),
+    }[spec.type]
+
+
+class TableSource:
+    """A CSV or Parquet file read as a stream of record batches of at most `batch_size` rows."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.exists():
+            raise DataError(f"{path}: file not found")
+        if path.is_dir():
+            raise DataError(f"{path}: is a directory, expected a .csv or .parquet file")
+        self.path = path
+        self.suffix = check_suffix(path, "input")
+        if path.stat().st_size == 0:
+            raise DataError(f"{path}: file is empty")
+        self.columns, self.total_rows = self._inspect()
+
+    def _inspect(self) -> tuple[list[str], int | None]:
+        if self.suffix == ".csv":
+            from mlops.artifacts import check_csv_text
+
+            check_csv_text(self.path, limit=1 << 20)  # the header and the first MiB
+        columns, rows = self._read_header()
+        duplicates = sorted({c for c in columns if columns.count(c) > 1})
+        if duplicates:
+            raise DataError(f"{self.path}: duplicate column names: {', '.join(duplicates)}")
+        return columns, rows
+
+    def _read_header(self) -> tuple[list[str], int | None]:
+        try:
+            if self.suffix == ".csv":
+                import pyarrow.csv as pacsv
+
+                reader = pacsv.open_csv(self.path)
+                return list(reader.schema.names), None
+            import pyarrow.parquet as pq
+
+            meta = pq.ParquetFile(self.path)
+            return list(meta.schema_arrow.names), meta.metadata.num_rows
+        except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
+            raise DataError(
+                f"{self.path}: cannot read {self.suffix[1:]} file ({first_line(exc)})"
+            ) from exc
+
+    def batches(self, schema: InputSchema, batch_size: int) -> Iterator[pa.RecordBatch]:
+        try:
+            if self.suffix == ".csv":
+                yield from self._csv_batches(schema, batch_size)
+            else:
+                import pyarrow.parquet as pq
+
+                yield from pq.ParquetFile(self.path).iter_batches(batch_size=batch_size)
+        except DataError:
+            raise
+        except Exception as exc:
+            if type(exc).__module__.startswith("pyarrow") or isinstance(exc, OSError):
+                raise DataError(f"{self.path}: {self._name_column(first_line(exc))}") from exc
+            raise
+
+    def _name_column(self, message: str) -> str:
+        """pyarrow says `In CSV column #2`; say which column that is."""
+        import re
+
+        found = re.search(r"In CSV column #(\d+)", message)
+        if found and int(found.group(1)) < len(self.columns):
+            name = self.columns[int(found.group(1))]
+            return message.replace(found.group(0), f"In column {name!r}")
+        return message
+
+    def _csv_batches(self, schema: InputSchema, batch_size: int) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        present = set(self.columns)
+        types = {s.name: _arrow_type(s) for s in schema.columns if s.name in present}
+        # Columns the model does not read pass through as text: no guess can fail mid-file.
+        types.update({name: pa.string() for name in self.columns if name not in types})
+        reader = pacsv.open_csv(
+            self.path,
+            read_options=pacsv.ReadOptions(block_size=4 << 20),
+            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
+        )
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in reader:
+            pending.append(batch)
+            rows += batch.num_rows
+            while rows >= batch_size:
+                table = pa.Table.from_batches(pending).combine_chunks()
+                yield from table.slice(0, batch_size).to_batches()
+                rest = table.slice(batch_size)
+                pending, rows = rest.to_batches(), rest.num_rows
+        if rows:
+            yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
