@@ -265,19 +265,40 @@ def save_model(target: Path, model: Any) -> list[str]:
 def load_model(path: Path, *, allow_unsafe: bool = False) -> Any:
     """Load a skops model, trusting only types on our allowlist (never pickle).
 
-    `allow_unsafe` (the user's explicit opt-in) trusts whatever types the file needs.
+    One pass: skops refuses anything beyond its defaults and our allowlist while loading;
+    only a refusal (or `allow_unsafe`, the user's explicit opt-in to trust whatever types the
+    file needs) pays for a separate audit of the file's types.
     """
     import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
 
     if not path.exists():
         raise ModelLoadError(f"{path}: model file not found")
     data = path.read_bytes()
+    if allow_unsafe:
+        return _load_trusting(path, data, _audit(path, data))
     try:
-        types = untrusted_types(data)
+        return sio.loads(data, trusted=sorted(TRUSTED_MODEL_TYPES))
+    except UntrustedTypesFoundException:
+        check_trusted(_audit(path, data), str(path))  # names the types beyond the allowlist
+        raise ModelLoadError(
+            f"{path}: model contains types outside the trusted allowlist"
+        ) from None
+    except Exception as exc:
+        _audit(path, data)  # "not a skops model file" when that is the reason
+        raise ModelLoadError(f"{path}: cannot load model ({first_line(exc)})") from exc
+
+
+def _audit(path: Path, data: bytes) -> list[str]:
+    try:
+        return untrusted_types(data)
     except Exception as exc:
         raise ModelLoadError(f"{path}: not a skops model file ({first_line(exc)})") from exc
-    if not allow_unsafe:
-        check_trusted(types, str(path))
+
+
+def _load_trusting(path: Path, data: bytes, types: list[str]) -> Any:
+    import skops.io as sio
+
     try:
         return sio.loads(data, trusted=types)
     except Exception as exc:

@@ -139,6 +139,8 @@ class PathSettings(_Frozen):
     test: Path = Path("data/processed/test.parquet")
     model_dir: Path = Path("models")
     reports: Path = Path("reports")
+    #: Registry versions fetched from a remote artifact store, kept for scoring processes.
+    model_cache: Path = Path(".mlops/model-cache")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -289,4 +289,6 @@ def app_from_env() -> ScoringApp:
     logging.basicConfig(level=options.log_level, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("mlflow", "alembic", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return create_app(options)
+    app = create_app(options)
+    app.holder.load_first()
+    return app

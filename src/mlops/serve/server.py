@@ -85,7 +85,7 @@ def run(options: ServeOptions, sock: socket.socket, *, workers: int = 1) -> None
     """Serve until SIGINT/SIGTERM; in-flight requests finish before the process exits."""
     if workers <= 1:
         app = create_app(options)
-        app.holder.start()  # start loading now, while uvicorn is imported
+        app.holder.load_first()  # clients queue on the bound socket meanwhile
         import uvicorn
 
         server = uvicorn.Server(_uvicorn_config(app))

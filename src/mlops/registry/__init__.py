@@ -1,62 +1,68 @@
 """MLflow Model Registry adapter: versions, aliases, and safe loading by version or alias.
 
-With `tracking.py`, the only module that imports mlflow.
+With `tracking`, the only package that imports mlflow. Loading by alias or version goes
+through `lookup` (no MLflow import) where the store allows it: see `load_model`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops import artifacts, tracking
+from mlops import tracking
 from mlops.config import Config
 from mlops.errors import ModelLoadError, RegistryError
+from mlops.registry import fetch, lookup
+from mlops.registry.local import (
+    GIT_COMMIT_TAG,
+    MODEL_URI_PREFIX,
+    UNSAFE_ENV,
+    LoadedModel,
+    ModelRef,
+    ModelVersionInfo,
+    check_ready,
+    load_model_dir,
+    loaded,
+    local_directory,
+    parse_model_uri,
+)
 
-MODEL_URI_PREFIX = "models:/"
-#: Set by `mlops --allow-unsafe-model`: the user accepts loading untrusted model formats.
-UNSAFE_ENV = "MLOPS_ALLOW_UNSAFE_MODEL"
+__all__ = [
+    "GIT_COMMIT_TAG",
+    "MODEL_URI_PREFIX",
+    "UNSAFE_ENV",
+    "LoadedModel",
+    "ModelRef",
+    "ModelVersionInfo",
+    "check_ready",
+    "client",
+    "default_model_uri",
+    "delete_alias",
+    "download_model",
+    "find_alias",
+    "get_alias",
+    "get_version",
+    "list_versions",
+    "load_model",
+    "load_model_dir",
+    "load_unsafe",
+    "load_version",
+    "local_directory",
+    "parse_model_uri",
+    "register",
+    "resolve",
+    "resolve_ref",
+    "set_alias",
+    "set_version_tags",
+]
 
-
-@dataclass(frozen=True)
-class ModelVersionInfo:
-    """One registered model version, as the registry reports it."""
-
-    name: str
-    version: str
-    aliases: tuple[str, ...]
-    run_id: str | None
-    source: str
-    created_ms: int
-    status: str
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def uri(self) -> str:
-        return f"{MODEL_URI_PREFIX}{self.name}/{self.version}"
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A model loaded through our trusted-type allowlist, with where it came from.
-
-    `path` is where the files were read; a registry download there is removed after loading.
-    """
-
-    model: Any
-    uri: str
-    path: Path
-    name: str | None
-    version: str | None
-    alias: str | None
-    run_id: str | None
-    git_commit: str | None
-    inputs: list[dict[str, Any]]
+log = logging.getLogger(__name__)
 
 
 def client(config: Config) -> Any:
@@ -229,90 +235,86 @@ def download_model(uri: str, destination: Path | None = None) -> Path:
     return Path(local)
 
 
-def load_model_dir(path: Path, *, allow_unsafe: bool = False) -> tuple[Any, list[dict[str, Any]]]:
-    """Load an MLflow sklearn model directory: skops through our allowlist, never pickle."""
-    from mlflow.models import Model
-
-    mlmodel = path / "MLmodel"
-    if not mlmodel.exists():
-        raise ModelLoadError(f"{path}: no MLmodel file (not an MLflow model directory)")
-    try:
-        meta = Model.load(str(path))
-    except Exception as exc:
-        raise ModelLoadError(f"{mlmodel}: cannot read ({tracking.first_line(exc)})") from exc
-    flavor = meta.flavors.get("sklearn")
-    if flavor is None:
-        raise ModelLoadError(
-            f"{mlmodel}: not a scikit-learn model (flavors: {', '.join(meta.flavors)})"
-        )
-    allow_unsafe = allow_unsafe or os.environ.get(UNSAFE_ENV) == "1"
-    fmt = flavor.get("serialization_format", "pickle")
-    data_file = path / str(flavor.get("pickled_model", "model.skops"))
-    inputs = meta.signature.inputs.to_dict() if meta.signature is not None else []
-    if fmt != "skops":
-        if not allow_unsafe:
-            raise ModelLoadError(
-                f"{data_file}: model is serialised with {fmt}, which can run arbitrary code when "
-                "loaded; refusing (pass --allow-unsafe-model to accept the risk)"
-            )
-        return _load_unsafe(data_file, fmt), inputs
-    return artifacts.load_model(data_file, allow_unsafe=allow_unsafe), inputs
-
-
-def _load_unsafe(path: Path, fmt: str) -> Any:
+def load_unsafe(path: Path, fmt: str) -> Any:
+    """Load a pickle/cloudpickle model: only on the user's explicit opt-in."""
     import mlflow.sklearn
 
     os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"  # the user opted in
     return mlflow.sklearn._load_model_from_local_file(str(path), serialization_format=fmt)
 
 
+def _scoped(config: Config, name: str) -> Config:
+    registry = config.settings.registry.model_copy(update={"model_name": name})
+    settings = config.settings.model_copy(update={"registry": registry})
+    return config.model_copy(update={"settings": settings})
+
+
+def find_alias(config: Config, name: str, alias: str) -> ModelVersionInfo | None:
+    """The version `name@alias` points at (None when missing), read the cheapest way."""
+    try:
+        found = lookup.open_lookup(config.settings.tracking.uri).alias(name, alias)
+    except lookup.Unavailable as exc:
+        log.debug("registry lookup through MLflow: %s", exc)
+        found = get_alias(_scoped(config, name), alias)
+    return check_ready(found) if found is not None else None
+
+
+def resolve_ref(config: Config, ref: ModelRef) -> ModelVersionInfo:
+    """The version a `models:/` reference names (RegistryError when it does not exist)."""
+    if ref.alias is not None:
+        found = find_alias(config, ref.name, ref.alias)
+        if found is None:
+            raise RegistryError(f"registry: model {ref.name!r} has no alias {ref.alias!r}")
+        return found
+    try:
+        return lookup.resolve(lookup.open_lookup(config.settings.tracking.uri), ref)
+    except lookup.Unavailable as exc:
+        log.debug("registry lookup through MLflow: %s", exc)
+    return check_ready(get_version(_scoped(config, ref.name), str(ref.version)))
+
+
+def load_version(
+    config: Config, info: ModelVersionInfo, *, alias: str | None = None,
+    uri: str | None = None, allow_unsafe: bool = False,
+) -> LoadedModel:  # fmt: skip
+    """Load a registered version from where its files are on disk, or from the model cache.
+
+    Files in a local artifact store are read in place; anything else is fetched once into
+    `paths.model_cache` (through a child process when MLflow is not imported here).
+    """
+    directory = local_directory(info)
+    if directory is None:
+        try:
+            identity = lookup.open_lookup(config.settings.tracking.uri).identity
+        except lookup.Unavailable:
+            identity = tracking.redact(config.settings.tracking.uri)
+        directory = fetch.ensure(config, identity, info)
+    model, inputs = load_model_dir(directory, allow_unsafe=allow_unsafe)
+    return loaded(model, inputs, uri or info.uri, directory, info, alias)
+
+
 def load_model(
     config: Config, uri: str | None = None, *, allow_unsafe: bool = False
 ) -> LoadedModel:
-    """Resolve `uri` (default: the champion), download it, and load it safely."""
+    """Resolve `uri` (default: the champion) and load it safely (skops allowlist, no pickle).
+
+    A path is loaded as a model directory; any other URI MLflow understands (`runs:/…`)
+    is downloaded to a temporary directory, loaded, and the download removed.
+    """
     model_uri = uri or default_model_uri(config)
-    info: ModelVersionInfo | None = None
-    alias: str | None = None
-    name = config.settings.registry.model_name
-    if model_uri.startswith(MODEL_URI_PREFIX):
-        ref = model_uri.removeprefix(MODEL_URI_PREFIX)
-        if "@" in ref:
-            name, alias = ref.split("@", 1)
-            found = get_alias(
-                config.model_copy(update={"settings": _with_name(config, name)}), alias
-            )
-            if found is None:
-                raise RegistryError(f"registry: model {name!r} has no alias {alias!r}")
-            info = found
-        elif "/" in ref and ref.split("/", 1)[1].isdigit():
-            name, number = ref.split("/", 1)
-            info = get_version(
-                config.model_copy(update={"settings": _with_name(config, name)}), number
-            )
+    ref = parse_model_uri(model_uri)
+    if ref is not None:
+        info = resolve_ref(config, ref)
+        return load_version(config, info, alias=ref.alias, uri=model_uri, allow_unsafe=allow_unsafe)
     path_given = Path(model_uri)
     if path_given.is_dir():
         model, inputs = load_model_dir(path_given, allow_unsafe=allow_unsafe)
-        return LoadedModel(model, model_uri, path_given, None, None, None, None, None, inputs)
+        return loaded(model, inputs, model_uri, path_given, None, None)
     tracking.connect(config.settings.tracking)
     scratch = Path(tempfile.mkdtemp(prefix="mlops-model-"))
     try:
-        local = download_model(info.uri if info is not None else model_uri, scratch)
+        local = download_model(model_uri, scratch)
         model, inputs = load_model_dir(local, allow_unsafe=allow_unsafe)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # the model now lives in memory
-    return LoadedModel(
-        model=model,
-        uri=model_uri,
-        path=local,
-        name=info.name if info else None,
-        version=info.version if info else None,
-        alias=alias,
-        run_id=info.run_id if info else None,
-        git_commit=info.tags.get("mlops.git_commit") if info else None,
-        inputs=inputs,
-    )
-
-
-def _with_name(config: Config, name: str) -> Any:
-    registry = config.settings.registry.model_copy(update={"model_name": name})
-    return config.settings.model_copy(update={"registry": registry})
+    return loaded(model, inputs, model_uri, local, None, None)
