@@ -256,6 +256,7 @@ def test_metrics_count_exactly(server: Server, rows: pd.DataFrame, expected: lis
     assert delta("mlops_requests_total", route=route, status="415") == 1
     assert delta("mlops_request_duration_seconds_count", route=route) == 8
     assert delta("mlops_rows_scored_total") == 15
+    assert delta("mlops_model_calls_total") == 5  # one after another: nothing to share a call
     assert delta("mlops_input_rows_with_missing_total") == 10
     for label, count in labels.items():
         assert delta("mlops_predictions_total", label=str(label)) == 5 * count
@@ -301,11 +302,16 @@ def test_sixteen_concurrent_clients_get_no_errors(
         finally:
             connection.close()
 
+    before = server.metrics()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(16)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
+    after = server.metrics()
     assert failures == []
     assert all(count > 0 for count in counts)
     assert server.get("/health").status == 200
+    # Every answer above was checked row by row, and concurrent requests shared model calls.
+    calls = sample(after, "mlops_model_calls_total") - sample(before, "mlops_model_calls_total")
+    assert 0 < calls < sum(counts)

@@ -342,4 +342,10 @@ class InputSchema:
                 f"; and {more} more" if more > 0 else ""
             )
             raise DataError(f"input does not match the model signature: {shown}")
-        return Coerced(pd.DataFrame(columns, copy=False), ignored, int(missing.sum()))
+        index = pd.RangeIndex(rows)
+        for name, values in columns.items():
+            if isinstance(values, np.ndarray) and values.dtype == object:
+                # Python strings stay object: pandas would convert them to Arrow strings,
+                # which scikit-learn's encoders turn straight back (slower on both sides).
+                columns[name] = pd.Series(values, dtype=object, index=index, copy=False)
+        return Coerced(pd.DataFrame(columns, index=index, copy=False), ignored, int(missing.sum()))

@@ -20,13 +20,15 @@ from pydantic import BaseModel, ConfigDict
 from mlops import __version__
 from mlops.config import Config
 from mlops.errors import DataError
-from mlops.serve import protocol
+from mlops.predict.schema import Coerced
+from mlops.serve import coalesce, protocol
 from mlops.serve.metrics import OTHER, ROUTES, Metrics
 from mlops.serve.model_holder import ModelHolder, ServingModel
 from mlops.serve.protocol import RequestError
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,7 @@ class ScoringApp:
             on_error=lambda _message: self.metrics.model_failed(),
         )
         self._pool: ThreadPoolExecutor | None = None
+        self._coalescer = coalesce.Coalescer(_model_predict, on_call=self.metrics.model_calls.inc)
 
     # ---------------------------------------------------------------- ASGI
 
@@ -209,10 +212,19 @@ class ScoringApp:
         if len(body) > OFFLOAD_BYTES:
             loop = asyncio.get_running_loop()
             predictions, missing = await loop.run_in_executor(
-                self._executor(), _score, current, body, mime
+                self._executor(), _score, current, body, mime, self.metrics.model_calls.inc
             )
         else:
-            predictions, missing = _score(current, body, mime)
+            coerced = _prepare(current, body, mime)
+            missing = coerced.rows_with_missing
+            if current.scorer.is_classifier and len(coerced.frame) <= coalesce.MAX_ROWS:
+                try:
+                    predictions = await self._coalescer.predict(current, coerced.frame)
+                except (ValueError, TypeError) as exc:
+                    raise _rejected(exc) from exc
+            else:
+                self.metrics.model_calls.inc()
+                predictions = _predict(current, coerced.frame)
         self.metrics.scored(predictions, missing, current.scorer.is_classifier)
         payload = protocol.encode_predictions(predictions)
         size = str(len(payload)).encode()
@@ -259,23 +271,41 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def _score(model: ServingModel, body: bytes, mime: str) -> tuple[np.ndarray, int]:
-    """Parse, validate and predict: (predictions, rows with missing values)."""
+def _prepare(model: ServingModel, body: bytes, mime: str) -> Coerced:
+    """Parse and validate a body against the model's signature (400 on any mismatch)."""
     schema = model.scorer.schema
     rows = protocol.parse_body(body, mime, schema.names, model.string_columns)
     try:
         if rows.values is not None:
-            coerced = schema.coerce_values(rows.values, rows.names, rows.count)
-        else:
-            coerced = schema.coerce(rows.to_frame())
+            return schema.coerce_values(rows.values, rows.names, rows.count)
+        return schema.coerce(rows.to_frame())
     except DataError as exc:
         raise RequestError(400, str(exc)[:500]) from exc
+
+
+def _model_predict(model: ServingModel, frame: pd.DataFrame) -> np.ndarray:
+    return model.scorer.predict(frame)
+
+
+def _rejected(exc: Exception) -> RequestError:
+    log.info("model rejected a request: %s", type(exc).__name__)
+    return RequestError(400, "the model could not score these rows")
+
+
+def _predict(model: ServingModel, frame: pd.DataFrame) -> np.ndarray:
     try:
-        predictions = model.scorer.predict(coerced.frame)
+        return model.scorer.predict(frame)
     except (ValueError, TypeError) as exc:  # the estimator refused these rows
-        log.info("model rejected a request: %s", type(exc).__name__)
-        raise RequestError(400, "the model could not score these rows") from exc
-    return predictions, coerced.rows_with_missing
+        raise _rejected(exc) from exc
+
+
+def _score(
+    model: ServingModel, body: bytes, mime: str, on_call: Callable[[], None]
+) -> tuple[np.ndarray, int]:
+    """Parse, validate and predict: (predictions, rows with missing values)."""
+    coerced = _prepare(model, body, mime)
+    on_call()
+    return _predict(model, coerced.frame), coerced.rows_with_missing
 
 
 def create_app(options: ServeOptions) -> ScoringApp:

@@ -82,6 +82,11 @@ class Metrics:
         self.rows = Counter(
             "mlops_rows_scored", "Input rows scored by the model.", registry=registry
         )
+        self.model_calls = Counter(
+            "mlops_model_calls",
+            "Model predict calls: fewer than requests when concurrent requests share one call.",
+            registry=registry,
+        )
         self.missing = Counter(
             "mlops_input_rows_with_missing",
             "Scored rows with at least one missing feature value.",

@@ -155,7 +155,7 @@ def _from_split(data: Any, wanted: tuple[str, ...]) -> Rows:
     if set(data) - {"columns", "data", "index"}:
         raise bad_request(f"{DF_SPLIT} has unknown fields (allowed: columns, data, index)")
     rows, columns = data["data"], data.get("columns")
-    if not isinstance(rows, list) or any(type(row) is not list for row in rows):
+    if not isinstance(rows, list) or not set(map(type, rows)) <= {list}:
         raise bad_request(f"{DF_SPLIT}.data must be a list of rows (lists)")
     if columns is None:
         columns = list(range(len(rows[0]))) if rows else []
@@ -165,10 +165,11 @@ def _from_split(data: Any, wanted: tuple[str, ...]) -> Rows:
     if len(set(names)) != len(names):
         raise bad_request(f"{DF_SPLIT}.columns has duplicate names")
     width = len(names)
-    if any(len(row) != width for row in rows):
+    if not set(map(len, rows)) <= {width}:
         raise bad_request(f"{DF_SPLIT}: every row must have {width} values, one per column")
     position = {name: index for index, name in enumerate(names)}
-    values = {name: [row[position[name]] for row in rows] for name in wanted if name in position}
+    by_column = list(zip(*rows, strict=True)) if rows else [()] * width  # one C-level pass
+    values = {name: list(by_column[position[name]]) for name in wanted if name in position}
     return Rows(names, len(rows), values=values)
 
 
