@@ -322,15 +322,30 @@ class Running:
         return f"{self.kind} (w{self.workers})"
 
 
+def time_to_ready(kind: str, workers: int, uri: str) -> float:
+    """One cold start, alone on the machine: launch to the first 200 from the ready route."""
+    port = free_port()
+    launched = time.perf_counter()
+    proc, path = start_server(kind, uri, port, workers)
+    try:
+        wait_ready(proc, port, path)
+        return time.perf_counter() - launched
+    finally:
+        stop(proc)
+
+
 def launch(
-    kind: str, workers: int, uri: str, body: dict[str, bytes], answers: dict[str, bytes]
-) -> Running:
+    kind: str, workers: int, uri: str, body: dict[str, bytes], answers: dict[str, bytes],
+    ready_runs: int = 1,
+) -> Running:  # fmt: skip
     """Start one server alone (so nothing competes with its start), time it, weigh it."""
+    starts = [time_to_ready(kind, workers, uri) for _ in range(ready_runs - 1)]
     port = free_port()
     launched = time.perf_counter()
     proc, path = start_server(kind, uri, port, workers)
     wait_ready(proc, port, path)
-    ready = time.perf_counter() - launched
+    starts.append(time.perf_counter() - launched)
+    ready = float(np.median(starts))
     running = Running(kind, workers, port, proc)
     for name in ("single", "records", "inputs", "instances", "batch"):
         answer = post(port, body[name])
@@ -338,7 +353,10 @@ def launch(
             raise RuntimeError(f"{running.name}: {name} answer differs from the first server's")
     for _ in range(50):
         post(port, body["single"])
-    running.figures = {"server": kind, "workers": workers, "ready_s": ready, **memory(proc.pid)}
+    running.figures = {
+        "server": kind, "workers": workers, "ready_s": ready, "ready_runs_s": starts,
+        **memory(proc.pid),
+    }  # fmt: skip
     return running
 
 
@@ -390,6 +408,7 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=20_000, help="cap per client per phase")
     parser.add_argument("--mlflow-workers", type=int, default=1, help="mlflow's -w (default 1)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="our --workers runs")
+    parser.add_argument("--ready-runs", type=int, default=3, help="cold starts per server (median)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     info = prepare_project()
@@ -402,9 +421,10 @@ def main() -> None:
     servers: list[Running] = []
     sampler = RawPredict(info["uri"], body)
     try:
-        servers.append(launch("mlflow", args.mlflow_workers, info["uri"], body, answers))
+        runs = max(1, args.ready_runs)
+        servers.append(launch("mlflow", args.mlflow_workers, info["uri"], body, answers, runs))
         for workers in args.workers:
-            servers.append(launch("mlops", workers, info["uri"], body, answers))
+            servers.append(launch("mlops", workers, info["uri"], body, answers, runs))
         measure(servers, sampler, body, args)
     finally:
         for server in servers:
@@ -433,7 +453,7 @@ def report(raw: dict[str, float], results: list[dict[str, Any]]) -> None:
     mlflow = results[0]
     ours = {r["workers"]: r for r in results[1:]}
     one = ours.get(1, results[1])
-    best4 = max(results[1:], key=lambda r: r["c4"]["req_per_s"])
+    same = ours.get(mlflow["workers"], one)  # as many worker processes as mlflow had
     print("\ngoals (ours vs the goal):")
 
     def line(text: str, ok: bool) -> None:
@@ -445,17 +465,21 @@ def report(raw: dict[str, float], results: list[dict[str, Any]]) -> None:
          one["c1"]["p50_ms"] <= budget)  # fmt: skip
     ratio1 = one["c1"]["req_per_s"] / mlflow["c1"]["req_per_s"]
     line(f"1 client: {ratio1:.2f}x mlflow's req/s (goal >= 1.5x)", ratio1 >= 1.5)
-    ratio4 = best4["c4"]["req_per_s"] / mlflow["c4"]["req_per_s"]
-    line(f"4 clients: {ratio4:.2f}x mlflow's req/s with --workers {best4['workers']} "
-         f"(w1: {one['c4']['req_per_s'] / mlflow['c4']['req_per_s']:.2f}x; goal >= 3x)",
-         ratio4 >= 3)  # fmt: skip
+    ratio4 = same["c4"]["req_per_s"] / mlflow["c4"]["req_per_s"]
+    others = ", ".join(
+        f"w{w}: {r['c4']['req_per_s'] / mlflow['c4']['req_per_s']:.2f}x"
+        for w, r in sorted(ours.items()) if w != same["workers"]
+    )  # fmt: skip
+    line(f"4 clients: {ratio4:.2f}x mlflow's req/s, both with {same['workers']} worker(s) "
+         f"({others or 'no other runs'}; goal >= 3x)", ratio4 >= 3)  # fmt: skip
     share = one["batch"]["rows_per_s"] / raw["batch_rows_per_s_quiet"]
     share_default = one["batch"]["rows_per_s"] / raw["batch_rows_per_s_default"]
     line(f"1000-row batches: {share:.2f}x raw predict throughput ({share_default:.2f}x vs raw "
          f"with default warnings; mlflow {mlflow['batch']['rows_per_s'] / raw['batch_rows_per_s_default']:.2f}x; goal >= 0.8x)",
          share >= 0.8)  # fmt: skip
-    line(f"ready in {one['ready_s']:.2f} s (mlflow {mlflow['ready_s']:.2f} s; goal <= 1.5 s)",
-         one["ready_s"] <= 1.5)  # fmt: skip
+    starts = ", ".join(f"{t:.2f}" for t in one["ready_runs_s"])
+    line(f"ready in {one['ready_s']:.2f} s, median of {starts} (mlflow {mlflow['ready_s']:.2f} s; "
+         "goal <= 1.5 s)", one["ready_s"] <= 1.5)  # fmt: skip
     mem = one["rss_mb"] / mlflow["rss_mb"]
     line(f"memory {one['rss_mb']:.0f} MB RSS = {mem:.2f}x mlflow's {mlflow['rss_mb']:.0f} MB "
          f"(USS {one['uss_mb'] / mlflow['uss_mb']:.2f}x; goal <= 0.5x)", mem <= 0.5)  # fmt: skip

@@ -49,7 +49,8 @@ class Lookup(Protocol):
 
 
 def open_lookup(tracking_uri: str) -> Lookup:
-    """A lookup for this store, or `Unavailable` when only the MLflow client can read it."""
+    """A lookup for this store; `Unavailable` (here, or from a SQLite lookup's first query when
+    the file is missing or lacks MLflow's tables) means only the MLflow client can read it."""
     if tracking_uri.startswith(SQLITE_PREFIX):
         database = tracking_uri.removeprefix(SQLITE_PREFIX).split("?", 1)[0]
         if not database or database == ":memory:":
@@ -119,7 +120,18 @@ class SqliteLookup:
 
     def version(self, name: str, version: str) -> ModelVersionInfo | None:
         with self._connect() as conn:
-            return self._version(conn, name, version, ())
+            where, extra = self._workspace(conn, "registered_model_aliases")
+            aliases = tuple(
+                sorted(
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT alias FROM registered_model_aliases "
+                        f"WHERE name = ? AND version = ?{where}",
+                        (name, int(version), *extra),
+                    )
+                )
+            )
+            return self._version(conn, name, version, aliases)
 
     def _version(
         self, conn: sqlite3.Connection, name: str, version: str, aliases: tuple[str, ...]
@@ -197,7 +209,7 @@ class RestLookup:
                 payload = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             body = exc.read()[:2000].decode("utf-8", "replace")
-            if exc.code == 404 or "RESOURCE_DOES_NOT_EXIST" in body:
+            if exc.code == 404 or "RESOURCE_DOES_NOT_EXIST" in body or _not_found(exc.code, body):
                 return None
             raise RegistryError(
                 f"registry: {self.base} answered {exc.code} to {endpoint}: "
@@ -214,6 +226,11 @@ class RestLookup:
     def version(self, name: str, version: str) -> ModelVersionInfo | None:
         found = self._get("model-versions/get", name=name, version=version)
         return _from_rest(found.get("model_version")) if found else None
+
+
+def _not_found(status: int, body: str) -> bool:
+    """MLflow answers 400 INVALID_PARAMETER_VALUE "... alias x not found" for a missing alias."""
+    return status == 400 and "INVALID_PARAMETER_VALUE" in body and "not found" in body.lower()
 
 
 def _message(body: str) -> str:

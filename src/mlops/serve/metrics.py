@@ -148,8 +148,10 @@ class Metrics:
         if rows_with_missing:
             self.missing.inc(rows_with_missing)
         if classifier:
-            labels, counts = np.unique(predictions, return_counts=True)
-            for label, count in zip(labels.tolist(), counts.tolist(), strict=True):
+            from collections import Counter
+
+            # Counting a list beats np.unique, which sorts (slow on object arrays of labels).
+            for label, count in Counter(predictions.tolist()).items():
                 self.classes.labels(self._label(str(label))).inc(count)
         else:
             values = np.asarray(predictions, dtype=np.float64).ravel()

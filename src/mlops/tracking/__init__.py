@@ -128,7 +128,9 @@ def connect(settings: TrackingSettings) -> str:
         reap_orphaned_runs()
         experiment = mlflow.get_experiment_by_name(settings.experiment)
         if experiment is None:
-            location = settings.artifact_root.resolve().as_uri()
+            # A local store keeps artifacts in the project; a tracking server decides itself
+            # (it may proxy them), so a team's runs never point at one machine's disk.
+            location = settings.artifact_root.resolve().as_uri() if _is_local(uri) else None
             try:
                 return str(
                     mlflow.create_experiment(settings.experiment, artifact_location=location)
@@ -142,6 +144,11 @@ def connect(settings: TrackingSettings) -> str:
         raise TrackingError(f"tracking store {redact(uri)}: {first_line(exc)}") from exc
     except Exception as exc:  # sqlalchemy / OS errors from the store
         raise TrackingError(f"tracking store {redact(uri)}: {first_line(exc)}") from exc
+
+
+def _is_local(uri: str) -> bool:
+    """A store on this machine's disk (SQLite or a file store), not a tracking server."""
+    return not uri.startswith(("http://", "https://", "databricks"))
 
 
 def redact(uri: str) -> str:
