@@ -1,11 +1,12 @@
 """Benchmark `mlops serve` against `mlflow models serve` on the same model, side by side.
 
-    python bench/serve.py                  # 4 s per load phase
-    python bench/serve.py --seconds 8 --mlflow-workers 2
+    python bench/serve.py                       # 3 rounds x 2 s per phase, 3 cold starts
+    python bench/serve.py --mlflow-workers 2 --workers 2   # both with two worker processes
 
 Trains a 100-tree random forest on the penguins data in bench/out/serve/project (once),
 registers it as `champion`, measures the model's own predict in this process, then starts each
-server on a free 127.0.0.1 port and measures: time from launch to ready, memory of the whole
+server on a free 127.0.0.1 port and measures: time from launch to ready (median of
+--ready-runs cold starts, each server alone on the machine), memory of the whole
 process tree (RSS and USS) once ready, single-row requests with 1 and 4 keep-alive clients
 (req/s, p50, p99) and 1000-row batches with 1 client (rows/s). Every server must answer the
 same payloads with the same bytes. Load is bounded: each phase stops after --seconds or
