@@ -268,6 +268,7 @@ def start_server(
 ) -> tuple[subprocess.Popen[bytes], str]:
     bin_dir = Path(sys.executable).parent
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as users run: compiled modules are cached
     env.update(
         MLFLOW_TRACKING_URI=f"sqlite:///{PROJECT / 'mlflow.db'}", MLFLOW_DISABLE_TELEMETRY="true"
     )
