@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.helpers import run_mlops
 from mlops import registry
 from mlops.registry import fetch
 from mlops.registry.local import local_directory
@@ -34,7 +35,6 @@ from .registry_helpers import (
     set_tracking_uri,
 )
 from .serving import (
-    MLOPS,
     MODEL_NAME,
     Server,
     feature_rows,
@@ -110,18 +110,6 @@ def mlflow_server(tmp: Path) -> Iterator[str]:
             os.killpg(server.pid, signal.SIGKILL)
 
 
-def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(MLOPS), *args],
-        cwd=project,
-        env=process_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def remote(trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
     """A project whose tracking URI is a real MLflow server: `mlops train` creates the
@@ -131,9 +119,9 @@ def remote(trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         project = make_project(trained_template, tmp / "project", reload_interval=0.5)
         set_tracking_uri(project, url)
 
-        train = cli(project, "train")
+        train = run_mlops("train", cwd=project)
         assert train.returncode == 0, train.stderr
-        promote = cli(project, "promote")
+        promote = run_mlops("promote", cwd=project)
         config = project_config(project)
         champion = registry.get_alias(config, "champion")
         assert champion is not None
