@@ -27,6 +27,9 @@ from mlops.registry.local import ModelVersionInfo
 #: A fetch that takes longer than this (a huge model over a slow link) is reported as failed.
 FETCH_TIMEOUT_SECONDS = 1800
 TEMP_MARK = ".tmp-"
+#: Versions of one model kept in the cache: the newest ones (an older one is fetched again if a
+#: rollback needs it). Bounds the cache for a server that follows `champion` for months.
+KEEP_VERSIONS = 5
 
 
 def _digest(text: str) -> str:
@@ -66,7 +69,23 @@ def ensure(config: Config, identity: str, info: ModelVersionInfo) -> Path:
                 raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    prune(entry, KEEP_VERSIONS)
     return entry
+
+
+def prune(entry: Path, keep: int) -> list[Path]:
+    """Remove all but the `keep` newest cached versions of `entry`'s model (never `entry`)."""
+    model, _, _ = entry.name.rpartition("-v")
+    versions = []
+    for other in entry.parent.glob(f"{model}-v*"):
+        number = other.name.rpartition("-v")[2]
+        if number.isdigit() and other.is_dir():
+            versions.append((int(number), other))
+    versions.sort(reverse=True)
+    removed = [path for _, path in versions[keep:] if path != entry]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
 
 
 def _sweep(directory: Path) -> None:
