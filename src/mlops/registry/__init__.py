@@ -30,6 +30,7 @@ from mlops.registry.local import (
     load_model_dir,
     loaded,
     local_directory,
+    logged_model_id,
     parse_model_uri,
 )
 
@@ -170,16 +171,14 @@ def register(
         except MlflowException as exc:
             if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
                 raise
-        # A logged model (`models:/m-<id>`) is named by id too: a tracking server checks
-        # that the source belongs to that model (a SQLite store does not).
-        ref = model_uri.removeprefix(MODEL_URI_PREFIX)
-        model_id = ref if model_uri != ref and "/" not in ref and "@" not in ref else None
+        # A logged model is named by id too: a tracking server checks that the source
+        # belongs to that model (a SQLite store does not).
         version = mlflow_client.create_model_version(
             name,
             model_uri,
             run_id=run_id,
             tags={k: str(v) for k, v in tags.items()},
-            model_id=model_id,
+            model_id=logged_model_id(model_uri),
         )
     except MlflowException as exc:
         raise RegistryError(

@@ -86,6 +86,14 @@ def parse_model_uri(uri: str) -> ModelRef | None:
     return None
 
 
+def logged_model_id(uri: str) -> str | None:
+    """`models:/m-<id>` (a logged model, MLflow 3) -> its id; None for any other URI."""
+    ref = uri.removeprefix(MODEL_URI_PREFIX)
+    if ref == uri or not ref or "/" in ref or "@" in ref:
+        return None
+    return ref
+
+
 def local_directory(info: ModelVersionInfo) -> Path | None:
     """The version's model directory when it sits on this machine's disk, else None."""
     location = info.storage_location or info.source

@@ -105,7 +105,7 @@ class ScoringApp:
             on_error=lambda _message: self.metrics.model_failed(),
         )
         self._pool: ThreadPoolExecutor | None = None
-        self._coalescer = coalesce.Coalescer(_model_predict, on_call=self.metrics.model_calls.inc)
+        self._coalescer = coalesce.Coalescer(self._call_model)
 
     # ---------------------------------------------------------------- ASGI
 
@@ -212,7 +212,7 @@ class ScoringApp:
         if len(body) > OFFLOAD_BYTES:
             loop = asyncio.get_running_loop()
             predictions, missing = await loop.run_in_executor(
-                self._executor(), _score, current, body, mime, self.metrics.model_calls.inc
+                self._executor(), _score, self._call_model, current, body, mime
             )
         else:
             coerced = _prepare(current, body, mime)
@@ -223,12 +223,16 @@ class ScoringApp:
                 except (ValueError, TypeError) as exc:
                     raise _rejected(exc) from exc
             else:
-                self.metrics.model_calls.inc()
-                predictions = _predict(current, coerced.frame)
+                predictions = _predict(self._call_model, current, coerced.frame)
         self.metrics.scored(predictions, missing, current.scorer.is_classifier)
         payload = protocol.encode_predictions(predictions)
         size = str(len(payload)).encode()
         return 200, [(b"content-type", JSON), (b"content-length", size)], payload
+
+    def _call_model(self, model: ServingModel, frame: pd.DataFrame) -> np.ndarray:
+        """The one place the model is called (counted in `mlops_model_calls_total`)."""
+        self.metrics.model_calls.inc()
+        return model.scorer.predict(frame)
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -283,29 +287,25 @@ def _prepare(model: ServingModel, body: bytes, mime: str) -> Coerced:
         raise RequestError(400, str(exc)[:500]) from exc
 
 
-def _model_predict(model: ServingModel, frame: pd.DataFrame) -> np.ndarray:
-    return model.scorer.predict(frame)
-
-
 def _rejected(exc: Exception) -> RequestError:
     log.info("model rejected a request: %s", type(exc).__name__)
     return RequestError(400, "the model could not score these rows")
 
 
-def _predict(model: ServingModel, frame: pd.DataFrame) -> np.ndarray:
+ModelCall = Callable[[ServingModel, "pd.DataFrame"], "np.ndarray"]
+
+
+def _predict(call: ModelCall, model: ServingModel, frame: pd.DataFrame) -> np.ndarray:
     try:
-        return model.scorer.predict(frame)
+        return call(model, frame)
     except (ValueError, TypeError) as exc:  # the estimator refused these rows
         raise _rejected(exc) from exc
 
 
-def _score(
-    model: ServingModel, body: bytes, mime: str, on_call: Callable[[], None]
-) -> tuple[np.ndarray, int]:
+def _score(call: ModelCall, model: ServingModel, body: bytes, mime: str) -> tuple[np.ndarray, int]:
     """Parse, validate and predict: (predictions, rows with missing values)."""
     coerced = _prepare(model, body, mime)
-    on_call()
-    return _predict(model, coerced.frame), coerced.rows_with_missing
+    return _predict(call, model, coerced.frame), coerced.rows_with_missing
 
 
 def create_app(options: ServeOptions) -> ScoringApp:

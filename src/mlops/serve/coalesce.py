@@ -42,12 +42,9 @@ class _Waiting:
 class Coalescer:
     """Scores the requests waiting at once with one `predict(model, frame)` call per model."""
 
-    def __init__(
-        self, predict: Predict, max_rows: int = MAX_ROWS, on_call: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, predict: Predict, max_rows: int = MAX_ROWS) -> None:
         self._predict = predict
         self.max_rows = max_rows
-        self._on_call = on_call
         self._waiting: list[_Waiting] = []
         self._drain: asyncio.Handle | asyncio.TimerHandle | None = None
         #: Whether the last model call answered several requests (clients are concurrent).
@@ -77,22 +74,17 @@ class Coalescer:
             self._score(group)
         self._together = together
 
-    def _call(self, model: Any, frame: pd.DataFrame) -> np.ndarray:
-        if self._on_call is not None:
-            self._on_call()
-        return self._predict(model, frame)
-
     def _score(self, group: list[_Waiting]) -> None:
         try:
             if len(group) == 1:
-                _settle(group[0], self._call(group[0].model, group[0].frame))
+                _settle(group[0], self._predict(group[0].model, group[0].frame))
                 return
             import numpy as np
             import pandas as pd
 
             frames = [item.frame for item in group]
             combined = pd.concat(frames, ignore_index=True)
-            predictions = self._call(group[0].model, combined)
+            predictions = self._predict(group[0].model, combined)
             bounds = np.cumsum([len(frame) for frame in frames])[:-1]
             for item, part in zip(group, np.split(predictions, bounds), strict=True):
                 _settle(item, part)
@@ -102,7 +94,7 @@ class Coalescer:
                 return
             for item in group:  # on its own, each request fails (or not) by itself
                 try:
-                    _settle(item, self._call(item.model, item.frame))
+                    _settle(item, self._predict(item.model, item.frame))
                 except Exception as single:
                     _fail(item, single)
 
