@@ -6,9 +6,14 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
+
+#: One native thread per fit and predict in the suite (and the processes it starts): a loaded
+#: 2-core CI runner is many times slower with OpenMP's default of one busy thread per core.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 #: What a user's project holds besides the package: the example project files.
@@ -46,22 +51,31 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def open_project(path: Path | None = None, *overrides: str) -> Any:
+    """The project at `path` (default: found from the working directory), as the CLI opens it."""
+    from mlops.project import open_project as open_
+
+    return open_(path, overrides=tuple(overrides))
+
+
+def open_store(path: Path | None = None, *overrides: str) -> Any:
+    """The tracking store of the project at `path` (default: the working directory's)."""
+    from mlops.tracking import Store
+
+    return Store.for_project(open_project(path, *overrides))
+
+
 def _run_spine(path: Path) -> None:
-    from mlops.config import load_config
     from mlops.data import ingest, split
     from mlops.evaluate import run_evaluation
     from mlops.train import run_training
 
-    previous = Path.cwd()
-    os.chdir(path)
-    try:
-        config = load_config()
-        ingest(config)
-        split(config)
-        run_training(config)
-        run_evaluation(config)
-    finally:
-        os.chdir(previous)
+    project = open_project(path)
+    store = open_store(path)
+    ingest(project)
+    split(project)
+    run_training(project, store)
+    run_evaluation(project, store)
 
 
 @pytest.fixture(scope="session")

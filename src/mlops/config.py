@@ -54,6 +54,13 @@ class ModelParams(_Frozen):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class TrainParams(_Frozen):
+    """How fits and predictions run (not what they compute)."""
+
+    #: Native threads (OpenMP/BLAS) per fit and predict; None: all cores (the libraries' default).
+    n_jobs: int | None = Field(default=None, ge=1)
+
+
 class Threshold(_Frozen):
     min: float | None = None
     max: float | None = None
@@ -125,6 +132,7 @@ class Params(_Frozen):
     data: DataParams = Field(default_factory=DataParams)
     split: SplitParams = Field(default_factory=SplitParams)
     model: ModelParams = Field(default_factory=ModelParams)
+    train: TrainParams = Field(default_factory=TrainParams)
     gate: GateParams = Field(default_factory=GateParams)
     drift: DriftParams = Field(default_factory=DriftParams)
 
@@ -166,6 +174,10 @@ class TrackingSettings(_Frozen):
     uri: str = "sqlite:///mlflow.db"
     experiment: str = "mlops"
     artifact_root: Path = Path("mlartifacts")
+    #: Seconds one request to a tracking server may take (MLflow's MLFLOW_HTTP_REQUEST_TIMEOUT).
+    timeout: float = Field(default=30.0, gt=0.0, le=3600.0)
+    #: Retries of a failed request to a live server (MLflow's MLFLOW_HTTP_REQUEST_MAX_RETRIES).
+    retries: int = Field(default=2, ge=0, le=10)
 
 
 class RegistrySettings(_Frozen):
@@ -316,8 +328,9 @@ def load_params(path: Path = DEFAULT_PARAMS, overrides: tuple[str, ...] = ()) ->
         raise ConfigError(_describe(exc, path)) from exc
 
 
-def load_settings(path: Path = DEFAULT_CONFIG) -> Settings:
-    tree = _read_yaml(path, required=path != DEFAULT_CONFIG)
+def load_settings(path: Path = DEFAULT_CONFIG, *, required: bool | None = None) -> Settings:
+    """Load `configs/<env>.yaml`; the default file may be absent (every setting has a default)."""
+    tree = _read_yaml(path, required=path != DEFAULT_CONFIG if required is None else required)
     try:
         return Settings.model_validate(tree)
     except ValidationError as exc:
@@ -335,11 +348,16 @@ def load_config(
     params_path: Path = DEFAULT_PARAMS,
     config_path: Path | None = None,
     overrides: tuple[str, ...] = (),
+    *,
+    default_config: Path = DEFAULT_CONFIG,
 ) -> Config:
-    """Load and validate both files; `overrides` are `key.path=value` strings for params."""
+    """Load and validate both files; `overrides` are `key.path=value` strings for params.
+
+    The config file may be missing only when it is `default_config` (every setting has a default).
+    """
     resolved = resolve_config_path(config_path)
     params = load_params(params_path, overrides)
-    settings = load_settings(resolved)
+    settings = load_settings(resolved, required=resolved != default_config)
     return Config(
         params=params,
         settings=settings,

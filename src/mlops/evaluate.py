@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import artifacts, faults, tracking
-from mlops.config import Config, Task
+from mlops import artifacts, faults, threads, tracking
+from mlops.config import Task
 from mlops.errors import DataError, StageOrderError
 from mlops.gates import GateReport, evaluate_gates
+from mlops.project import Project
 
 if TYPE_CHECKING:
     import numpy as np
@@ -233,14 +234,14 @@ class EvaluationResult:
     plots: list[Path]
 
 
-def read_run_file(config: Config) -> dict[str, Any]:
-    path = config.settings.paths.run_file
-    if not path.exists() or not config.settings.paths.model_file.exists():
+def read_run_file(project: Project) -> dict[str, Any]:
+    path = project.settings.paths.run_file
+    if not path.exists() or not project.settings.paths.model_file.exists():
         raise StageOrderError(f"{path}: no trained model found; run `mlops train` first")
     record = artifacts.read_json(path)
     if not isinstance(record, dict) or "run_id" not in record:
         raise DataError(f"{path}: expected a JSON object with a run_id")
-    model_file = config.settings.paths.model_file
+    model_file = project.settings.paths.model_file
     expected = record.get("model_md5")
     if expected is not None and artifacts.file_md5(model_file) != expected:
         raise StageOrderError(
@@ -250,35 +251,36 @@ def read_run_file(config: Config) -> dict[str, Any]:
     return record
 
 
-def run_evaluation(config: Config) -> EvaluationResult:
+def run_evaluation(project: Project, store: tracking.Store) -> EvaluationResult:
     """Stage: score the trained model on the test split, write reports, log them, apply gates."""
     from mlops.data import load_schema, load_split, split_xy
 
-    paths = config.settings.paths
-    record = read_run_file(config)
+    paths = project.settings.paths
+    record = read_run_file(project)
     schema = load_schema(paths.schema_file)
-    test = load_split(config, "test")
+    test = load_split(project, "test")
     model = artifacts.load_model(paths.model_file)
     features, target = split_xy(test, schema)
-    metrics = score_model(model, features, target, schema.task)
-    gate = evaluate_gates(metrics, config.params.gate.metrics)
+    with threads.limited(project.params.train.n_jobs):
+        metrics = score_model(model, features, target, schema.task)
+        gate = evaluate_gates(metrics, project.params.gate.metrics)
+        reports = paths.reports
+        metrics_path = artifacts.write_json(reports / "metrics.json", metrics)
+        artifacts.write_json(reports / "gate.json", gate.to_json())
+        faults.checkpoint("eval.after_metrics")
+        plots = write_plots(model, features, target, schema.task, reports)
 
-    reports = paths.reports
-    metrics_path = artifacts.write_json(reports / "metrics.json", metrics)
-    artifacts.write_json(reports / "gate.json", gate.to_json())
-    faults.checkpoint("eval.after_metrics")
-    plots = write_plots(model, features, target, schema.task, reports)
-
-    tracking.connect(config.settings.tracking)
-    with tracking.run(record.get("experiment_id", ""), run_id=str(record["run_id"])):
+    test_md5 = artifacts.file_md5(paths.test)
+    with store.run(run_id=str(record["run_id"])):
         tracking.log_metrics(metrics, prefix="test_")
         faults.checkpoint("eval.in_run")
         tracking.set_tags(
-            {
-                "mlops.gate.passed": str(gate.passed).lower(),
-                "mlops.data.test_md5": artifacts.file_md5(paths.test),
-            }
+            {tracking.tags.GATE_PASSED: str(gate.passed).lower(), tracking.tags.TEST_MD5: test_md5}
         )
+        tracking.log_dataset(
+            test, path=paths.test, digest=test_md5, name="test", context="testing",
+            target=schema.target,
+        )  # fmt: skip
         tracking.log_artifacts(metrics_path, "reports")
         tracking.log_artifacts(reports / "gate.json", "reports")
         tracking.log_artifacts(reports / "plots", "reports/plots")

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import artifacts, faults, tracking
-from mlops.config import Config, ModelParams, Task
+from mlops import artifacts, faults, threads, tracking
+from mlops.config import ModelParams, Task
 from mlops.data import Schema, load_schema, load_split, split_xy
 from mlops.errors import ConfigError, DataError
 from mlops.evaluate import score_model
 from mlops.features import build_preprocessor
+from mlops.project import Project
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,12 +111,12 @@ class TrainingResult:
     fit_seconds: float
 
 
-def run_training(config: Config) -> TrainingResult:
+def run_training(project: Project, store: tracking.Store) -> TrainingResult:
     """Stage: fit on the train split, save the model, and track everything in MLflow."""
-    paths = config.settings.paths
+    paths = project.settings.paths
     schema = load_schema(paths.schema_file)
-    train = load_split(config, "train")
-    params = config.params
+    train = load_split(project, "train")
+    params = project.params
     if schema.task != params.data.task or schema.target != params.data.target:
         raise DataError(
             f"{paths.schema_file}: contract is for {schema.task} of {schema.target!r} but "
@@ -123,24 +124,39 @@ def run_training(config: Config) -> TrainingResult:
         )
     build_estimator(schema.task, params.model, params.split.seed)  # fail fast before tracking
 
-    start = time.perf_counter()
-    pipeline = fit_pipeline(schema, params.model, train, params.split.seed)
-    fit_seconds = time.perf_counter() - start
-    faults.checkpoint("train.after_fit")
-    features, target = split_xy(train, schema)
-    metrics = score_model(pipeline, features, target, schema.task)
-
-    example = signature_example(train, schema)
-    example_predictions = pipeline.predict(example)
+    with threads.limited(params.train.n_jobs):
+        start = time.perf_counter()
+        pipeline = fit_pipeline(schema, params.model, train, params.split.seed)
+        fit_seconds = time.perf_counter() - start
+        faults.checkpoint("train.after_fit")
+        features, target = split_xy(train, schema)
+        metrics = score_model(pipeline, features, target, schema.task)
+        example = signature_example(train, schema)
+        example_predictions = pipeline.predict(example)
     hashes = {"train": artifacts.file_md5(paths.train)}
     if paths.test.exists():
         hashes["test"] = artifacts.file_md5(paths.test)
-    experiment_id = tracking.connect(config.settings.tracking)
-    with tracking.run(experiment_id, run_name=f"train-{params.model.estimator}") as run_id:
-        tracking.set_tags(tracking.lineage_tags(config, hashes))
-        tracking.set_tags({"mlops.stage": "train", "mlops.estimator": params.model.estimator})
-        tracking.log_params(config.params_flat())
+    git = tracking.git_state(project.root)
+    name = tracking.run_name(params.model, git, tracking.dvc_experiment())
+    experiment_id = store.experiment_id
+    with store.run(run_name=name) as run_id:
+        tracking.set_tags(
+            {
+                **tracking.lineage_tags(project.config, hashes, git),
+                tracking.tags.STAGE: "train",
+                tracking.tags.ESTIMATOR: params.model.estimator,
+            }
+        )
+        tracking.log_params(project.config.params_flat())
         tracking.log_metrics({**metrics, "fit_seconds": fit_seconds}, prefix="train_")
+        tracking.log_dataset(
+            train,
+            path=paths.train,
+            digest=hashes["train"],
+            name="train",
+            context="training",
+            target=schema.target,
+        )
         logged = tracking.log_sklearn_model(
             pipeline, example, example_predictions, sorted(artifacts.TRUSTED_MODEL_TYPES)
         )

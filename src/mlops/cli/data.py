@@ -19,7 +19,7 @@ def ingest(ctx: typer.Context) -> None:
     """Read the configured source into data/raw/ as Parquet and freeze its schema contract."""
     from mlops.data import ingest as run_ingest
 
-    result = run_ingest(options(ctx).load())
+    result = run_ingest(options(ctx).project())
     schema = result.schema
     typer.echo(
         f"ingested {schema.rows} rows x {len(schema.columns)} columns from {schema.source} "
@@ -40,7 +40,7 @@ def validate(
     from mlops.data import validate as run_validate
 
     opts = options(ctx)
-    report = run_validate(opts.load(), path)
+    report = run_validate(opts.project(), path)
     if json_out:
         print_json(report.to_json())
     elif report.violations:
@@ -70,7 +70,7 @@ def split(ctx: typer.Context) -> None:
     """Split the ingested data into seeded train/test Parquet files (stratified or by order)."""
     from mlops.data import split as run_split
 
-    result = run_split(options(ctx).load())
+    result = run_split(options(ctx).project())
     typer.echo(
         f"split: {result.train_rows} train rows -> {result.train_path}, "
         f"{result.test_rows} test rows -> {result.test_path}"
@@ -86,7 +86,7 @@ def verify(
     from mlops.cli.state import print_json, stdout
     from mlops.data.versioning import verify as run_verify
 
-    report = run_verify(options(ctx).load())
+    report = run_verify(options(ctx).project())
     if json_out:
         print_json(report.to_json())
     elif report.problems:
@@ -113,7 +113,7 @@ def push(ctx: typer.Context) -> None:
     """Push DVC-cached data and models to the configured remote."""
     from mlops.data.versioning import push as run_push
 
-    typer.echo(f"pushed {run_push(options(ctx).load())} object(s)")
+    typer.echo(f"pushed {run_push(options(ctx).project())} object(s)")
 
 
 @app.command()
@@ -122,10 +122,10 @@ def pull(ctx: typer.Context) -> None:
     from mlops.data.versioning import pull as run_pull
     from mlops.data.versioning import verify as run_verify
 
-    config = options(ctx).load()
-    stats = run_pull(config)
+    project = options(ctx).project()
+    stats = run_pull(project)
     typer.echo(f"pulled: {stats}")
-    report = run_verify(config)
+    report = run_verify(project)
     if not report.passed:
         typer.echo(
             f"verify FAILED after pull: {len(report.problems)} problem(s); see `mlops data verify`"
@@ -143,7 +143,7 @@ def status(
     from mlops.cli.state import print_json
     from mlops.data.versioning import status as run_status
 
-    result = run_status(options(ctx).load())
+    result = run_status(options(ctx).project())
     if json_out:
         print_json(result)
         return

@@ -17,9 +17,8 @@ def doctor(
 ) -> None:
     """Check the tracking store; mark runs left RUNNING by killed processes as KILLED."""
     from mlops.cli.state import print_json
-    from mlops.tracking import store_health
 
-    health = store_health(options(ctx).load().settings.tracking)
+    health = options(ctx).store().health()
     if json_out:
         print_json(health)
         return

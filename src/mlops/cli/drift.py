@@ -55,8 +55,10 @@ def drift(
     from mlops.drift import run_drift
 
     to_stdout = json_path == Path("-")
+    opts = options(ctx)
     result = run_drift(
-        options(ctx).load(),
+        opts.project(),
+        opts.store(),
         reference=reference,
         current=current,
         json_path=None if to_stdout else json_path,

@@ -90,15 +90,24 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project",
+            envvar="MLOPS_PROJECT",
+            help="Project root [default: the nearest folder upwards with params.yaml].",
+        ),
+    ] = None,
     params: Annotated[
-        Path, typer.Option("--params", help="Experiment parameters (what DVC tracks).")
-    ] = Path("params.yaml"),
+        Path | None,
+        typer.Option("--params", help="Experiment parameters [default: <root>/params.yaml]."),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option(
             "--config",
             envvar="MLOPS_CONFIG",
-            help="Environment config (default configs/local.yaml): paths, tracking URI, model name.",
+            help="Environment config [default: <root>/configs/local.yaml].",
         ),
     ] = None,
     overrides: Annotated[
@@ -128,11 +137,15 @@ def main(
 ) -> None:
     """Local MLOps toolkit: data -> train -> eval -> promote, in MLflow and DVC."""
     ctx.obj = GlobalOptions(
-        params=params, config=config, overrides=list(overrides or []), verbose=verbose, quiet=quiet
+        project_dir=project,
+        params=params,
+        config=config,
+        overrides=list(overrides or []),
+        verbose=verbose,
+        quiet=quiet,
+        allow_unsafe_model=allow_unsafe_model,
     )
     setup_logging(verbose, quiet)
-    if allow_unsafe_model:
-        os.environ["MLOPS_ALLOW_UNSAFE_MODEL"] = "1"
 
 
 app.add_typer(data_cli.app, name="data", rich_help_panel="Data")

@@ -15,7 +15,7 @@ def train(ctx: typer.Context) -> None:
     """Fit the sklearn pipeline from params.yaml and track the run in MLflow."""
     from mlops.train import run_training
 
-    result = run_training(options(ctx).load())
+    result = run_training(options(ctx).project(), options(ctx).store())
     typer.echo(
         f"fit in {result.fit_seconds:.2f}s; model -> {result.model_path} ({result.model_uri})",
         err=True,
@@ -37,7 +37,7 @@ def evaluate(
     from mlops.cli.state import fmt, print_json, stdout
     from mlops.evaluate import run_evaluation
 
-    result = run_evaluation(options(ctx).load())
+    result = run_evaluation(options(ctx).project(), options(ctx).store())
     if json_out:
         print_json(
             {"run_id": result.run_id, "metrics": result.metrics, "gate": result.gate.to_json()}

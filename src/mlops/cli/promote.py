@@ -78,7 +78,10 @@ def promote(
 
     if force and not reason.strip():
         raise typer.BadParameter("--force needs --reason TEXT", param_hint="--reason")
-    result = run_promotion(options(ctx).load(), run_id, dry_run=dry_run, force=force, reason=reason)
+    opts = options(ctx)
+    result = run_promotion(
+        opts.project(), opts.store(), run_id, dry_run=dry_run, force=force, reason=reason
+    )
     _show_decision(result, json_out)
     if not result.record.accepted:
         raise typer.Exit(3)
@@ -95,7 +98,8 @@ def rollback(
     """Move `champion` back to `previous` (or --to VERSION) after checking that model loads."""
     from mlops.promote import run_rollback
 
-    result = run_rollback(options(ctx).load(), to, reason=reason)
+    opts = options(ctx)
+    result = run_rollback(opts.project(), opts.store(), to, reason=reason)
     _show_decision(result, json_out)
 
 
@@ -109,15 +113,17 @@ def _number(text: str | None) -> float | None:
 def _version_row(info: Any, primary: str) -> dict[str, Any]:
     from datetime import UTC, datetime
 
+    from mlops.tracking import tags
+
     created = datetime.fromtimestamp(info.created_ms / 1000, UTC).isoformat(timespec="seconds")
     return {
         "version": info.version,
         "aliases": list(info.aliases),
-        primary: _number(info.tags.get(f"mlops.metric.{primary}")),
+        primary: _number(info.tags.get(tags.metric(primary))),
         "created": created,
         "run_id": info.run_id,
-        "git_commit": info.tags.get("mlops.git_commit"),
-        "verdict": info.tags.get("mlops.verdict"),
+        "git_commit": info.tags.get(tags.GIT_COMMIT),
+        "verdict": info.tags.get(tags.VERDICT),
     }
 
 
@@ -131,15 +137,16 @@ def list_models(
     from mlops.cli.state import fmt, print_json, stdout
     from mlops.evaluate import default_primary
 
-    config = options(ctx).load()
-    primary = config.params.gate.primary or default_primary(config.params.data.task)
-    rows = [_version_row(info, primary) for info in registry.list_versions(config)]
+    opts = options(ctx)
+    project, store = opts.project(), opts.store()
+    primary = project.params.gate.primary or default_primary(project.params.data.task)
+    rows = [_version_row(info, primary) for info in registry.list_versions(store)]
     if json_out:
-        print_json({"model": config.settings.registry.model_name, "versions": rows})
+        print_json({"model": store.model_name, "versions": rows})
         return
     from rich.table import Table
 
-    table = Table(title=f"Model {config.settings.registry.model_name}")
+    table = Table(title=f"Model {store.model_name}")
     for column in ("version", "aliases", primary, "created", "run", "git commit", "verdict"):
         table.add_column(column)
     for row in rows:
@@ -164,15 +171,15 @@ def show_model(
     json_out: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """One version in full: aliases, tags, lineage, and its run's metrics."""
-    from mlops import registry, tracking
+    from mlops import registry
     from mlops.cli.state import fmt, print_json, stdout
 
-    config = options(ctx).load()
-    info = registry.resolve(config, ref)
+    store = options(ctx).store()
+    info = registry.resolve(store, ref)
     aliases = next(
-        (v.aliases for v in registry.list_versions(config) if v.version == info.version), ()
+        (v.aliases for v in registry.list_versions(store) if v.version == info.version), ()
     )
-    run = tracking.run_summary(info.run_id) if info.run_id else {}
+    run = store.run_summary(info.run_id) if info.run_id else {}
     payload = {
         "name": info.name,
         "version": info.version,

@@ -49,14 +49,16 @@ def predict(
     from mlops.predict import predict_file
 
     opts = options(ctx)
-    config = opts.load()
+    project = opts.project()
     with _progress(quiet=opts.quiet) as progress:
         result = predict_file(
-            config,
+            opts.store(),
             input_path,
             output_path,
             model_uri=model,
             batch_size=batch_size,
+            allow_unsafe=project.allow_unsafe_model,
+            n_jobs=project.params.train.n_jobs,
             on_progress=progress,
             on_warning=progress.warn,
         )
@@ -138,10 +140,10 @@ def serve(
     from mlops import serve as server
 
     opts = options(ctx)
-    config = opts.load()
-    settings = config.settings.serve
-    serve_options = server.ServeOptions.from_config(
-        config,
+    project = opts.project()
+    settings = project.settings.serve
+    serve_options = server.ServeOptions.from_project(
+        project,
         model,
         log_level="WARNING" if opts.quiet else "DEBUG" if opts.verbose > 1 else "INFO",
     )

@@ -14,21 +14,45 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlops.config import Config
+    from mlops.project import Project
+    from mlops.tracking import Store
 
 
 @dataclass
 class GlobalOptions:
-    params: Path = Path("params.yaml")
+    """The root options; the project and its store are opened once per command, on demand."""
+
+    project_dir: Path | None = None
+    params: Path | None = None
     config: Path | None = None
     overrides: list[str] = field(default_factory=list)
     verbose: int = 0
     quiet: bool = False
+    allow_unsafe_model: bool = False
+    _project: Project | None = field(default=None, repr=False)
+    _store: Store | None = field(default=None, repr=False)
 
-    def load(self) -> Config:
-        from mlops.config import load_config
+    def project(self) -> Project:
+        """The project found from the working directory (or --project), config validated."""
+        if self._project is None:
+            from mlops.project import open_project
 
-        return load_config(self.params, self.config, tuple(self.overrides))
+            self._project = open_project(
+                self.project_dir,
+                params_path=self.params,
+                config_path=self.config,
+                overrides=tuple(self.overrides),
+                allow_unsafe_model=self.allow_unsafe_model,
+            )
+        return self._project
+
+    def store(self) -> Store:
+        """The project's tracking store: one per command (it connects on first use)."""
+        if self._store is None:
+            from mlops.tracking import Store
+
+            self._store = Store.for_project(self.project())
+        return self._store
 
 
 def options(ctx: typer.Context) -> GlobalOptions:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops import artifacts
-from mlops.config import Config
 from mlops.data.schema import BUILTIN_PREFIX, Schema, infer_schema
 from mlops.errors import DataError
+from mlops.project import Project
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,11 +62,12 @@ class IngestResult:
     schema: Schema
 
 
-def ingest(config: Config) -> IngestResult:
+def ingest(project: Project) -> IngestResult:
     """Read the configured source, freeze its schema contract, and write both atomically."""
-    params = config.params.data
-    paths = config.settings.paths
-    frame = read_source(params.source)
+    params = project.params.data
+    paths = project.settings.paths
+    source = project.source_file()
+    frame = read_source(params.source if source is None else str(source))
     frame.columns = [str(c) for c in frame.columns]
     schema = infer_schema(frame, params, params.source)
     artifacts.write_table(paths.raw, frame)

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from mlops import artifacts
-from mlops.config import Config, SplitParams, Task
+from mlops.config import SplitParams, Task
 from mlops.data.schema import Schema, load_schema
 from mlops.errors import DataError, StageOrderError
+from mlops.project import Project
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,9 +61,9 @@ def split_frame(
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def split(config: Config) -> SplitResult:
+def split(project: Project) -> SplitResult:
     """Split the ingested data into train/test Parquet files."""
-    paths = config.settings.paths
+    paths = project.settings.paths
     if not paths.raw.exists():
         raise StageOrderError(
             f"{paths.raw}: ingested data not found; run `mlops data ingest` first"
@@ -75,7 +76,7 @@ def split(config: Config) -> SplitResult:
     dropped = len(frame) - len(labelled)
     if dropped:
         log.warning("dropped %d row(s) with a missing target %r", dropped, schema.target)
-    train, test = split_frame(labelled, schema.target, schema.task, config.params.split)
+    train, test = split_frame(labelled, schema.target, schema.task, project.params.split)
     artifacts.write_table(paths.train, train)
     artifacts.write_table(paths.test, test)
     return SplitResult(paths.train, paths.test, len(train), len(test), dropped)
@@ -89,9 +90,9 @@ def split_xy(frame: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, pd.Seri
     return frame[schema.features], frame[schema.target]
 
 
-def load_split(config: Config, which: Literal["train", "test"]) -> pd.DataFrame:
+def load_split(project: Project, which: Literal["train", "test"]) -> pd.DataFrame:
     """Read a split file, or say which command to run first."""
-    path = config.settings.paths.train if which == "train" else config.settings.paths.test
+    path = project.settings.paths.train if which == "train" else project.settings.paths.test
     if not path.exists():
         raise StageOrderError(f"{path}: {which} split not found; run `mlops data split` first")
     return artifacts.read_table(path)

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlops import artifacts
-from mlops.config import Config
 from mlops.data.schema import ColumnSchema, LogicalType, Schema, load_schema, logical_type
 from mlops.errors import StageOrderError
+from mlops.project import Project
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,9 +162,9 @@ def _check_column(series: pd.Series, col: ColumnSchema) -> list[Violation]:
     return found
 
 
-def validate(config: Config, dataset: Path | None = None) -> ValidationReport:
+def validate(project: Project, dataset: Path | None = None) -> ValidationReport:
     """Validate `dataset` (default: the ingested one) and write `reports/validation.json`."""
-    paths = config.settings.paths
+    paths = project.settings.paths
     schema = load_schema(paths.schema_file)
     target = dataset if dataset is not None else paths.raw
     if dataset is None and not target.exists():

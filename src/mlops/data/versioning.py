@@ -11,8 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from mlops import artifacts
-from mlops.config import Config
 from mlops.errors import DataError
+from mlops.project import Project
 
 State = Literal["ok", "modified", "missing", "corrupted", "not_cached"]
 
@@ -55,15 +55,15 @@ class VerifyReport(BaseModel):
 
 
 @contextlib.contextmanager
-def open_repo(root: Path | None = None) -> Iterator[Any]:
+def open_repo(root: Path) -> Iterator[Any]:
     from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
 
     try:
-        with Repo(str(root or Path.cwd())) as repo:
+        with Repo(str(root)) as repo:
             yield repo
     except NotDvcRepoError as exc:
-        raise DataError(f"{root or Path.cwd()}: not a DVC repository (run `dvc init`)") from exc
+        raise DataError(f"{root}: not a DVC repository (run `dvc init`)") from exc
 
 
 def _check_file(path: Path, md5: str) -> State:
@@ -114,10 +114,10 @@ def _check_dir(repo: Any, out_path: Path, oid: str, cached: bool) -> tuple[State
     return workspace_state, cache_state, "; ".join(details)
 
 
-def verify(config: Config, root: Path | None = None) -> VerifyReport:
+def verify(project: Project) -> VerifyReport:
     """Rehash every DVC-tracked output and its cache object against dvc.lock / .dvc files."""
     objects: list[VerifiedObject] = []
-    with open_repo(root) as repo:
+    with open_repo(project.root) as repo:
         for stage in repo.index.stages:
             for out in stage.outs:
                 oid = out.hash_info.value if out.hash_info else None
@@ -145,7 +145,7 @@ def verify(config: Config, root: Path | None = None) -> VerifyReport:
                     )
                 )
     report = VerifyReport(objects=objects)
-    artifacts.write_json(config.settings.paths.reports / "data_verify.json", report.to_json())
+    artifacts.write_json(project.settings.paths.reports / "data_verify.json", report.to_json())
     return report
 
 
@@ -154,37 +154,37 @@ def _dvc_error(action: str, exc: Exception) -> DataError:
     return DataError(f"dvc {action}: {text[0] if text else type(exc).__name__}")
 
 
-def push(config: Config) -> int:
+def push(project: Project) -> int:
     """Push cached outputs to the configured remote; return how many objects were sent."""
     from dvc.exceptions import DvcException
 
-    with open_repo() as repo:
+    with open_repo(project.root) as repo:
         try:
-            return int(repo.push(remote=config.settings.dvc.remote))
+            return int(repo.push(remote=project.settings.dvc.remote))
         except DvcException as exc:
             raise _dvc_error("push", exc) from exc
 
 
-def pull(config: Config) -> dict[str, Any]:
+def pull(project: Project) -> dict[str, Any]:
     """Pull from the remote into the cache and workspace, then verify what arrived."""
     from dvc.exceptions import DvcException
 
-    with open_repo() as repo:
+    with open_repo(project.root) as repo:
         try:
-            stats = repo.pull(remote=config.settings.dvc.remote)
+            stats = repo.pull(remote=project.settings.dvc.remote)
         except DvcException as exc:
             raise _dvc_error("pull", exc) from exc
     return {key: len(value) if isinstance(value, list) else value for key, value in stats.items()}
 
 
-def status(config: Config) -> dict[str, Any]:
+def status(project: Project) -> dict[str, Any]:
     """What differs between the workspace, the cache and the remote."""
     from dvc.exceptions import DvcException
 
-    with open_repo() as repo:
+    with open_repo(project.root) as repo:
         try:
             local = repo.status()
-            cloud = repo.status(cloud=True, remote=config.settings.dvc.remote)
+            cloud = repo.status(cloud=True, remote=project.settings.dvc.remote)
         except DvcException as exc:
             raise _dvc_error("status", exc) from exc
     return {"workspace": local, "remote": cloud}

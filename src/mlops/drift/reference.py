@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mlops import artifacts, registry, tracking
-from mlops.config import Config
+from mlops import artifacts, registry
 from mlops.errors import DataError, MlopsError
+from mlops.project import Project
 from mlops.registry import ModelVersionInfo
+from mlops.tracking import Store, tags
 
 log = logging.getLogger(__name__)
 
-TRAIN_MD5_TAG = f"{tracking.TAG_PREFIX}data.train_md5"
+TRAIN_MD5_TAG = tags.TRAIN_MD5
 Origin = Literal["argument", "champion", "dvc_cache", "fallback"]
 
 
@@ -42,29 +43,18 @@ class ReferenceChoice:
     suffix: str | None = None
 
 
-def store_exists(config: Config) -> bool:
-    """False when the tracking store is a local file or directory that does not exist yet.
+def find_champion(store: Store) -> Champion:
+    """The version the champion alias points at; registry problems become a note, not a crash.
 
-    Checking first keeps `mlops drift` from creating an empty store (and importing MLflow) in a
-    project that never tracked a run.
+    A local store not created yet is not opened (that would create it); the alias is read
+    through the MLflow-free lookup where the store allows.
     """
-    uri = config.settings.tracking.uri
-    for prefix in ("sqlite:///", "file://"):
-        if uri.startswith(prefix):
-            return Path(uri.removeprefix(prefix).split("?", 1)[0]).exists()
-    if "://" not in uri:
-        return Path(uri).exists()
-    return True
-
-
-def find_champion(config: Config) -> Champion:
-    """The version the champion alias points at; registry problems become a note, not a crash."""
-    settings = config.settings.registry
-    where = f"alias {settings.champion_alias!r} of {settings.model_name!r}"
-    if not store_exists(config):
-        return Champion(None, f"no tracking store at {config.settings.tracking.uri}, so no {where}")
+    names = store.names
+    where = f"alias {names.champion_alias!r} of {names.model_name!r}"
+    if not store.exists():
+        return Champion(None, f"no tracking store at {store.shown}, so no {where}")
     try:
-        info = registry.get_alias(config, settings.champion_alias)
+        info = registry.find_alias(store, names.model_name, names.champion_alias)
     except MlopsError as exc:
         return Champion(None, f"registry unavailable ({exc})")
     if info is None:
@@ -72,22 +62,22 @@ def find_champion(config: Config) -> Champion:
     return Champion(info, f"champion {info.name} v{info.version}")
 
 
-def champion_train_md5(info: ModelVersionInfo) -> str | None:
+def champion_train_md5(store: Store, info: ModelVersionInfo) -> str | None:
     """The md5 of the training data, from the version's tags or its run's lineage tags."""
     if TRAIN_MD5_TAG in info.tags:
         return info.tags[TRAIN_MD5_TAG]
     if info.run_id is None:
         return None
     try:
-        tags = tracking.get_run(info.run_id).data.tags
+        values = store.get_run(info.run_id).data.tags
     except MlopsError as exc:
         log.warning("cannot read the lineage of run %s: %s", info.run_id, exc)
         return None
-    value = tags.get(TRAIN_MD5_TAG)
+    value = values.get(TRAIN_MD5_TAG)
     return str(value) if value else None
 
 
-def dvc_cache_path(md5: str, root: Path = Path()) -> Path | None:
+def dvc_cache_path(md5: str, root: Path) -> Path | None:
     """The DVC cache object for a file hash (DVC 3 layout, then DVC 2), if present."""
     for candidate in (
         root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:],
@@ -98,21 +88,23 @@ def dvc_cache_path(md5: str, root: Path = Path()) -> Path | None:
     return None
 
 
-def resolve_reference(config: Config, explicit: Path | None, champion: Champion) -> ReferenceChoice:
+def resolve_reference(
+    project: Project, store: Store, explicit: Path | None, champion: Champion
+) -> ReferenceChoice:
     """`explicit` if given; else the champion's training data (by hash); else `paths.train`."""
     if explicit is not None:
         return ReferenceChoice(explicit, "argument", "given with --reference")
-    train = config.settings.paths.train
+    train = project.settings.paths.train
     info = champion.info
     if info is None:
         return _fallback(train, f"{champion.note}; using {train}")
     label = champion.label
-    md5 = champion_train_md5(info)
+    md5 = champion_train_md5(store, info)
     if md5 is None:
         return _fallback(train, f"{label} has no {TRAIN_MD5_TAG} lineage tag; using {train}")
     if train.is_file() and artifacts.file_md5(train) == md5:
         return ReferenceChoice(train, "champion", f"training data of {label} (md5 {md5})", md5)
-    cached = dvc_cache_path(md5)
+    cached = dvc_cache_path(md5, project.root)
     if cached is not None:
         why = f"training data of {label} from the DVC cache (md5 {md5})"
         return ReferenceChoice(cached, "dvc_cache", why, md5, suffix=train.suffix or ".parquet")

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops import artifacts
-from mlops.config import Config, DriftParams
+from mlops import artifacts, threads
+from mlops.config import DriftParams
 from mlops.data import Schema, load_schema
 from mlops.drift.columns import compare_column
 from mlops.drift.html import render_html
@@ -30,6 +30,8 @@ from mlops.drift.report import (
 )
 from mlops.drift.source import TableSource, open_table
 from mlops.errors import ConfigError, DataError, MlopsError
+from mlops.project import Project
+from mlops.tracking import Store
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +104,8 @@ def _names(source: TableSource, limit: int = 8) -> str:
 
 
 def compare_predictions(
-    config: Config,
+    project: Project,
+    store: Store,
     champion: Champion,
     schema: Schema | None,
     reference: TableSource,
@@ -123,9 +126,12 @@ def compare_predictions(
     from mlops import registry
 
     try:
-        loaded = registry.load_model(config, champion.info.uri)
-        ref_scores = score(loaded.model, schema, reference)
-        cur_scores = score(loaded.model, schema, current)
+        loaded = registry.load_model(
+            store, champion.info.uri, allow_unsafe=project.allow_unsafe_model
+        )
+        with threads.limited(project.params.train.n_jobs):
+            ref_scores = score(loaded.model, schema, reference)
+            cur_scores = score(loaded.model, schema, current)
     except MlopsError as exc:
         return [], f"prediction drift not tested: {exc}"
     except (ValueError, TypeError, KeyError) as exc:  # the model rejects the data
@@ -133,15 +139,15 @@ def compare_predictions(
     results: list[ColumnDrift] = []
     for name, ref_array in ref_scores.columns.items():
         outcome = compare_column(
-            name, ref_array, cur_scores.columns.get(name), config.params.drift, "prediction"
+            name, ref_array, cur_scores.columns.get(name), project.params.drift, "prediction"
         )
         if isinstance(outcome, ColumnDrift):
             results.append(outcome)
     return results, f"scored with {champion.label} ({champion.info.uri})"
 
 
-def _schema(config: Config) -> Schema | None:
-    path = config.settings.paths.schema_file
+def _schema(project: Project) -> Schema | None:
+    path = project.settings.paths.schema_file
     return load_schema(path) if path.exists() else None
 
 
@@ -172,7 +178,8 @@ def _info(source: TableSource, origin: str, why: str, md5: str | None = None) ->
 
 
 def build_report(
-    config: Config,
+    project: Project,
+    store: Store,
     reference: TableSource,
     current: TableSource,
     *,
@@ -184,15 +191,17 @@ def build_report(
 ) -> DriftReport:
     """Compare two opened datasets and decide (no files written)."""
     start = time.perf_counter() if started is None else started
-    params = config.params.drift
+    params = project.params.drift
     _check_columns_config(params, reference, current)
-    schema = _schema(config)
-    target = schema.target if schema is not None else config.params.data.target
+    schema = _schema(project)
+    target = schema.target if schema is not None else project.params.data.target
     features, target_result, ignored, target_note = compare_sources(
         reference, current, params, target
     )
     champion = champion or Champion(None, "prediction drift not requested")
-    prediction, prediction_note = compare_predictions(config, champion, schema, reference, current)
+    prediction, prediction_note = compare_predictions(
+        project, store, champion, schema, reference, current
+    )
     corrected = apply_correction(
         [*features, *([target_result] if target_result else []), *prediction], params
     )
@@ -232,7 +241,8 @@ def build_report(
 
 
 def run_drift(
-    config: Config,
+    project: Project,
+    store: Store,
     reference: Path | None = None,
     current: Path | None = None,
     json_path: Path | None = None,
@@ -241,16 +251,17 @@ def run_drift(
     """Stage: compare the reference (default: the champion's training data) with the current
     batch (default: `drift.current`), write the JSON and HTML reports, return the report."""
     start = time.perf_counter()
-    champion = find_champion(config)
-    choice = resolve_reference(config, reference, champion)
+    champion = find_champion(store)
+    choice = resolve_reference(project, store, reference, champion)
     log.info("reference %s: %s", choice.path, choice.reason)
-    current_path = current if current is not None else Path(config.params.drift.current)
+    current_path = current if current is not None else project.resolve(project.params.drift.current)
     current_origin = "argument" if current is not None else "params"
     current_reason = "given with --current" if current is not None else "drift.current in params"
     ref_source = open_table(choice.path, choice.suffix)
     cur_source = open_table(current_path)
     report = build_report(
-        config,
+        project,
+        store,
         ref_source,
         cur_source,
         choice=choice,
@@ -259,7 +270,7 @@ def run_drift(
         current_reason=current_reason,
         started=start,
     )
-    reports = config.settings.paths.reports
+    reports = project.settings.paths.reports
     json_target = json_path or reports / JSON_NAME
     html_target = html_path or reports / HTML_NAME
     artifacts.write_json(json_target, report.to_json())

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import artifacts, registry
-from mlops.config import Config
+from mlops import artifacts, registry, threads
 from mlops.errors import DataError
 from mlops.predict.schema import Coerced, InputSchema
 from mlops.predict.source import TableSource, check_suffix
+from mlops.tracking import Store
 
 if TYPE_CHECKING:
     import numpy as np
@@ -222,13 +222,14 @@ def score_batches(
 
 
 def predict_file(
-    config: Config,
+    store: Store,
     source: Path,
     target: Path,
     *,
     model_uri: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     allow_unsafe: bool = False,
+    n_jobs: int | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
 ) -> PredictResult:
@@ -239,7 +240,7 @@ def predict_file(
     if target.resolve() == source.resolve():
         raise DataError(f"{target}: output would overwrite the input")
     table = TableSource(source)
-    loaded = registry.load_model(config, model_uri, allow_unsafe=allow_unsafe)
+    loaded = registry.load_model(store, model_uri, allow_unsafe=allow_unsafe)
     scorer = Scorer.from_loaded(loaded)
     try:
         ignored = scorer.schema.check_columns(table.columns)
@@ -256,7 +257,7 @@ def predict_file(
     model = (loaded.name, loaded.version)
     start = time.perf_counter()
     rows = chunks = missing = 0
-    with artifacts.atomic_path(target) as tmp:
+    with artifacts.atomic_path(target) as tmp, threads.limited(n_jobs):
         writer = _Writer(tmp, out_suffix)
         try:
             for out, coerced in score_batches(

@@ -10,15 +10,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops import artifacts, faults, registry, tracking
-from mlops.config import Config
+from mlops import artifacts, faults, registry, threads
 from mlops.data import load_schema, load_split
 from mlops.errors import ModelLoadError, PromotionConflictError, RegistryError, StageOrderError
 from mlops.evaluate import LOWER_IS_BETTER, default_primary, score_model
 from mlops.gates import GateResult, evaluate_gates
+from mlops.project import Project
 from mlops.promote.lock import promotion_lock
 from mlops.promote.policy import compare_metrics, regression_check, signature_changes
 from mlops.promote.record import DecisionRecord, ModelSide, to_markdown
+from mlops.tracking import Store, first_line, tags
 
 __all__ = [
     "DecisionRecord",
@@ -28,22 +29,14 @@ __all__ = [
     "run_rollback",
 ]
 
-LINEAGE_KEYS = (
-    "mlops.git_commit",
-    "mlops.git_dirty",
-    "mlops.params_sha256",
-    "mlops.version",
-    "mlops.estimator",
-    "mlops.data.train_md5",
-    "mlops.data.test_md5",
-)
-
 
 @dataclass(frozen=True)
 class PromotionResult:
     record: DecisionRecord
     json_path: Path
     markdown_path: Path
+    #: False when nothing was decided (the candidate already is the champion): no file written.
+    written: bool = True
 
 
 def decided_by() -> str:
@@ -58,11 +51,11 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def candidate_run_id(config: Config, run_id: str | None) -> str:
+def candidate_run_id(project: Project, run_id: str | None) -> str:
     """The given run, or the one recorded by the last `mlops train`."""
     if run_id:
         return run_id
-    path = config.settings.paths.run_file
+    path = project.settings.paths.run_file
     if not path.exists():
         raise StageOrderError(f"{path}: no trained candidate found; run `mlops train` first")
     record = artifacts.read_json(path)
@@ -71,25 +64,23 @@ def candidate_run_id(config: Config, run_id: str | None) -> str:
     return str(record["run_id"])
 
 
-def _lineage(run_id: str | None) -> dict[str, str]:
-    if not run_id:
-        return {}
-    tags = tracking.run_summary(run_id)["lineage"]
-    return {key: str(tags[key]) for key in LINEAGE_KEYS if key in tags}
+def _record_paths(project: Project, stem: str) -> tuple[Path, Path]:
+    reports = project.settings.paths.reports
+    return reports / f"{stem}.json", reports / f"{stem}.md"
 
 
-def _write_record(config: Config, record: DecisionRecord, stem: str) -> PromotionResult:
-    reports = config.settings.paths.reports
+def _write_record(project: Project, record: DecisionRecord, stem: str) -> PromotionResult:
+    reports = project.settings.paths.reports
     json_path = artifacts.write_json(reports / f"{stem}.json", record.to_json())
     md_path = artifacts.write_text(reports / f"{stem}.md", to_markdown(record))
     return PromotionResult(record, json_path, md_path)
 
 
-def _test_data(config: Config) -> tuple[Any, Any, str]:
-    schema = load_schema(config.settings.paths.schema_file)
-    test = load_split(config, "test")
+def _test_data(project: Project) -> tuple[Any, Any, str]:
+    schema = load_schema(project.settings.paths.schema_file)
+    test = load_split(project, "test")
     if schema.target not in test.columns:
-        raise StageOrderError(f"{config.settings.paths.test}: target {schema.target!r} missing")
+        raise StageOrderError(f"{project.settings.paths.test}: target {schema.target!r} missing")
     return test.drop(columns=[schema.target]), test[schema.target], schema.task
 
 
@@ -97,20 +88,52 @@ def _score(model: Any, features: Any, target: Any, task: Any, uri: str) -> dict[
     try:
         return score_model(model, features, target, task)
     except (KeyError, ValueError) as exc:
-        raise ModelLoadError(
-            f"{uri}: cannot score the test split ({tracking.first_line(exc)})"
-        ) from exc
+        raise ModelLoadError(f"{uri}: cannot score the test split ({first_line(exc)})") from exc
 
 
-def _find_version(config: Config, run_id: str) -> registry.ModelVersionInfo | None:
-    for info in registry.list_versions(config):
+def _find_version(store: Store, run_id: str) -> registry.ModelVersionInfo | None:
+    for info in registry.list_versions(store):
         if info.run_id == run_id:
             return info
     return None
 
 
+def _already_champion(project: Project, store: Store, candidate_id: str) -> PromotionResult | None:
+    """The no-op of a re-run: the candidate already is the champion, so nothing is decided,
+    re-scored or rewritten (read through the MLflow-free lookup where the store allows)."""
+    names = store.names
+    champion = registry.find_alias(store, names.model_name, names.champion_alias)
+    if champion is None or champion.run_id != candidate_id:
+        return None
+    record = DecisionRecord(
+        action="promote",
+        verdict="unchanged",
+        model_name=names.model_name,
+        decided_by=decided_by(),
+        decided_at=now(),
+        candidate=ModelSide(run_id=candidate_id, model_uri=champion.uri, version=champion.version),
+        message=f"run {candidate_id} already is the champion (v{champion.version}); nothing to do",
+    )
+    json_path, md_path = _record_paths(project, "promotion")
+    return PromotionResult(record, json_path, md_path, written=False)
+
+
+def _rollback_check(version: registry.ModelVersionInfo | None) -> GateResult | None:
+    """A version the champion was rolled back from is not promoted again unless forced."""
+    note = version.tags.get(tags.ROLLED_BACK, "") if version is not None else ""
+    if not note or version is None:
+        return None
+    return GateResult(
+        name=f"v{version.version} was not rolled back from",
+        value=None,
+        threshold=f"{note}; promote it again only with --force --reason",
+        passed=False,
+    )
+
+
 def run_promotion(
-    config: Config,
+    project: Project,
+    store: Store,
     run_id: str | None = None,
     *,
     dry_run: bool = False,
@@ -118,30 +141,36 @@ def run_promotion(
     reason: str = "",
 ) -> PromotionResult:
     """Gate the candidate, re-score the champion on the same split, decide, and record it all."""
-    names = config.settings.registry
-    candidate_id = candidate_run_id(config, run_id)
-    tracking.connect(config.settings.tracking)
-    candidate_uri = tracking.logged_model_uri(candidate_id)
-    features, target, task = _test_data(config)
-    primary = config.params.gate.primary or default_primary(config.params.data.task)
+    names = store.names
+    candidate_id = candidate_run_id(project, run_id)
+    unchanged = _already_champion(project, store, candidate_id)
+    if unchanged is not None:
+        return unchanged
+    candidate_uri = store.logged_model_uri(candidate_id)
+    features, target, task = _test_data(project)
+    primary = project.params.gate.primary or default_primary(project.params.data.task)
 
-    with promotion_lock(config):
+    with promotion_lock(store), threads.limited(project.params.train.n_jobs):
         started = time.perf_counter()
-        candidate = registry.load_model(config, candidate_uri)
+        candidate = registry.load_model(store, candidate_uri)
         cand_metrics = _score(candidate.model, features, target, task, candidate_uri)
-        gates = evaluate_gates(cand_metrics, config.params.gate.metrics)
+        gates = evaluate_gates(cand_metrics, project.params.gate.metrics)
         results: list[GateResult] = list(gates.results)
-        champion_info = registry.get_alias(config, names.champion_alias)
+        existing = _find_version(store, candidate_id)
+        rolled_back = _rollback_check(existing)
+        if rolled_back is not None:
+            results.append(rolled_back)
+        champion_info = registry.get_alias(store, names.champion_alias)
         champion_side: ModelSide | None = None
         comparison = []
         changes: list[str] = []
         if champion_info is not None:
-            champion = registry.load_model(config, champion_info.uri)
+            champion = registry.load_model(store, champion_info.uri)
             champ_metrics = _score(champion.model, features, target, task, champion_info.uri)
             comparison = compare_metrics(cand_metrics, champ_metrics, LOWER_IS_BETTER)
             results.append(
                 regression_check(
-                    primary, cand_metrics, champ_metrics, config.params.gate, LOWER_IS_BETTER
+                    primary, cand_metrics, champ_metrics, project.params.gate, LOWER_IS_BETTER
                 )
             )
             changes = signature_changes(candidate.inputs, champion.inputs)
@@ -158,7 +187,7 @@ def run_promotion(
                 model_uri=champion_info.uri,
                 version=champion_info.version,
                 metrics=champ_metrics,
-                lineage=_lineage(champion_info.run_id),
+                lineage=store.lineage(champion_info.run_id),
             )
         rescoring = time.perf_counter() - started
 
@@ -186,14 +215,14 @@ def run_promotion(
             decided_at=now(),
             primary_metric=primary,
             tolerance={
-                "max_regression": config.params.gate.max_regression,
-                "mode": config.params.gate.regression_mode,
+                "max_regression": project.params.gate.max_regression,
+                "mode": project.params.gate.regression_mode,
             },
             candidate=ModelSide(
                 run_id=candidate_id,
                 model_uri=candidate_uri,
                 metrics=cand_metrics,
-                lineage=_lineage(candidate_id),
+                lineage=store.lineage(candidate_id),
             ),
             champion=champion_side,
             gates=results,
@@ -204,7 +233,7 @@ def run_promotion(
 
         started = time.perf_counter()
         if not dry_run and verdict != "unchanged":
-            record = _apply(config, record, champion_info)
+            record = _apply(store, record, champion_info, existing)
         elif verdict == "unchanged" and champion_info is not None:
             record.candidate.version = champion_info.version
         record.timings = {
@@ -212,53 +241,57 @@ def run_promotion(
             "registry_s": round(time.perf_counter() - started, 4),
         }
         # Written under the lock: the local record is always the latest decision.
-        result = _write_record(config, record, "promotion")
+        result = _write_record(project, record, "promotion")
+        if not dry_run and record.candidate.version:
+            # The decision record is the version's description: MLflow's UI shows it.
+            registry.set_description(store, record.candidate.version, to_markdown(record))
     # A dry run changes no registry state, but its record still goes on the candidate's run.
-    tracking.log_text_artifacts(
+    store.attach_files(
         candidate_id,
         {"json": result.json_path, "md": result.markdown_path},
         "promotion-dry-run" if dry_run else "promotion",
     )
     if not dry_run:
-        tracking.set_run_tags(candidate_id, {"mlops.promotion.verdict": verdict})
+        store.set_run_tags(candidate_id, {tags.PROMOTION_VERDICT: verdict})
     return result
 
 
 def _version_tags(record: DecisionRecord) -> dict[str, str]:
-    tags = {
-        "mlops.run_id": record.candidate.run_id or "",
-        "mlops.verdict": record.verdict,
-        "mlops.decided_by": record.decided_by,
-        "mlops.decided_at": record.decided_at,
-        "mlops.reason": record.reason,
-        "mlops.forced": str(record.forced).lower(),
+    values = {
+        tags.RUN_ID: record.candidate.run_id or "",
+        tags.VERDICT: record.verdict,
+        tags.DECIDED_BY: record.decided_by,
+        tags.DECIDED_AT: record.decided_at,
+        tags.REASON: record.reason,
+        tags.FORCED: str(record.forced).lower(),
         **record.candidate.lineage,
     }
-    tags.update({f"mlops.metric.{k}": f"{v:.6g}" for k, v in record.candidate.metrics.items()})
-    return tags
+    values.update({tags.metric(k): f"{v:.6g}" for k, v in record.candidate.metrics.items()})
+    if record.verdict == "promoted" and record.forced:
+        values[tags.ROLLED_BACK] = ""  # forced back in: the rollback no longer holds it out
+    return values
 
 
 def _apply(
-    config: Config, record: DecisionRecord, champion: registry.ModelVersionInfo | None
+    store: Store,
+    record: DecisionRecord,
+    champion: registry.ModelVersionInfo | None,
+    existing: registry.ModelVersionInfo | None,
 ) -> DecisionRecord:
     """Register the candidate and move aliases; the champion moves last, after a re-read."""
-    names = config.settings.registry
-    run_id = record.candidate.run_id or ""
-    existing = _find_version(config, run_id)
+    names = store.names
     if existing is None:
-        version = registry.register(
-            config, record.candidate.model_uri or "", run_id, _version_tags(record)
-        )
+        version = registry.register(store, record.candidate.model_uri or "", _version_tags(record))
     else:
         version = existing
-        registry.set_version_tags(config, version.version, _version_tags(record))
+        registry.set_version_tags(store, version.version, _version_tags(record))
     record.candidate.version = version.version
     faults.checkpoint("promote.after_register")
     if record.verdict == "rejected":
-        registry.set_alias(config, names.challenger_alias, version.version)
+        registry.set_alias(store, names.challenger_alias, version.version)
         record.aliases = {names.challenger_alias: version.version}
         return record
-    current = registry.get_alias(config, names.champion_alias)
+    current = registry.get_alias(store, names.champion_alias)
     before = champion.version if champion else None
     if (current.version if current else None) != before:
         raise PromotionConflictError(
@@ -266,31 +299,36 @@ def _apply(
             f"(v{before} -> v{current.version if current else None}); re-run `mlops promote`"
         )
     # Make sure the registered copy loads before the champion points at it.
-    registry.load_model(config, version.uri)
+    registry.load_model(store, version.uri)
     if champion is not None:
-        registry.set_alias(config, names.previous_alias, champion.version)
+        registry.set_alias(store, names.previous_alias, champion.version)
         record.aliases[names.previous_alias] = champion.version
     faults.checkpoint("promote.before_champion_alias")
-    registry.set_alias(config, names.champion_alias, version.version)
+    registry.set_alias(store, names.champion_alias, version.version)
     record.aliases[names.champion_alias] = version.version
-    challenger = registry.get_alias(config, names.challenger_alias)
+    challenger = registry.get_alias(store, names.challenger_alias)
     if challenger is not None and challenger.version == version.version:
-        registry.delete_alias(config, names.challenger_alias)
+        registry.delete_alias(store, names.challenger_alias)
     return record
 
 
-def run_rollback(config: Config, to: str | None = None, *, reason: str = "") -> PromotionResult:
-    """Move `champion` back to `previous` (or a given version) after checking that model loads."""
-    names = config.settings.registry
+def run_rollback(
+    project: Project, store: Store, to: str | None = None, *, reason: str = ""
+) -> PromotionResult:
+    """Move `champion` back to `previous` (or a given version) after checking that model loads.
+
+    The version rolled back from is tagged: `mlops promote` refuses it unless forced.
+    """
+    names = store.names
     # Reach the store first: an unreachable one is a one-line error, not a lock-file traceback.
-    tracking.connect(config.settings.tracking)
-    with promotion_lock(config):
+    store.client  # noqa: B018
+    with promotion_lock(store), threads.limited(project.params.train.n_jobs):
         started = time.perf_counter()
-        current = registry.get_alias(config, names.champion_alias)
+        current = registry.get_alias(store, names.champion_alias)
         if to is not None:
-            target = registry.resolve(config, to)
+            target = registry.resolve(store, to)
         else:
-            previous = registry.get_alias(config, names.previous_alias)
+            previous = registry.get_alias(store, names.previous_alias)
             if previous is None:
                 raise RegistryError(
                     f"registry: {names.model_name!r} has no {names.previous_alias!r} alias; "
@@ -300,26 +338,37 @@ def run_rollback(config: Config, to: str | None = None, *, reason: str = "") -> 
         if current is not None and current.version == target.version:
             raise RegistryError(f"registry: v{target.version} is already the champion")
         try:
-            registry.load_model(config, target.uri)
+            registry.load_model(store, target.uri)
         except (ModelLoadError, RegistryError) as exc:
             raise ModelLoadError(f"refusing rollback to v{target.version}: {exc}") from exc
         aliases = {names.champion_alias: target.version}
         if current is not None:
-            registry.set_alias(config, names.previous_alias, current.version)
+            registry.set_alias(store, names.previous_alias, current.version)
             aliases[names.previous_alias] = current.version
-        registry.set_alias(config, names.champion_alias, target.version)
+        registry.set_alias(store, names.champion_alias, target.version)
+        decided_at = now()
+        if current is not None:
+            json_path, _ = _record_paths(project, "rollback")
+            registry.set_version_tags(
+                store,
+                current.version,
+                {
+                    tags.ROLLED_BACK: f"rolled back to v{target.version} at {decided_at} "
+                    f"({project.relative(json_path)})"
+                },
+            )
         record = DecisionRecord(
             action="rollback",
             verdict="rolled_back",
             model_name=names.model_name,
             reason=reason,
             decided_by=decided_by(),
-            decided_at=now(),
+            decided_at=decided_at,
             candidate=ModelSide(
                 run_id=target.run_id,
                 model_uri=target.uri,
                 version=target.version,
-                lineage=_lineage(target.run_id),
+                lineage=store.lineage(target.run_id),
             ),
             champion=None
             if current is None
@@ -327,10 +376,10 @@ def run_rollback(config: Config, to: str | None = None, *, reason: str = "") -> 
                 run_id=current.run_id,
                 model_uri=current.uri,
                 version=current.version,
-                lineage=_lineage(current.run_id),
+                lineage=store.lineage(current.run_id),
             ),
             aliases=aliases,
             message=f"champion v{current.version if current else '-'} -> v{target.version}",
             timings={"registry_s": round(time.perf_counter() - started, 4)},
         )
-    return _write_record(config, record, "rollback")
+    return _write_record(project, record, "rollback")

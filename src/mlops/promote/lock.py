@@ -7,28 +7,23 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from mlops.config import Config
 from mlops.errors import PromotionConflictError
+from mlops.tracking import Store
 
 LOCK_TIMEOUT_ENV = "MLOPS_PROMOTE_LOCK_TIMEOUT"
 
 
-def lock_path(config: Config) -> Path:
-    """Beside the SQLite store when embedded; a project-local file otherwise."""
-    uri = config.settings.tracking.uri
-    name = config.settings.registry.model_name
-    if uri.startswith("sqlite:///"):
-        database = Path(uri.removeprefix("sqlite:///"))
-        return database.parent / f".{database.name}.{name}.promote.lock"
-    return Path(".mlops") / f"{name}.promote.lock"
+def lock_path(store: Store) -> Path:
+    """Beside the SQLite store when embedded; in the project's `.mlops/` otherwise."""
+    return store.lock_path(f"{store.model_name}.promote")
 
 
 @contextlib.contextmanager
-def promotion_lock(config: Config, timeout: float | None = None) -> Iterator[None]:
+def promotion_lock(store: Store, timeout: float | None = None) -> Iterator[None]:
     """Hold the promotion lock; a waiter past `timeout` seconds gets a clear error (exit 1)."""
     from filelock import FileLock, Timeout
 
-    path = lock_path(config)
+    path = lock_path(store)
     wait = timeout if timeout is not None else float(os.environ.get(LOCK_TIMEOUT_ENV, "120"))
     lock = FileLock(str(path), timeout=wait)
     try:

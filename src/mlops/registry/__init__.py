@@ -16,13 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from mlops import tracking
-from mlops.config import Config
 from mlops.errors import ModelLoadError, RegistryError
 from mlops.registry import fetch, lookup
 from mlops.registry.local import (
-    GIT_COMMIT_TAG,
     MODEL_URI_PREFIX,
-    UNSAFE_ENV,
     LoadedModel,
     ModelRef,
     ModelVersionInfo,
@@ -30,19 +27,16 @@ from mlops.registry.local import (
     load_model_dir,
     loaded,
     local_directory,
-    logged_model_id,
     parse_model_uri,
 )
+from mlops.tracking import Store
 
 __all__ = [
-    "GIT_COMMIT_TAG",
     "MODEL_URI_PREFIX",
-    "UNSAFE_ENV",
     "LoadedModel",
     "ModelRef",
     "ModelVersionInfo",
     "check_ready",
-    "client",
     "default_model_uri",
     "delete_alias",
     "download_model",
@@ -60,18 +54,11 @@ __all__ = [
     "resolve",
     "resolve_ref",
     "set_alias",
+    "set_description",
     "set_version_tags",
 ]
 
 log = logging.getLogger(__name__)
-
-
-def client(config: Config) -> Any:
-    """An MlflowClient on the configured store (tracking and registry share one URI)."""
-    import mlflow
-
-    tracking.connect(config.settings.tracking)
-    return mlflow.MlflowClient()
 
 
 def _info(version: Any) -> ModelVersionInfo:
@@ -92,13 +79,13 @@ def _is_not_found(exc: Exception) -> bool:
     return code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or "not found" in str(exc).lower()
 
 
-def get_alias(config: Config, alias: str) -> ModelVersionInfo | None:
+def get_alias(store: Store, alias: str, name: str | None = None) -> ModelVersionInfo | None:
     """The version an alias points at, or None when the model or alias does not exist."""
     from mlflow.exceptions import MlflowException
 
-    name = config.settings.registry.model_name
+    name = name or store.model_name
     try:
-        return _info(client(config).get_model_version_by_alias(name, alias))
+        return _info(store.client.get_model_version_by_alias(name, alias))
     except MlflowException as exc:
         if _is_not_found(exc):
             return None
@@ -107,12 +94,12 @@ def get_alias(config: Config, alias: str) -> ModelVersionInfo | None:
         ) from exc
 
 
-def get_version(config: Config, version: str) -> ModelVersionInfo:
+def get_version(store: Store, version: str, name: str | None = None) -> ModelVersionInfo:
     from mlflow.exceptions import MlflowException
 
-    name = config.settings.registry.model_name
+    name = name or store.model_name
     try:
-        return _info(client(config).get_model_version(name, str(version)))
+        return _info(store.client.get_model_version(name, str(version)))
     except MlflowException as exc:
         if _is_not_found(exc):
             raise RegistryError(f"registry: model {name!r} has no version {version}") from exc
@@ -121,12 +108,12 @@ def get_version(config: Config, version: str) -> ModelVersionInfo:
         ) from exc
 
 
-def list_versions(config: Config) -> list[ModelVersionInfo]:
+def list_versions(store: Store) -> list[ModelVersionInfo]:
     """Every version of the configured model, newest first."""
     from mlflow.exceptions import MlflowException
 
-    name = config.settings.registry.model_name
-    mlflow_client = client(config)
+    name = store.model_name
+    mlflow_client = store.client
     try:
         found = mlflow_client.search_model_versions(f"name = '{name}'")
         aliases: dict[str, list[str]] = {}
@@ -142,44 +129,47 @@ def list_versions(config: Config) -> list[ModelVersionInfo]:
     return sorted(versions, key=lambda v: int(v.version), reverse=True)
 
 
-def resolve(config: Config, ref: str) -> ModelVersionInfo:
+def resolve(store: Store, ref: str) -> ModelVersionInfo:
     """`3`, `v3` or `@alias` -> the version it names (RegistryError when missing)."""
     text = ref.strip()
     if text.startswith("@"):
-        found = get_alias(config, text[1:])
+        found = get_alias(store, text[1:])
         if found is None:
-            name = config.settings.registry.model_name
+            name = store.model_name
             raise RegistryError(f"registry: model {name!r} has no alias {text[1:]!r}")
         return found
     number = text.removeprefix("v")
     if not number.isdigit():
         raise RegistryError(f"registry: {ref!r} is not a version number or @alias")
-    return get_version(config, number)
+    return get_version(store, number)
 
 
 def register(
-    config: Config, model_uri: str, run_id: str, tags: Mapping[str, str]
+    store: Store, model_uri: str, tags: Mapping[str, str], description: str = ""
 ) -> ModelVersionInfo:
-    """Register `model_uri` as a new version of the configured model, with tags."""
+    """Register `model_uri` as a new version of the configured model, with tags.
+
+    Through MLflow's own registration path (`mlflow.register_model`): for a logged model
+    (`models:/m-...`) it also links the logged model to the version, so MLflow's UI shows
+    the logged model as registered.
+    """
+    import contextlib
+    import io
+
+    import mlflow
     from mlflow.exceptions import MlflowException
 
-    mlflow_client = client(config)
-    name = config.settings.registry.model_name
+    store.activate()  # register_model is fluent: it uses MLflow's current store
+    name = store.model_name
     try:
-        try:
-            mlflow_client.create_registered_model(name)
-        except MlflowException as exc:
-            if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
-                raise
-        # A logged model is named by id too: a tracking server checks that the source
-        # belongs to that model (a SQLite store does not).
-        version = mlflow_client.create_model_version(
-            name,
-            model_uri,
-            run_id=run_id,
-            tags={k: str(v) for k, v in tags.items()},
-            model_id=logged_model_id(model_uri),
-        )
+        with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered ..." chatter
+            version = mlflow.register_model(
+                model_uri, name, tags={k: str(v) for k, v in tags.items()}
+            )
+        if description:
+            version = store.client.update_model_version(
+                name, version.version, description=description
+            )
     except MlflowException as exc:
         raise RegistryError(
             f"registry: cannot register {model_uri}: {tracking.first_line(exc)}"
@@ -187,24 +177,24 @@ def register(
     return _info(version)
 
 
-def set_alias(config: Config, alias: str, version: str) -> None:
+def set_alias(store: Store, alias: str, version: str) -> None:
     from mlflow.exceptions import MlflowException
 
-    name = config.settings.registry.model_name
+    name = store.model_name
     try:
-        client(config).set_registered_model_alias(name, alias, str(version))
+        store.client.set_registered_model_alias(name, alias, str(version))
     except MlflowException as exc:
         raise RegistryError(
             f"registry: cannot set {alias!r} -> {version}: {tracking.first_line(exc)}"
         ) from exc
 
 
-def delete_alias(config: Config, alias: str) -> None:
+def delete_alias(store: Store, alias: str) -> None:
     from mlflow.exceptions import MlflowException
 
-    name = config.settings.registry.model_name
+    name = store.model_name
     try:
-        client(config).delete_registered_model_alias(name, alias)
+        store.client.delete_registered_model_alias(name, alias)
     except MlflowException as exc:
         if not _is_not_found(exc):
             raise RegistryError(
@@ -212,19 +202,29 @@ def delete_alias(config: Config, alias: str) -> None:
             ) from exc
 
 
-def set_version_tags(config: Config, version: str, tags: Mapping[str, str]) -> None:
-    mlflow_client = client(config)
-    name = config.settings.registry.model_name
+def set_version_tags(store: Store, version: str, tags: Mapping[str, str]) -> None:
     for key, value in tags.items():
-        mlflow_client.set_model_version_tag(name, str(version), key, str(value))
+        store.client.set_model_version_tag(store.model_name, str(version), key, str(value))
+
+
+def set_description(store: Store, version: str, description: str) -> None:
+    """The version's description (Markdown, shown in MLflow's UI): its decision record."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        store.client.update_model_version(store.model_name, str(version), description=description)
+    except MlflowException as exc:
+        raise RegistryError(
+            f"registry: cannot describe v{version}: {tracking.first_line(exc)}"
+        ) from exc
 
 
 # --------------------------------------------------------------------------- loading
 
 
-def default_model_uri(config: Config) -> str:
-    registry = config.settings.registry
-    return f"{MODEL_URI_PREFIX}{registry.model_name}@{registry.champion_alias}"
+def default_model_uri(store: Store) -> str:
+    names = store.names
+    return f"{MODEL_URI_PREFIX}{names.model_name}@{names.champion_alias}"
 
 
 def download_model(uri: str, destination: Path | None = None) -> Path:
@@ -250,38 +250,32 @@ def load_unsafe(path: Path, fmt: str) -> Any:
     return mlflow.sklearn._load_model_from_local_file(str(path), serialization_format=fmt)
 
 
-def _scoped(config: Config, name: str) -> Config:
-    registry = config.settings.registry.model_copy(update={"model_name": name})
-    settings = config.settings.model_copy(update={"registry": registry})
-    return config.model_copy(update={"settings": settings})
-
-
-def find_alias(config: Config, name: str, alias: str) -> ModelVersionInfo | None:
+def find_alias(store: Store, name: str, alias: str) -> ModelVersionInfo | None:
     """The version `name@alias` points at (None when missing), read the cheapest way."""
     try:
-        found = lookup.open_lookup(config.settings.tracking.uri).alias(name, alias)
+        found = lookup.open_lookup(store.location).alias(name, alias)
     except lookup.Unavailable as exc:
         log.debug("registry lookup through MLflow: %s", exc)
-        found = get_alias(_scoped(config, name), alias)
+        found = get_alias(store, alias, name)
     return check_ready(found) if found is not None else None
 
 
-def resolve_ref(config: Config, ref: ModelRef) -> ModelVersionInfo:
+def resolve_ref(store: Store, ref: ModelRef) -> ModelVersionInfo:
     """The version a `models:/` reference names (RegistryError when it does not exist)."""
     if ref.alias is not None:
-        found = find_alias(config, ref.name, ref.alias)
+        found = find_alias(store, ref.name, ref.alias)
         if found is None:
             raise RegistryError(f"registry: model {ref.name!r} has no alias {ref.alias!r}")
         return found
     try:
-        return lookup.resolve(lookup.open_lookup(config.settings.tracking.uri), ref)
+        return lookup.resolve(lookup.open_lookup(store.location), ref)
     except lookup.Unavailable as exc:
         log.debug("registry lookup through MLflow: %s", exc)
-    return check_ready(get_version(_scoped(config, ref.name), str(ref.version)))
+    return check_ready(get_version(store, str(ref.version), ref.name))
 
 
 def load_version(
-    config: Config, info: ModelVersionInfo, *, alias: str | None = None,
+    store: Store, info: ModelVersionInfo, *, alias: str | None = None,
     uri: str | None = None, allow_unsafe: bool = False,
 ) -> LoadedModel:  # fmt: skip
     """Load a registered version from where its files are on disk, or from the model cache.
@@ -291,33 +285,27 @@ def load_version(
     """
     directory = local_directory(info)
     if directory is None:
-        try:
-            identity = lookup.open_lookup(config.settings.tracking.uri).identity
-        except lookup.Unavailable:
-            identity = tracking.redact(config.settings.tracking.uri)
-        directory = fetch.ensure(config, identity, info)
+        directory = fetch.ensure(store, info)
     model, inputs = load_model_dir(directory, allow_unsafe=allow_unsafe)
     return loaded(model, inputs, uri or info.uri, directory, info, alias)
 
 
-def load_model(
-    config: Config, uri: str | None = None, *, allow_unsafe: bool = False
-) -> LoadedModel:
+def load_model(store: Store, uri: str | None = None, *, allow_unsafe: bool = False) -> LoadedModel:
     """Resolve `uri` (default: the champion) and load it safely (skops allowlist, no pickle).
 
     A path is loaded as a model directory; any other URI MLflow understands (`runs:/…`)
     is downloaded to a temporary directory, loaded, and the download removed.
     """
-    model_uri = uri or default_model_uri(config)
+    model_uri = uri or default_model_uri(store)
     ref = parse_model_uri(model_uri)
     if ref is not None:
-        info = resolve_ref(config, ref)
-        return load_version(config, info, alias=ref.alias, uri=model_uri, allow_unsafe=allow_unsafe)
+        info = resolve_ref(store, ref)
+        return load_version(store, info, alias=ref.alias, uri=model_uri, allow_unsafe=allow_unsafe)
     path_given = Path(model_uri)
     if path_given.is_dir():
         model, inputs = load_model_dir(path_given, allow_unsafe=allow_unsafe)
         return loaded(model, inputs, model_uri, path_given, None, None)
-    tracking.connect(config.settings.tracking)
+    store.activate()  # MLflow resolves runs:/ URIs against its current store
     scratch = Path(tempfile.mkdtemp(prefix="mlops-model-"))
     try:
         local = download_model(model_uri, scratch)

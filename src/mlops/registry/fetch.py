@@ -18,11 +18,15 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops.artifacts import pid_alive
-from mlops.config import Config, TrackingSettings
+from mlops.config import TrackingSettings
 from mlops.errors import ExitCode, MlopsError, RegistryError, first_line
 from mlops.registry.local import ModelVersionInfo
+
+if TYPE_CHECKING:
+    from mlops.tracking import Store
 
 #: A fetch that takes longer than this (a huge model over a slow link) is reported as failed.
 FETCH_TIMEOUT_SECONDS = 1800
@@ -36,32 +40,32 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def entry_dir(config: Config, identity: str, info: ModelVersionInfo) -> Path:
-    """Where version `info` of the store `identity` is (or will be) cached."""
-    root = config.settings.paths.model_cache
-    return root / _digest(identity) / f"{_digest(info.name)}-v{info.version}"
+def entry_dir(store: Store, info: ModelVersionInfo) -> Path:
+    """Where version `info` of `store` is (or will be) cached."""
+    identity = store.location.identity
+    return store.model_cache / _digest(identity) / f"{_digest(info.name)}-v{info.version}"
 
 
-def cached(config: Config, identity: str, info: ModelVersionInfo) -> Path | None:
-    entry = entry_dir(config, identity, info)
+def cached(store: Store, info: ModelVersionInfo) -> Path | None:
+    entry = entry_dir(store, info)
     return entry if (entry / "MLmodel").is_file() else None
 
 
-def ensure(config: Config, identity: str, info: ModelVersionInfo) -> Path:
+def ensure(store: Store, info: ModelVersionInfo) -> Path:
     """The cached directory of `info`, fetching it first when missing."""
-    found = cached(config, identity, info)
+    found = cached(store, info)
     if found is not None:
         return found
-    entry = entry_dir(config, identity, info)
+    entry = entry_dir(store, info)
     entry.parent.mkdir(parents=True, exist_ok=True)
     _sweep(entry.parent)
     scratch = entry.with_name(f"{entry.name}{TEMP_MARK}{os.getpid()}")
     shutil.rmtree(scratch, ignore_errors=True)
     try:
         if "mlflow" in sys.modules:  # already paid for: download here
-            download(config.settings.tracking, info.uri, scratch)
+            download(store, info.uri, scratch)
         else:
-            _download_in_child(config.settings.tracking, info.uri, scratch)
+            _download_in_child(store, info.uri, scratch)
         try:
             scratch.rename(entry)
         except OSError:  # another process installed it first: theirs is as good as ours
@@ -96,11 +100,11 @@ def _sweep(directory: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
-def download(settings: TrackingSettings, uri: str, target: Path) -> Path:
+def download(store: Store, uri: str, target: Path) -> Path:
     """Download the model directory of `uri` into `target` (which must not exist yet)."""
-    from mlops import registry, tracking
+    from mlops import registry
 
-    tracking.connect(settings)
+    store.activate()  # MLflow resolves models:/ URIs against its current store
     target.mkdir(parents=True)
     local = registry.download_model(uri, target)
     if local != target:  # MLflow put the files in a subdirectory: flatten to `target`
@@ -111,8 +115,10 @@ def download(settings: TrackingSettings, uri: str, target: Path) -> Path:
     return target
 
 
-def _download_in_child(settings: TrackingSettings, uri: str, target: Path) -> None:
-    request = json.dumps({"tracking": settings.model_dump(mode="json"), "uri": uri})
+def _download_in_child(store: Store, uri: str, target: Path) -> None:
+    request = json.dumps(
+        {"tracking": store.settings.model_dump(mode="json"), "root": str(store.root), "uri": uri}
+    )
     try:
         done = subprocess.run(  # our own module, same interpreter
             [sys.executable, "-m", "mlops.registry.fetch", str(target)],
@@ -134,8 +140,11 @@ def main(argv: list[str]) -> int:
     """`python -m mlops.registry.fetch TARGET` with {"tracking": …, "uri": …} on stdin."""
     try:
         request = json.loads(sys.stdin.read())
+        from mlops.tracking import Store
+
         settings = TrackingSettings.model_validate(request["tracking"])
-        download(settings, str(request["uri"]), Path(argv[0]))
+        store = Store(settings, root=Path(request["root"]))
+        download(store, str(request["uri"]), Path(argv[0]))
     except MlopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.exit_code)

@@ -8,7 +8,6 @@ SQLAlchemy store) out of processes that only score: `mlops serve` workers and `m
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +16,9 @@ from urllib.parse import unquote, urlparse
 
 from mlops import artifacts
 from mlops.errors import ModelLoadError, RegistryError, first_line
+from mlops.tracking import tags
 
 MODEL_URI_PREFIX = "models:/"
-#: Set by `mlops --allow-unsafe-model`: the user accepts loading untrusted model formats.
-UNSAFE_ENV = "MLOPS_ALLOW_UNSAFE_MODEL"
-#: Tag carrying the git commit a version was trained at (written by `mlops train`).
-GIT_COMMIT_TAG = "mlops.git_commit"
 
 
 @dataclass(frozen=True)
@@ -143,7 +139,6 @@ def load_model_dir(path: Path, *, allow_unsafe: bool = False) -> tuple[Any, list
         raise ModelLoadError(
             f"{path / 'MLmodel'}: not a scikit-learn model (flavors: {', '.join(flavors)})"
         )
-    allow_unsafe = allow_unsafe or os.environ.get(UNSAFE_ENV) == "1"
     fmt = str(flavor.get("serialization_format", "pickle"))
     data_file = path / str(flavor.get("pickled_model", "model.skops"))
     if data_file.resolve().parent != path.resolve():
@@ -173,7 +168,7 @@ def loaded(
         version=info.version if info else None,
         alias=alias,
         run_id=info.run_id if info else None,
-        git_commit=info.tags.get(GIT_COMMIT_TAG) if info else None,
+        git_commit=info.tags.get(tags.GIT_COMMIT) if info else None,
         inputs=inputs,
     )
 

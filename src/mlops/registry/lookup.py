@@ -8,8 +8,9 @@ files?". Two stores answer that cheaply:
 - a tracking server (`http(s)://`): MLflow's documented REST API
   (`GET /api/2.0/mlflow/registered-models/alias`, `GET …/model-versions/get`).
 
-Any other store, or a SQLite file whose schema does not look like MLflow's (not created yet, or
-a future migration), raises `Unavailable`, and callers go through the MLflow client instead.
+Any other store, or a SQLite file whose schema is not one this code was tested with (not
+created yet, or an MLflow migration newer or older than `TESTED_REVISIONS`), raises
+`Unavailable`, and callers go through the MLflow client instead.
 """
 
 from __future__ import annotations
@@ -28,11 +29,25 @@ from typing import Any, Protocol
 
 from mlops.errors import RegistryError, redact_secrets
 from mlops.registry.local import ModelRef, ModelVersionInfo, check_ready
+from mlops.tracking.uri import TrackingUri, parse_tracking_uri
 
-SQLITE_PREFIX = "sqlite:///"
 #: MLflow writes this workspace when workspaces are off (the default everywhere but a server).
 DEFAULT_WORKSPACE = "default"
 HTTP_TIMEOUT = 10.0
+#: Alembic revisions of MLflow's schema whose registry tables these queries were tested on:
+#: MLflow 3.4.0 (71994744cf8e) to 3.18.0 (f4a9b2c7d1e6). The tables read here changed once in
+#: that span (workspace columns, 1b5f0d9ad7c1), which `_workspace` handles.
+TESTED_REVISIONS = frozenset(
+    {
+        "71994744cf8e", "3da73c924c2f", "bf29a5ff90ea", "1bd49d398cd23", "b7c8d9e0f1a2",
+        "5d2d30f0abce", "c9d4e5f6a7b8", "2c33131f4dae", "d3e4f5a6b7c8", "d0e1f2a3b4c5",
+        "c8d9e0f1a2b3", "1b5f0d9ad7c1", "e1f2a3b4c5d6", "76601a5f987d", "c3d6457b6d8a",
+        "a5b4c3d2e1f0", "ae8bbe7743c9", "7d34483879f0", "da6fb0208061", "89d3d66ed43f",
+        "b7e4c1a90f23", "a8b9c0d1e2f3", "c1d2e3f4a5b6", "c3d9e7f1a2b4", "6f8d9c3b2a1e",
+        "1971f2d9a75b", "17e22815139b", "b7e2c1a4d9f3", "75868b020152", "dc11669786a5",
+        "e7d1f4b2a9c6", "8b6ad64cb8f5", "f4a9b2c7d1e6",
+    }
+)  # fmt: skip
 
 
 class Unavailable(Exception):
@@ -48,17 +63,19 @@ class Lookup(Protocol):
     def version(self, name: str, version: str) -> ModelVersionInfo | None: ...
 
 
-def open_lookup(tracking_uri: str) -> Lookup:
+def open_lookup(location: TrackingUri | str) -> Lookup:
     """A lookup for this store; `Unavailable` (here, or from a SQLite lookup's first query when
-    the file is missing or lacks MLflow's tables) means only the MLflow client can read it."""
-    if tracking_uri.startswith(SQLITE_PREFIX):
-        database = tracking_uri.removeprefix(SQLITE_PREFIX).split("?", 1)[0]
-        if not database or database == ":memory:":
+    the file is missing, lacks MLflow's tables or has an untested schema revision) means only
+    the MLflow client can read it."""
+    if isinstance(location, str):
+        location = parse_tracking_uri(location)
+    if location.is_sqlite:
+        if location.path is None:
             raise Unavailable("in-memory SQLite store")
-        return SqliteLookup(Path(database))
-    if tracking_uri.startswith(("http://", "https://")):
-        return RestLookup(tracking_uri)
-    raise Unavailable(f"no MLflow-free reader for {tracking_uri.split(':', 1)[0]} stores")
+        return SqliteLookup(location.path)
+    if location.scheme in ("http", "https"):
+        return RestLookup(location.raw)
+    raise Unavailable(f"no MLflow-free reader for {location.scheme} stores")
 
 
 def resolve(lookup: Lookup, ref: ModelRef) -> ModelVersionInfo:
@@ -93,11 +110,19 @@ class SqliteLookup:
         except sqlite3.Error as exc:
             raise Unavailable(f"{self.database}: {exc}") from exc
         try:
+            self._check_revision(conn)
             yield conn
         except sqlite3.Error as exc:  # no such table/column: not (yet) MLflow's schema
             raise Unavailable(f"{self.database}: {exc}") from exc
         finally:
             conn.close()
+
+    def _check_revision(self, conn: sqlite3.Connection) -> None:
+        """These queries read MLflow's private tables: only at schema revisions tested here."""
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        revision = str(row[0]) if row else ""
+        if revision not in TESTED_REVISIONS:
+            raise Unavailable(f"{self.database}: untested MLflow schema revision {revision!r}")
 
     def _workspace(self, conn: sqlite3.Connection, table: str) -> tuple[str, tuple[str, ...]]:
         columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}

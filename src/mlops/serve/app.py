@@ -13,18 +13,21 @@ import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from mlops import __version__
-from mlops.config import Config
+from mlops.config import RegistrySettings, TrackingSettings
 from mlops.errors import DataError
 from mlops.predict.schema import Coerced
+from mlops.project import Project
 from mlops.serve import coalesce, protocol
 from mlops.serve.metrics import OTHER, ROUTES, Metrics
 from mlops.serve.model_holder import ModelHolder, ServingModel
 from mlops.serve.protocol import RequestError
+from mlops.tracking import Store
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,7 +54,11 @@ class ServeOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
 
-    config: Config
+    #: The project root and its resolved store settings (absolute paths).
+    root: Path
+    tracking: TrackingSettings
+    registry: RegistrySettings
+    model_cache: Path
     model_uri: str
     max_body_bytes: int
     reload_interval: float
@@ -60,18 +67,26 @@ class ServeOptions(BaseModel):
     log_level: str = "INFO"
 
     @classmethod
-    def from_config(
-        cls, config: Config, model_uri: str | None = None, **overrides: Any
+    def from_project(
+        cls, project: Project, model_uri: str | None = None, **overrides: Any
     ) -> ServeOptions:
-        from mlops.registry import default_model_uri
-
-        serve = config.settings.serve
+        settings = project.settings
+        names = settings.registry
         return cls(
-            config=config,
-            model_uri=model_uri or default_model_uri(config),
-            max_body_bytes=serve.max_body_bytes,
-            reload_interval=serve.reload_interval,
+            root=project.root,
+            tracking=settings.tracking,
+            registry=names,
+            model_cache=settings.paths.model_cache,
+            model_uri=model_uri or f"models:/{names.model_name}@{names.champion_alias}",
+            max_body_bytes=settings.serve.max_body_bytes,
+            reload_interval=settings.serve.reload_interval,
+            allow_unsafe=project.allow_unsafe_model,
             **overrides,
+        )
+
+    def store(self) -> Store:
+        return Store(
+            self.tracking, root=self.root, registry=self.registry, model_cache=self.model_cache
         )
 
 
@@ -96,7 +111,7 @@ class ScoringApp:
         self.options = options
         self.metrics = Metrics()
         self.holder = ModelHolder(
-            options.config,
+            options.store(),
             options.model_uri,
             reload_interval=options.reload_interval,
             allow_unsafe=options.allow_unsafe,

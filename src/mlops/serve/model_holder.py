@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlops import registry
-from mlops.config import Config
 from mlops.errors import MlopsError, RegistryError
 from mlops.predict import Scorer
+from mlops.tracking import Store
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class ModelHolder:
 
     def __init__(
         self,
-        config: Config,
+        store: Store,
         uri: str,
         *,
         reload_interval: float,
@@ -84,7 +84,7 @@ class ModelHolder:
         on_load: Callable[[ServingModel], None] | None = None,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
-        self.config = config
+        self.store = store
         self.uri = uri
         self.reload_interval = reload_interval
         self.allow_unsafe = allow_unsafe
@@ -171,7 +171,7 @@ class ModelHolder:
         """The version to load now: None while the alias stays on the one being served."""
         name, label = alias
         current = self._current
-        found = registry.find_alias(self.config, name, label)
+        found = registry.find_alias(self.store, name, label)
         if found is None:
             if current is None:
                 raise RegistryError(f"registry: model {name!r} has no alias {label!r}")
@@ -186,10 +186,10 @@ class ModelHolder:
         if info is not None:
             alias = self._alias[1] if self._alias else None
             loaded = registry.load_version(
-                self.config, info, alias=alias, uri=self.uri, allow_unsafe=self.allow_unsafe
+                self.store, info, alias=alias, uri=self.uri, allow_unsafe=self.allow_unsafe
             )
         else:
-            loaded = registry.load_model(self.config, self.uri, allow_unsafe=self.allow_unsafe)
+            loaded = registry.load_model(self.store, self.uri, allow_unsafe=self.allow_unsafe)
         scorer = Scorer.from_loaded(loaded)
         if self.silence_warnings:
             quiet_warnings()

@@ -6,9 +6,10 @@ import logging
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 from mlops.artifacts import pid_alive
-from mlops.tracking.lineage import TAG_PREFIX
+from mlops.tracking import tags
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +32,14 @@ def _alive(pid: int, started: str | None) -> bool:
 
 def process_tags() -> dict[str, str]:
     return {
-        f"{TAG_PREFIX}pid": str(os.getpid()),
-        f"{TAG_PREFIX}pid_start": _process_start(os.getpid()) or "",
-        f"{TAG_PREFIX}host": socket.gethostname(),
+        tags.PID: str(os.getpid()),
+        tags.PID_START: _process_start(os.getpid()) or "",
+        tags.HOST: socket.gethostname(),
     }
 
 
-def reap_orphaned_runs() -> list[str]:
+def reap_orphaned_runs(client: Any) -> list[str]:
     """Mark KILLED every RUNNING run whose process on this host is gone (e.g. after kill -9)."""
-    import mlflow
-
-    client = mlflow.MlflowClient()
     host = socket.gethostname()
     reaped: list[str] = []
     experiments = [e.experiment_id for e in client.search_experiments()]
@@ -51,13 +49,13 @@ def reap_orphaned_runs() -> list[str]:
         experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000
     )
     for found in running:
-        tags = found.data.tags
-        pid = tags.get(f"{TAG_PREFIX}pid", "")
-        if tags.get(f"{TAG_PREFIX}host") != host or not pid.isdigit():
+        values = found.data.tags
+        pid = values.get(tags.PID, "")
+        if values.get(tags.HOST) != host or not pid.isdigit():
             continue
-        if not _alive(int(pid), tags.get(f"{TAG_PREFIX}pid_start") or None):
+        if not _alive(int(pid), values.get(tags.PID_START) or None):
             client.set_terminated(found.info.run_id, status="KILLED")
-            client.set_tag(found.info.run_id, f"{TAG_PREFIX}reaped", "process gone")
+            client.set_tag(found.info.run_id, tags.REAPED, "process gone")
             reaped.append(found.info.run_id)
             log.warning(
                 "run %s was left RUNNING by a dead process; marked KILLED", found.info.run_id
