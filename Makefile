@@ -52,7 +52,7 @@ promote: setup ## mlops promote: the last trained run vs the champion
 	$(BIN)/mlops promote
 
 test: setup-dev ## Set up and run the whole test suite
-	$(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
 lint: setup-dev ## ruff (lint + format check) and import-linter contracts
 	$(BIN)/ruff check src tests bench

@@ -37,10 +37,11 @@ RAW = """
 import json, os, resource, sys, time
 import pandas as pd
 from mlops import registry
-from mlops.config import load_config
+from mlops.project import open_project
 from mlops.predict import Scorer
+from mlops.tracking import Store
 
-loaded = registry.load_model(load_config(), sys.argv[1])
+loaded = registry.load_model(Store.for_project(open_project()), sys.argv[1])
 frame = pd.read_parquet(sys.argv[2])
 frame = Scorer.from_loaded(loaded).schema.coerce(frame).frame
 from mlops.predict.batch import warnings_silenced

@@ -61,16 +61,18 @@ def prepare_project() -> dict[str, Any]:
     )
     os.chdir(PROJECT)
     from mlops import registry
-    from mlops.config import load_config
     from mlops.data import ingest, split
+    from mlops.project import open_project
+    from mlops.tracking import Store
     from mlops.train import run_training
 
-    config = load_config(overrides=OVERRIDES)
-    ingest(config)
-    split(config)
-    result = run_training(config)
-    version = registry.register(config, result.model_uri, result.run_id, {"bench": "serve"})
-    registry.set_alias(config, "champion", version.version)
+    project = open_project(overrides=OVERRIDES)
+    store = Store.for_project(project)
+    ingest(project)
+    split(project)
+    result = run_training(project, store)
+    version = registry.register(store, result.model_uri, {"bench": "serve"})
+    registry.set_alias(store, "champion", version.version)
     info = {"uri": f"models:/{MODEL_NAME}@champion", "version": version.version}
     marker.write_text(json.dumps(info))
     return info
@@ -101,12 +103,13 @@ RAW_WORKER = """
 import json, sys, time, warnings
 import pandas as pd
 from mlops import registry
-from mlops.config import load_config
+from mlops.project import open_project
 from mlops.predict import Scorer
 from mlops.serve.model_holder import quiet_warnings
+from mlops.tracking import Store
 
 uri, split_json = sys.argv[1], sys.argv[2]
-loaded = registry.load_model(load_config(), uri)
+loaded = registry.load_model(Store.for_project(open_project()), uri)
 model, schema = loaded.model, Scorer.from_loaded(loaded).schema
 split = json.loads(open(split_json).read())["dataframe_split"]
 frames = {"batch": schema.coerce(pd.DataFrame(split["data"], columns=split["columns"])).frame}

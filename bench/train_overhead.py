@@ -69,15 +69,16 @@ class Stopwatch:
 def instrument(watch: Stopwatch) -> None:
     """Time every MLflow-facing call of `run_training`, and the non-MLflow steps around them."""
     from mlops import artifacts, tracking, train
+    from mlops.tracking import Store
 
-    for name in ("connect", "set_tags", "log_params", "log_metrics", "log_sklearn_model"):
+    for name in ("set_tags", "log_params", "log_metrics", "log_dataset", "log_sklearn_model"):
         setattr(tracking, name, watch.wrap(f"mlflow: {name}", getattr(tracking, name)))
-    original_run = tracking.run
+    original_run = Store.run
 
     @contextlib.contextmanager
-    def timed_run(*args: Any, **kwargs: Any) -> Iterator[str]:
-        """`tracking.run`, timing only its own start and end (not the block inside)."""
-        manager = original_run(*args, **kwargs)
+    def timed_run(self: Store, **kwargs: Any) -> Iterator[str]:
+        """`Store.run`, timing only its own start and end (not the block inside)."""
+        manager = original_run(self, **kwargs)
         start = time.perf_counter()
         run_id = manager.__enter__()
         watch.seconds["mlflow: start/end run"] += time.perf_counter() - start
@@ -91,9 +92,10 @@ def instrument(watch: Stopwatch) -> None:
         manager.__exit__(None, None, None)
         watch.seconds["mlflow: start/end run"] += time.perf_counter() - start
 
-    tracking.run = timed_run  # type: ignore[assignment]
-    for name in ("dump_model", "write_bytes", "write_json", "file_md5"):
+    Store.run = timed_run  # type: ignore[method-assign,assignment]
+    for name in ("dump_model", "write_bytes", "write_json", "file_md5", "untrusted_types"):
         setattr(artifacts, name, watch.wrap(f"local: {name}", getattr(artifacts, name)))
+    tracking.git_state = watch.wrap("local: git state", tracking.git_state)
     train.score_model = watch.wrap("local: score_model (train metrics)", train.score_model)
     train.fit_pipeline = watch.wrap("fit_pipeline (inside run_training)", train.fit_pipeline)
     train.build_estimator = watch.wrap("local: build_estimator", train.build_estimator)
@@ -109,20 +111,23 @@ def main() -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
     with example_project():
-        from mlops.config import load_config
         from mlops.data import ingest, load_schema, load_split, split
+        from mlops.project import open_project
+        from mlops.tracking import Store
         from mlops.train import fit_pipeline, run_training
 
-        config = load_config(overrides=tuple(args.overrides))
-        ingest(config)
-        split(config)
+        project = open_project(overrides=tuple(args.overrides))
+        config = project.config
+        store = Store.for_project(project)
+        ingest(project)
+        split(project)
         schema = load_schema(config.settings.paths.schema_file)
-        train_frame = load_split(config, "train")
+        train_frame = load_split(project, "train")
         seed = config.params.split.seed
 
         # Warm-up: imports (sklearn, mlflow, skops), the SQLite store, the experiment.
         fit_pipeline(schema, config.params.model, train_frame, seed)
-        run_training(config)
+        run_training(project, store)
 
         watch = Stopwatch()
         instrument(watch)  # `fit_pipeline` above is the unwrapped function
@@ -136,7 +141,7 @@ def main() -> int:
 
             watch.seconds.clear()
             start = time.perf_counter()
-            run_training(config)
+            run_training(project, store)
             full.append(time.perf_counter() - start)
             parts.append(dict(watch.seconds))
 

@@ -157,11 +157,15 @@ def run_training(project: Project, store: tracking.Store) -> TrainingResult:
             context="training",
             target=schema.target,
         )
+        # One dump: the bytes MLflow logs are the model DVC tracks, checked against our allowlist.
+        model_bytes, _ = artifacts.dump_model(pipeline)
         logged = tracking.log_sklearn_model(
-            pipeline, example, example_predictions, sorted(artifacts.TRUSTED_MODEL_TYPES)
+            pipeline,
+            model_bytes,
+            example,
+            example_predictions,
+            sorted(artifacts.TRUSTED_MODEL_TYPES),
         )
-        # The model MLflow logged is the one DVC tracks: same bytes, checked against our allowlist.
-        artifacts.check_trusted(artifacts.untrusted_types(logged.model_bytes), "trained model")
         model_uri = logged.uri
         faults.checkpoint("train.after_log_model")
     artifacts.write_bytes(paths.model_file, logged.model_bytes)

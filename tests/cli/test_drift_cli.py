@@ -50,7 +50,8 @@ def test_no_drift_exits_0_and_writes_both_reports(project: Path, cli: Invoke) ->
         .read_text(encoding="utf-8")
         .startswith("<!DOCTYPE html>")
     )
-    assert "reports -> reports/drift.json, reports/drift.html" in result.stderr
+    reports = project / "reports"
+    assert f"reports -> {reports / 'drift.json'}, {reports / 'drift.html'}" in result.stderr
 
 
 def test_drift_exits_3_unless_no_fail(project: Path, cli: Invoke) -> None:
@@ -84,10 +85,10 @@ def test_current_defaults_to_params_and_reference_to_the_train_split(
     result = cli("drift")
     assert result.exit_code == 0, result.output
     report = json.loads((project / "reports" / "drift.json").read_text(encoding="utf-8"))
-    assert report["reference"]["path"] == "data/processed/train.parquet"
+    assert report["reference"]["path"] == str(project / "data" / "processed" / "train.parquet")
     assert report["reference"]["origin"] == "fallback"
     assert "no tracking store" in report["reference"]["origin_reason"]
-    assert report["current"]["path"] == "data/processed/test.parquet"
+    assert report["current"]["path"] == str(project / "data" / "processed" / "test.parquet")
     assert report["prediction"] == [] and "not tested" in report["prediction_note"]
     assert not (project / "mlflow.db").exists()  # looking for a champion created no store
 

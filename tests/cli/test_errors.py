@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -25,6 +26,8 @@ def _runs(project: Path) -> int:
 
 # --------------------------------------------------------------------------- data sources
 
+#: Patterns for `data.source=<name>` errors; the messages name the file resolved against the
+#: project root, which `_rooted` prefixes.
 BAD_SOURCES = {
     "missing.csv": (None, r"^error: missing\.csv: file not found$"),
     "garbled.csv": (b'a,b\n1,"2\n3,4\n', r"^error: garbled\.csv: cannot parse CSV \("),
@@ -48,6 +51,11 @@ BAD_SOURCES = {
 }
 
 
+def _rooted(pattern: str, root: Path) -> str:
+    """`pattern` with the file it names (right after `^error: `) made absolute under `root`."""
+    return pattern.replace("^error: ", f"^error: {re.escape(str(root))}/", 1)
+
+
 @pytest.mark.parametrize("name", sorted(BAD_SOURCES))
 def test_bad_source_file_on_ingest(project: Path, cli: Invoke, name: str) -> None:
     content, pattern = BAD_SOURCES[name]
@@ -55,7 +63,7 @@ def test_bad_source_file_on_ingest(project: Path, cli: Invoke, name: str) -> Non
         (project / name).write_bytes(content)
     before = snapshot(project)
     result = cli("--set", f"data.source={name}", "data", "ingest")
-    assert_one_line_error(result, pattern)
+    assert_one_line_error(result, _rooted(pattern, project))
     assert snapshot(project) == before  # no data/, no schema, no temp files
 
 
@@ -68,7 +76,8 @@ def test_validate_an_unreadable_file(trained_project: Path, cli: Invoke) -> None
     (trained_project / "empty.csv").write_bytes(b"")
     before = snapshot(trained_project)
     assert_one_line_error(
-        cli("data", "validate", "empty.csv"), r"^error: empty\.csv: file is empty$"
+        cli("data", "validate", "empty.csv"),
+        _rooted(r"^error: empty\.csv: file is empty$", trained_project),
     )
     assert snapshot(trained_project) == before
 
@@ -110,13 +119,14 @@ def test_bad_config_file(
 def test_unparseable_params_file(project: Path, cli: Invoke) -> None:
     (project / "params.yaml").write_text("data: {source: [\n", encoding="utf-8")
     assert_one_line_error(
-        cli("data", "ingest"), r"^error: params\.yaml \(line \d+\): not valid YAML$"
+        cli("data", "ingest"), _rooted(r"^error: params\.yaml \(line \d+\): not valid YAML$", project)
     )
 
 
 def test_missing_params_and_config_files(project: Path, cli: Invoke) -> None:
     assert_one_line_error(
-        cli("--params", "nope.yaml", "data", "ingest"), r"^error: nope\.yaml: file not found$"
+        cli("--params", "nope.yaml", "data", "ingest"),
+        _rooted(r"^error: nope\.yaml: file not found$", project),
     )
     assert_one_line_error(
         cli("--config", "configs/prod.yaml", "data", "ingest"), r"prod\.yaml: file not found$"
@@ -191,11 +201,18 @@ def test_real_process_errors_are_one_line(project: Path) -> None:
     """The console script itself: one line, exit 1, no traceback, no log noise."""
     (project / "empty.csv").write_bytes(b"")
     cases = [
-        (("--set", "data.source=empty.csv", "data", "ingest"), "error: empty.csv: file is empty"),
-        (("--set", "model.bogus=1", "train"), "error: params.yaml: unknown key 'model.bogus'"),
+        (
+            ("--set", "data.source=empty.csv", "data", "ingest"),
+            f"error: {project / 'empty.csv'}: file is empty",
+        ),
+        (
+            ("--set", "model.bogus=1", "train"),
+            f"error: {project / 'params.yaml'}: unknown key 'model.bogus'",
+        ),
         (
             ("train",),
-            "error: data/schema.json: schema contract not found; run `mlops data ingest` first",
+            f"error: {project / 'data' / 'schema.json'}: schema contract not found; "
+            "run `mlops data ingest` first",
         ),
     ]
     for args, expected in cases:

@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops.config import Config, load_config
+from conftest import open_store
 from mlops.registry.local import ModelVersionInfo
-
-from .serving import inside
+from mlops.tracking import Store
 
 #: What a lookup must report exactly as the MLflow client does.
 FIELDS = ("name", "version", "run_id", "source", "status", "created_ms", "tags")
@@ -36,15 +35,18 @@ def set_tracking_uri(project: Path, uri: str) -> None:
     config_file.write_text(yaml.safe_dump(settings))
 
 
-def with_tracking_uri(config: Config, uri: str) -> Config:
-    tracking_settings = config.settings.tracking.model_copy(update={"uri": uri})
-    settings = config.settings.model_copy(update={"tracking": tracking_settings})
-    return config.model_copy(update={"settings": settings})
+def with_tracking_uri(store: Store, uri: str) -> Store:
+    """The same project's store settings, pointed at another tracking URI."""
+    return Store(
+        store.settings.model_copy(update={"uri": uri}),
+        root=store.root,
+        registry=store.names,
+        model_cache=store.model_cache,
+    )
 
 
-def project_config(project: Path) -> Config:
-    with inside(project):
-        return load_config()
+def project_store(project: Path) -> Store:
+    return open_store(project)
 
 
 def free_port() -> int:

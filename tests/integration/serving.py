@@ -55,25 +55,23 @@ def make_project(template: Path, destination: Path, **serve: Any) -> Path:
 
 def register(project: Path, *, champion: bool = True) -> str:
     """Register the project's trained model as a new version; return the version."""
+    from conftest import open_store
     from mlops import registry
-    from mlops.config import load_config
 
-    with inside(project):
-        config = load_config()
-        run = json.loads((project / "models" / "run.json").read_text())
-        tags = {"mlops.git_commit": "abc1234"}
-        version = registry.register(config, run["model_uri"], run["run_id"], tags).version
-        if champion:
-            registry.set_alias(config, "champion", version)
+    store = open_store(project)
+    run = json.loads((project / "models" / "run.json").read_text())
+    tags = {"mlops.git_commit": "abc1234"}
+    version = registry.register(store, run["model_uri"], tags).version
+    if champion:
+        registry.set_alias(store, "champion", version)
     return version
 
 
 def set_champion(project: Path, version: str) -> None:
+    from conftest import open_store
     from mlops import registry
-    from mlops.config import load_config
 
-    with inside(project):
-        registry.set_alias(load_config(), "champion", version)
+    registry.set_alias(open_store(project), "champion", version)
 
 
 def feature_rows(project: Path) -> pd.DataFrame:

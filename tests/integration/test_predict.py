@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.config import load_config
+from conftest import open_store
 from mlops.predict import predict_file
 
 from .serving import feature_rows, process_env, register
@@ -33,7 +33,7 @@ def test_an_interrupted_run_leaves_no_output(champion: Path) -> None:
 
     with pytest.raises(KeyboardInterrupt):
         predict_file(
-            load_config(),
+            open_store(),
             champion / "rows.parquet",
             champion / "out.parquet",
             batch_size=100,
@@ -47,12 +47,13 @@ def test_an_interrupted_run_leaves_no_output(champion: Path) -> None:
 PEAKS = """
 import json, resource, sys
 from pathlib import Path
-from mlops.config import load_config
 from mlops.predict import predict_file
+from mlops.project import open_project
+from mlops.tracking import Store
 
-config, peaks = load_config(), []
+store, peaks = Store.for_project(open_project()), []
 for name in sys.argv[1:]:
-    predict_file(config, Path(name), Path("out-" + name), batch_size=5000)
+    predict_file(store, Path(name), Path("out-" + name), batch_size=5000)
     peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 print(json.dumps(peaks))
 """

@@ -19,20 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import open_store
 from mlops import registry
-from mlops.config import load_config
-from mlops.errors import MlopsError
+from mlops.errors import MlopsError, RegistryError
 from mlops.registry import fetch
 from mlops.registry.local import ModelVersionInfo, load_model_dir, local_directory
 from mlops.registry.lookup import SqliteLookup, Unavailable, open_lookup
 
-from .registry_helpers import (
-    free_port,
-    keep_mlflow_uris,
-    same,
-    set_tracking_uri,
-    with_tracking_uri,
-)
+from .registry_helpers import keep_mlflow_uris, same
 from .serving import (
     MODEL_NAME,
     make_project,
@@ -49,28 +43,28 @@ __all__ = ["keep_mlflow_uris"]  # an autouse fixture, used by being imported
 
 def test_sqlite_lookup_agrees_with_the_mlflow_client(trained_project: Path) -> None:
     first = register(trained_project, champion=False)
-    config = load_config()
+    store = open_store()
     run = json.loads(Path("models/run.json").read_text())
     second = registry.register(
-        config, run["model_uri"], run["run_id"], {"mlops.git_commit": "def5678", "note": "v2"}
+        store, run["model_uri"], {"mlops.git_commit": "def5678", "note": "v2"}
     ).version
     assert (first, second) == ("1", "2")
-    registry.set_alias(config, "champion", first)  # the alias on the older version
-    registry.set_alias(config, "challenger", second)
+    registry.set_alias(store, "champion", first)  # the alias on the older version
+    registry.set_alias(store, "challenger", second)
 
-    lookup = open_lookup(config.settings.tracking.uri)
+    lookup = open_lookup(store.uri)
     assert isinstance(lookup, SqliteLookup)
     assert lookup.identity == str((trained_project / "mlflow.db").resolve())
 
     for alias, version in (("champion", first), ("challenger", second)):
         found = lookup.alias(MODEL_NAME, alias)
-        reference = registry.get_alias(config, alias)
+        reference = registry.get_alias(store, alias)
         assert same(found, reference) == {}
         assert found is not None and found.version == version
         assert found.aliases == (alias,)
     for version in (first, second):
         found = lookup.version(MODEL_NAME, version)
-        assert same(found, registry.get_version(config, version)) == {}
+        assert same(found, registry.get_version(store, version)) == {}
     v2 = lookup.version(MODEL_NAME, second)
     assert v2 is not None and v2.tags == {"mlops.git_commit": "def5678", "note": "v2"}
 
@@ -83,15 +77,15 @@ def test_sqlite_lookup_agrees_with_the_mlflow_client(trained_project: Path) -> N
         assert directory is not None and (directory / "MLmodel").is_file()
 
     assert lookup.alias(MODEL_NAME, "no-such-alias") is None
-    assert registry.get_alias(config, "no-such-alias") is None
+    assert registry.get_alias(store, "no-such-alias") is None
     assert lookup.version(MODEL_NAME, "99") is None
     assert lookup.alias("no-such-model", "champion") is None
     assert lookup.version("no-such-model", "1") is None
 
     # A deleted alias is gone for both readers.
-    registry.delete_alias(config, "challenger")
+    registry.delete_alias(store, "challenger")
     assert lookup.alias(MODEL_NAME, "challenger") is None
-    assert registry.get_alias(config, "challenger") is None
+    assert registry.get_alias(store, "challenger") is None
 
 
 def test_stores_the_lookup_cannot_read_are_unavailable(trained_project: Path) -> None:
@@ -122,20 +116,23 @@ def test_stores_the_lookup_cannot_read_are_unavailable(trained_project: Path) ->
             open_lookup(uri)
 
 
-def test_load_model_falls_back_to_the_mlflow_client(trained_project: Path) -> None:
-    """A store only MLflow reads (here `sqlite+pysqlite://`, which SQLAlchemy accepts)."""
+def test_load_model_falls_back_to_the_mlflow_client(
+    trained_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store only MLflow reads: here a schema revision the lookup was not tested with."""
     version = register(trained_project)
-    set_tracking_uri(trained_project, "sqlite+pysqlite:///mlflow.db")
-    config = load_config()
-    with pytest.raises(Unavailable):
-        open_lookup(config.settings.tracking.uri)
+    store = open_store()
+    monkeypatch.setattr("mlops.registry.lookup.TESTED_REVISIONS", frozenset())
+    with pytest.raises(Unavailable, match="untested MLflow schema revision"):
+        open_lookup(store.location).alias(MODEL_NAME, "champion")
 
-    loaded = registry.load_model(config)
+    loaded = registry.load_model(store)
     assert (loaded.version, loaded.alias, loaded.git_commit) == (version, "champion", "abc1234")
     assert (loaded.path / "MLmodel").is_file()
-    assert Path(".mlops/model-cache") in [loaded.path, *loaded.path.parents]
-    assert registry.find_alias(config, MODEL_NAME, "no-such-alias") is None
-    by_version = registry.load_model(config, f"models:/{MODEL_NAME}/{version}")
+    assert store.model_cache in [loaded.path, *loaded.path.parents]
+    assert store.model_cache == trained_project / ".mlops" / "model-cache"
+    assert registry.find_alias(store, MODEL_NAME, "no-such-alias") is None
+    by_version = registry.load_model(store, f"models:/{MODEL_NAME}/{version}")
     assert by_version.version == version and by_version.path == loaded.path  # cached once
 
 
@@ -143,7 +140,7 @@ def test_load_model_falls_back_to_the_mlflow_client(trained_project: Path) -> No
 
 SCORER = """
 import json, sys
-from mlops.config import load_config
+from mlops.project import open_project
 from mlops.serve.app import ServeOptions, create_app
 
 def report(loaded):
@@ -155,7 +152,7 @@ def report(loaded):
         "imported": sorted(m for m in ("mlflow", "sqlalchemy", "alembic") if m in sys.modules),
     }), flush=True)
 
-app = create_app(ServeOptions.from_config(load_config()))
+app = create_app(ServeOptions.from_project(open_project()))
 report(app.holder.load_first())
 sys.stdin.readline()  # the test moves the alias
 report(app.holder.poll())
@@ -219,12 +216,12 @@ def test_the_fetch_cache_survives_crashes_and_is_reused_without_a_download(
     trained_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     version = register(trained_project)
-    config = load_config()
+    store = open_store()
     info = SqliteLookup(Path("mlflow.db")).alias(MODEL_NAME, "champion")
     assert info is not None and info.version == version
-    identity = "store-under-test"
-    entry = fetch.entry_dir(config, identity, info)
-    assert fetch.cached(config, identity, info) is None
+    entry = fetch.entry_dir(store, info)
+    assert store.model_cache in entry.parents
+    assert fetch.cached(store, info) is None
     entry.parent.mkdir(parents=True)
 
     # A fetch killed mid-download leaves its scratch directory behind, never an entry.
@@ -234,14 +231,14 @@ def test_the_fetch_cache_survives_crashes_and_is_reused_without_a_download(
     assert crashed.returncode == -signal.SIGKILL
     stale = entry.with_name(f"{entry.name}{fetch.TEMP_MARK}{int(crashed.stdout)}")
     assert (stale / "MLmodel").is_file() and not entry.exists()
-    assert fetch.cached(config, identity, info) is None
+    assert fetch.cached(store, info) is None
     # Another process still downloading: its scratch directory must survive the sweep.
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
         busy = entry.parent / f"{entry.name}-other{fetch.TEMP_MARK}{alive.pid}"
         busy.mkdir()
 
-        path = fetch.ensure(config, identity, info)
+        path = fetch.ensure(store, info)
         assert path == entry
         assert not stale.exists()
         assert busy.is_dir()
@@ -252,21 +249,33 @@ def test_the_fetch_cache_survives_crashes_and_is_reused_without_a_download(
         alive.kill()
         alive.wait()
 
-    # Reused as is: with the store unreachable any download would fail, and none happens.
-    stamps = {p: p.stat().st_mtime_ns for p in [entry, *entry.iterdir()]}
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
-    offline = with_tracking_uri(config, f"http://127.0.0.1:{free_port()}")
-    started = time.perf_counter()
-    assert fetch.ensure(offline, identity, info) == entry
-    assert time.perf_counter() - started < 0.5
-    assert {p: p.stat().st_mtime_ns for p in [entry, *entry.iterdir()]} == stamps
+    # Reused as is: any download (here or in a child process) would fail, and none happens.
+    downloads: list[str] = []
 
-    # ... which the same call for a version not in the cache proves: it fails, leaving nothing
-    # of its own, and sweeps the scratch directory of the downloader that has died meanwhile.
+    def no_download(_store: object, uri: str, _target: Path) -> None:
+        downloads.append(uri)
+        raise RegistryError(f"model {uri}: store unreachable")
+
     other = ModelVersionInfo(
         name=MODEL_NAME, version="99", aliases=(), run_id=None, source="", created_ms=0, status=""
     )
+    with monkeypatch.context() as patched:
+        patched.setattr(fetch, "download", no_download)
+        patched.setattr(fetch, "_download_in_child", no_download)
+        stamps = {p: p.stat().st_mtime_ns for p in [entry, *entry.iterdir()]}
+        started = time.perf_counter()
+        assert fetch.ensure(store, info) == entry
+        assert time.perf_counter() - started < 0.5
+        assert {p: p.stat().st_mtime_ns for p in [entry, *entry.iterdir()]} == stamps
+        assert downloads == []
+
+        # ... which the same call for a version not in the cache proves: it fails, leaving
+        # nothing of its own, and sweeps the scratch directory of the downloader that has died.
+        with pytest.raises(MlopsError):
+            fetch.ensure(store, other)
+        assert downloads == [other.uri]
+        assert [p.name for p in entry.parent.iterdir()] == [entry.name]
+    # Without the stand-in, the real download of a version the registry lacks fails the same way.
     with pytest.raises(MlopsError):
-        fetch.ensure(offline, identity, other)
+        fetch.ensure(store, other)
     assert [p.name for p in entry.parent.iterdir()] == [entry.name]

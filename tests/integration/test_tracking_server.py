@@ -30,7 +30,7 @@ from .registry_helpers import (
     cache_listing,
     free_port,
     keep_mlflow_uris,
-    project_config,
+    project_store,
     same,
     set_tracking_uri,
 )
@@ -122,8 +122,7 @@ def remote(trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         train = run_mlops("train", cwd=project)
         assert train.returncode == 0, train.stderr
         promote = run_mlops("promote", cwd=project)
-        config = project_config(project)
-        champion = registry.get_alias(config, "champion")
+        champion = registry.get_alias(project_store(project), "champion")
         assert champion is not None
         yield Remote(url, project, promote, champion.version)
 
@@ -132,25 +131,25 @@ def test_promote_registers_the_champion_on_a_tracking_server(remote: Remote) -> 
     assert remote.promote.returncode == 0, remote.promote.stderr
     assert "promoted v1" in remote.promote.stderr + remote.promote.stdout
     # The experiment `mlops train` created keeps its artifacts on the server, not on this disk.
-    experiment = registry.client(project_config(remote.project)).get_experiment_by_name("mlops")
+    experiment = project_store(remote.project).client.get_experiment_by_name("mlops")
     assert experiment is not None
     assert experiment.artifact_location.startswith("mlflow-artifacts:")
 
 
 def test_rest_lookup_agrees_with_the_mlflow_client(remote: Remote) -> None:
-    config = project_config(remote.project)
+    store = project_store(remote.project)
     lookup = open_lookup(remote.url)
     assert isinstance(lookup, RestLookup) and lookup.identity == remote.url
 
     found = lookup.alias(MODEL_NAME, "champion")
-    reference = registry.get_alias(config, "champion")
+    reference = registry.get_alias(store, "champion")
     assert same(found, reference) == {}
     assert found is not None and found.version == remote.champion
     assert found.aliases == ("champion",)
     run = json.loads((remote.project / "models" / "run.json").read_text())
     assert found.run_id == run["run_id"]  # the run `mlops train` just logged on the server
     by_version = lookup.version(MODEL_NAME, remote.champion)
-    assert same(by_version, registry.get_version(config, remote.champion)) == {}
+    assert same(by_version, registry.get_version(store, remote.champion)) == {}
     assert local_directory(found) is None  # the files are behind the server: fetched, cached
 
     assert lookup.version(MODEL_NAME, "99") is None
@@ -213,7 +212,7 @@ def test_serving_from_a_tracking_server_fetches_once_into_the_cache(remote: Remo
     assert entry.name.endswith(f"-v{remote.champion}")
     info = RestLookup(remote.url).alias(MODEL_NAME, "champion")
     assert info is not None
-    assert entry == remote.project / fetch.entry_dir(
-        project_config(remote.project), remote.url, info
-    )
+    store = project_store(remote.project)
+    assert store.location.identity == remote.url
+    assert entry == fetch.entry_dir(store, info)
     assert not [name for name in cache_listing(cache) if fetch.TEMP_MARK in name]

@@ -12,8 +12,8 @@ from typing import Any
 import mlflow
 import pytest
 
-from mlops import artifacts, registry, tracking
-from mlops.config import load_config
+from conftest import open_store
+from mlops import artifacts, registry
 
 MLOPS = Path(sys.executable).parent / "mlops"
 
@@ -34,12 +34,11 @@ def signature(project: Path) -> Any:
 
 
 def register_as_champion(model: Any, **log_kwargs: Any) -> str:
-    config = load_config()
-    experiment_id = tracking.connect(config.settings.tracking)
-    with mlflow.start_run(experiment_id=experiment_id) as active:
+    store = open_store()
+    with store.run():
         info = mlflow.sklearn.log_model(model, name="model", **log_kwargs)
-    version = registry.register(config, info.model_uri, active.info.run_id, {})
-    registry.set_alias(config, "champion", version.version)
+    version = registry.register(store, info.model_uri, {})
+    registry.set_alias(store, "champion", version.version)
     return version.version
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -15,20 +14,34 @@ import pytest
 from scipy import stats as sps
 from scipy.spatial import distance
 
-from mlops.config import Config, DriftParams, Params, PathSettings, Settings
+from mlops.config import Config, DriftParams, Params, PathSettings, Settings, TrackingSettings
 from mlops.drift import ColumnDrift, DriftReport, build_report, open_table
 from mlops.errors import ConfigError, DataError
+from mlops.project import Project
+from mlops.tracking import Store
 
 
-def make_config(**drift: Any) -> Config:
-    """Paths are relative to the project: the tests build reports inside `tmp_path`."""
+def make_project(root: Path, **drift: Any) -> Project:
+    """A project rooted at `root` (where the tests build reports), its paths resolved as
+    `open_project` resolves them: absolute under the root."""
     paths = PathSettings(schema_file=Path("no-schema.json"), train=Path("train.parquet"))
-    return Config(
+    config = Config(
         params=Params(drift=DriftParams(**drift)),
         settings=Settings(paths=paths),
-        params_path=Path("params.yaml"),
-        config_path=Path("local.yaml"),
+        params_path=root / "params.yaml",
+        config_path=root / "local.yaml",
     )
+    # model_copy skips validation, which refuses absolute paths in what users write.
+    absolute = paths.model_copy(
+        update={name: root / getattr(paths, name) for name in type(paths).model_fields}
+    )
+    settings = config.settings.model_copy(update={"paths": absolute})
+    return Project(root=root, config=config.model_copy(update={"settings": settings}))
+
+
+def make_store(root: Path) -> Store:
+    """The project's store: never connected here (no champion, so no prediction drift)."""
+    return Store(TrackingSettings(), root=root)
 
 
 def write(path: Path, columns: dict[str, Any]) -> Path:
@@ -43,8 +56,12 @@ def write(path: Path, columns: dict[str, Any]) -> Path:
 def compare(tmp_path: Path, ref: dict[str, Any], cur: dict[str, Any], **drift: Any) -> DriftReport:
     reference = write(tmp_path / "reference.parquet", ref)
     current = write(tmp_path / "current.parquet", cur)
-    with contextlib.chdir(tmp_path):
-        return build_report(make_config(**drift), open_table(reference), open_table(current))
+    return build_report(
+        make_project(tmp_path, **drift),
+        make_store(tmp_path),
+        open_table(reference),
+        open_table(current),
+    )
 
 
 def strict_json(report: DriftReport) -> dict[str, Any]:
@@ -329,8 +346,9 @@ def test_csv_and_parquet_give_the_same_verdicts(tmp_path: Path) -> None:
     cur = {"x": normal(300, 0.5), "c": labels(300, ["a", "b", "c"])}
     from_parquet = compare(tmp_path, ref, cur)
     csv_ref, csv_cur = write(tmp_path / "r.csv", ref), write(tmp_path / "c.csv", cur)
-    with contextlib.chdir(tmp_path):
-        from_csv = build_report(make_config(), open_table(csv_ref), open_table(csv_cur))
+    from_csv = build_report(
+        make_project(tmp_path), make_store(tmp_path), open_table(csv_ref), open_table(csv_cur)
+    )
     assert from_csv.reference.format == "csv"
     for name in ("x", "c"):
         a, b = column(from_parquet, name), column(from_csv, name)

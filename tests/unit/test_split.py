@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.config import DataParams, SplitParams, load_config
+from conftest import open_project
+
+from mlops.config import DataParams, SplitParams
 from mlops.data import ingest, load_split, split, split_frame, split_xy
 from mlops.data.schema import infer_schema
 from mlops.errors import DataError, StageOrderError
@@ -110,12 +112,12 @@ def test_split_xy_selects_the_contract_columns() -> None:
 
 def test_split_stage_needs_ingest_first(project: Path) -> None:
     with pytest.raises(StageOrderError, match=r"run `mlops data ingest` first"):
-        split(load_config())
+        split(open_project())
 
 
 def test_load_split_before_split_says_which_command_to_run(project: Path) -> None:
     with pytest.raises(StageOrderError) as caught:
-        load_split(load_config(), "train")
+        load_split(open_project(), "train")
     assert "train split not found; run `mlops data split` first" in str(caught.value)
 
 
@@ -125,19 +127,19 @@ def test_split_stage_drops_unlabelled_rows_and_writes_parquet(
     data = _labelled()
     data.loc[[0, 1, 2], "label"] = None
     data.to_csv(project / "input.csv", index=False)
-    config = load_config(overrides=("data.source=input.csv", "data.target=label"))
-    ingest(config)
-    result = split(config)
+    opened = open_project(None, "data.source=input.csv", "data.target=label")
+    ingest(opened)
+    result = split(opened)
     assert result.dropped_rows == 3
     assert result.train_rows + result.test_rows == 197
     assert "dropped 3 row(s) with a missing target 'label'" in caplog.text
-    train = load_split(config, "train")
-    test = load_split(config, "test")
+    train = load_split(opened, "train")
+    test = load_split(opened, "test")
     assert len(train) == result.train_rows
     assert len(test) == result.test_rows
     assert train["label"].notna().all()
     assert set(train["id"]).isdisjoint(set(test["id"]))
     # Rerunning with the same params writes byte-identical files (what DVC relies on).
     before = (result.train_path.read_bytes(), result.test_path.read_bytes())
-    split(config)
+    split(opened)
     assert (result.train_path.read_bytes(), result.test_path.read_bytes()) == before

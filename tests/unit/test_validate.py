@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.config import DataParams, load_config
+from conftest import open_project
+
+from mlops.config import DataParams
 from mlops.data import Schema, Violation, infer_schema, validate, validate_frame
 from mlops.errors import DataError, StageOrderError
 
@@ -154,21 +156,21 @@ def test_many_unseen_categories_are_summarised(schema: Schema) -> None:
 
 
 def test_validate_stage_writes_the_report(project: Path) -> None:
-    config = load_config()
+    opened = open_project()
     with pytest.raises(StageOrderError, match=r"run `mlops data ingest` first"):
-        validate(config)
-    paths = config.settings.paths
+        validate(opened)
+    paths = opened.settings.paths
     paths.schema_file.parent.mkdir(parents=True)
     contract = infer_schema(_reference(), DataParams(target="label"), "reference.csv")
     paths.schema_file.write_text(json.dumps(contract.model_dump(mode="json")), encoding="utf-8")
     with pytest.raises(StageOrderError, match=r"ingested data not found; run `mlops data ingest`"):
-        validate(config)
+        validate(opened)
 
     candidate = project / "candidate.csv"
     frame = _reference()
     frame.loc[0, "colour"] = "purple"
     frame.to_csv(candidate, index=False)
-    report = validate(config, candidate)
+    report = validate(opened, candidate)
     assert not report.passed
     written = json.loads((paths.reports / "validation.json").read_text(encoding="utf-8"))
     assert written["passed"] is False
@@ -176,4 +178,4 @@ def test_validate_stage_writes_the_report(project: Path) -> None:
     assert [v["check"] for v in written["violations"]] == ["unseen_category"]
 
     with pytest.raises(DataError, match=r"missing\.csv: file not found"):
-        validate(config, project / "missing.csv")
+        validate(opened, project / "missing.csv")
