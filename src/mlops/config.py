@@ -278,6 +278,11 @@ def _read_yaml(path: Path, *, required: bool) -> dict[str, Any]:
     return loaded
 
 
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping from `path` (ConfigError naming the file when missing or invalid)."""
+    return _read_yaml(path, required=True)
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Parse `key.path=value` (the value is read as YAML: `0.1`, `true`, `[a, b]`)."""
     key, sep, raw = text.partition("=")

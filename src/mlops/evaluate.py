@@ -27,6 +27,7 @@ CLASSIFICATION_METRICS = (
     "recall_macro",
     "f1_macro",
     "roc_auc",
+    "average_precision",
     "log_loss",
 )
 REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
@@ -75,7 +76,26 @@ def score_model(
         classes = list(model.classes_)
         scores["log_loss"] = float(skm.log_loss(target, proba, labels=classes))
         scores["roc_auc"] = _roc_auc(target, proba, classes)
+        scores["average_precision"] = _average_precision(target, proba, classes)
     return _finite(scores)
+
+
+def _average_precision(target: pd.Series, proba: np.ndarray, classes: list[Any]) -> float:
+    """PR-AUC: of the positive (second) class when binary, macro one-vs-rest otherwise."""
+    import numpy as np
+    from sklearn.metrics import average_precision_score
+
+    truth = np.asarray(target)
+    if len(classes) == 2:
+        positive = truth == classes[1]
+        if positive.all() or not positive.any():
+            return math.nan
+        return float(average_precision_score(positive, proba[:, 1]))
+    present = [i for i, label in enumerate(classes) if (truth == label).any()]
+    if len(present) < 2:
+        return math.nan
+    values = [average_precision_score(truth == classes[i], proba[:, i]) for i in present]
+    return float(np.mean(values))
 
 
 def _roc_auc(target: pd.Series, proba: np.ndarray, classes: list[Any]) -> float:

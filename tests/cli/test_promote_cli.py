@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from conftest import open_project, open_store
 from mlops.cli.main import app
 
 MODEL = "penguins-classifier"  # configs/local.yaml of the example project
@@ -39,16 +40,14 @@ def one_line_error(result: Result, *fragments: str) -> str:
 
 def registry_state() -> list[tuple[str, tuple[str, ...]]]:
     from mlops import registry
-    from mlops.config import load_config
 
-    return [(v.version, v.aliases) for v in registry.list_versions(load_config())]
+    return [(v.version, v.aliases) for v in registry.list_versions(open_store())]
 
 
 def train(*overrides: str) -> str:
-    from mlops.config import load_config
     from mlops.train import run_training
 
-    return run_training(load_config(Path("params.yaml"), None, overrides)).run_id
+    return run_training(open_project(None, *overrides), open_store(None, *overrides)).run_id
 
 
 @pytest.fixture
@@ -89,8 +88,7 @@ def test_promote_json_prints_the_decision_record(original_run: str) -> None:
 
 
 def test_models_list_json(two_versions: dict[str, str]) -> None:
-    from mlops import tracking
-
+    store = open_store()
     before = datetime.now(UTC)
     payload = json.loads(exits(mlops("models", "list", "--json"), 0).stdout)
 
@@ -101,13 +99,13 @@ def test_models_list_json(two_versions: dict[str, str]) -> None:
         ("1", ["previous"], two_versions["1"]),
     ]
     for row in rows:
-        run = tracking.run_summary(row["run_id"])
+        run = store.run_summary(row["run_id"])
         assert row["git_commit"] == run["lineage"]["mlops.git_commit"]
         assert row["verdict"] == "promoted"
         created = datetime.fromisoformat(row["created"])
         assert abs((before - created).total_seconds()) < 600
     # the primary metric as re-scored at promotion: the same as `mlops eval` on the test split
-    evaluated = tracking.run_summary(two_versions["2"])["metrics"]["test_roc_auc"]
+    evaluated = store.run_summary(two_versions["2"])["metrics"]["test_roc_auc"]
     assert float(rows[0]["roc_auc"]) == pytest.approx(evaluated, rel=1e-5)
     assert float(rows[0]["roc_auc"]) > float(rows[1]["roc_auc"])
 

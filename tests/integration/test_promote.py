@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner, Result
 
-from mlops import registry, tracking
+from conftest import open_project, open_store
+from mlops import registry
 from mlops.cli.main import app
-from mlops.config import Config, load_config
-from mlops.promote import LINEAGE_KEYS
 from mlops.promote.lock import promotion_lock
+from mlops.tracking.tags import LINEAGE as LINEAGE_KEYS
+from mlops.tracking.tags import PROMOTION_VERDICT, ROLLED_BACK
 
 #: Fewer boosting rounds: still passes the absolute gates, but a lower roc_auc than the default.
 WEAK = ("model.params.max_iter=3",)
@@ -29,14 +30,10 @@ LOGISTIC = ("model.estimator=logistic_regression", "model.params={}")
 SIGNATURE_GATE = "signature compatible with champion"
 
 
-def config(*overrides: str) -> Config:
-    return load_config(Path("params.yaml"), None, tuple(overrides))
-
-
 def train(*overrides: str) -> str:
     from mlops.train import run_training
 
-    return run_training(config(*overrides)).run_id
+    return run_training(open_project(None, *overrides), open_store(None, *overrides)).run_id
 
 
 def mlops(*args: str) -> Result:
@@ -46,12 +43,14 @@ def mlops(*args: str) -> Result:
 def aliases() -> dict[str, str]:
     """alias -> version of the configured model."""
     return {
-        alias: info.version for info in registry.list_versions(config()) for alias in info.aliases
+        alias: info.version
+        for info in registry.list_versions(open_store())
+        for alias in info.aliases
     }
 
 
 def version_of(run_id: str) -> str:
-    found = [info.version for info in registry.list_versions(config()) if info.run_id == run_id]
+    found = [info.version for info in registry.list_versions(open_store()) if info.run_id == run_id]
     assert len(found) == 1, f"run {run_id} registered {len(found)} times"
     return found[0]
 
@@ -74,7 +73,7 @@ def split_features() -> Any:
 
 
 def probabilities(uri: str | None = None) -> np.ndarray:
-    loaded = registry.load_model(config(), uri)
+    loaded = registry.load_model(open_store(), uri)
     return np.asarray(loaded.model.predict_proba(split_features()))
 
 
@@ -112,21 +111,23 @@ def test_first_promotion_without_champion(original_run: str) -> None:
     result = ok(mlops("promote"))  # candidate: the run recorded by the last `mlops train`
 
     assert verdict(result).startswith("promoted v1: all gates passed (champion -> v1)")
-    versions = registry.list_versions(config())
+    versions = registry.list_versions(open_store())
     assert [(v.version, v.run_id, v.aliases) for v in versions] == [
         ("1", original_run, ("champion",))
     ]
     rec = record()
     assert rec["verdict"] == "promoted" and rec["champion"] is None and rec["comparison"] == []
-    assert [g["name"] for g in rec["gates"]] == list(config().params.gate.metrics)
+    assert [g["name"] for g in rec["gates"]] == list(open_project().params.gate.metrics)
     assert rec["aliases"] == {"champion": "1"}
     # the champion is the model `mlops train` saved locally
     local = artifacts.load_model(Path("models/model.skops"))
     assert np.array_equal(probabilities(), local.predict_proba(split_features()))
 
     again = ok(mlops("promote"))  # the champion again: nothing to do
-    assert verdict(again).startswith(f"unchanged v1: run {original_run} is already the champion")
-    assert len(registry.list_versions(config())) == 1
+    assert verdict(again).startswith(
+        f"unchanged v1: run {original_run} already is the champion (v1); nothing to do"
+    )
+    assert len(registry.list_versions(open_store())) == 1
 
 
 def test_better_candidate_is_promoted_and_old_champion_becomes_previous(
@@ -162,11 +163,11 @@ def test_worse_candidate_is_rejected_exit_3_and_becomes_challenger(original_run:
     rec = record()
     assert rec["verdict"] == "rejected"
     assert gate(rec, "accuracy")["passed"] is False
-    tags = registry.get_version(config(), "2").tags
+    tags = registry.get_version(open_store(), "2").tags
     assert tags["mlops.verdict"] == "rejected" and tags["mlops.run_id"] == worse
     # the champion still serves the original model
-    assert registry.load_model(config()).run_id == original_run
-    assert tracking.run_summary(worse)["lineage"]["mlops.promotion.verdict"] == "rejected"
+    assert registry.load_model(open_store()).run_id == original_run
+    assert open_store().run_summary(worse)["lineage"]["mlops.promotion.verdict"] == "rejected"
 
 
 def test_regression_tolerance_decides_promotion(original_run: str) -> None:
@@ -220,7 +221,7 @@ def test_signature_change_needs_force(original_run: str) -> None:
     from mlops.data import ingest, split
 
     ok(mlops("promote", "--run-id", original_run))
-    dropped = config("data.drop=[year]", *LOGISTIC)
+    dropped = open_project(None, "data.drop=[year]", *LOGISTIC)
     ingest(dropped)
     split(dropped)
     candidate = train("data.drop=[year]", *LOGISTIC)
@@ -240,7 +241,7 @@ def test_signature_change_needs_force(original_run: str) -> None:
     assert rec["verdict"] == "promoted" and rec["forced"] is True
     assert rec["reason"] == "year is leaky"
     assert aliases() == {"champion": "2", "previous": "1"}
-    tags = registry.get_version(config(), "2").tags
+    tags = registry.get_version(open_store(), "2").tags
     assert tags["mlops.forced"] == "true" and tags["mlops.reason"] == "year is leaky"
     assert tags["mlops.run_id"] == candidate
 
@@ -248,7 +249,8 @@ def test_signature_change_needs_force(original_run: str) -> None:
 def test_dry_run_changes_nothing(original_run: str) -> None:
     def snapshot() -> list[tuple[str, str | None, tuple[str, ...], dict[str, str]]]:
         return [
-            (v.version, v.run_id, v.aliases, dict(v.tags)) for v in registry.list_versions(config())
+            (v.version, v.run_id, v.aliases, dict(v.tags))
+            for v in registry.list_versions(open_store())
         ]
 
     result = ok(mlops("promote", "--dry-run", "--run-id", original_run))
@@ -276,7 +278,7 @@ def test_decision_record_lists_every_gate_and_both_lineages_and_is_logged(
     rec = record()
     markdown = Path("reports/promotion.md").read_text()
 
-    expected = [*config().params.gate.metrics, "roc_auc vs champion", SIGNATURE_GATE]
+    expected = [*open_project().params.gate.metrics, "roc_auc vs champion", SIGNATURE_GATE]
     assert [g["name"] for g in rec["gates"]] == expected
     rows = markdown.splitlines()
     for g in rec["gates"]:
@@ -295,13 +297,16 @@ def test_decision_record_lists_every_gate_and_both_lineages_and_is_logged(
         assert any(line.startswith(f"| {row['metric']} |") for line in rows)
     assert set(rec["timings"]) == {"rescoring_s", "registry_s"}
 
-    tracking.connect(config().settings.tracking)
-    client = mlflow.MlflowClient()
+    store = open_store()
+    client = store.client
     logged = {a.path for a in client.list_artifacts(original_run, "promotion")}
     assert logged == {"promotion/promotion.json", "promotion/promotion.md"}
     for name in ("promotion.json", "promotion.md"):
         local = mlflow.artifacts.download_artifacts(
-            run_id=original_run, artifact_path=f"promotion/{name}", dst_path=str(tmp_path)
+            run_id=original_run,
+            artifact_path=f"promotion/{name}",
+            dst_path=str(tmp_path),
+            tracking_uri=store.uri,
         )
         assert Path(local).read_text() == Path(f"reports/{name}").read_text()
     assert client.get_run(original_run).data.tags["mlops.promotion.verdict"] == "promoted"
@@ -318,13 +323,13 @@ def test_version_tags_carry_lineage_and_metrics(trained_project: Path) -> None:
     run_id = train(*LOGISTIC)
     ok(mlops("promote", "--reason", "first model"))
 
-    tags = registry.get_version(config(), "1").tags
-    run_tags = tracking.run_summary(run_id)["lineage"]
+    tags = registry.get_version(open_store(), "1").tags
+    run_tags = open_store().run_summary(run_id)["lineage"]
     assert tags["mlops.git_commit"] == git("rev-parse", "HEAD")
     assert tags["mlops.git_dirty"] == "false"
     for key in LINEAGE_KEYS:
         assert tags[key] == run_tags[key], key
-    assert tags["mlops.params_sha256"] == config(*LOGISTIC).params_hash()
+    assert tags["mlops.params_sha256"] == open_project(None, *LOGISTIC).config.params_hash()
     assert tags["mlops.run_id"] == run_id
     assert tags["mlops.verdict"] == "promoted" and tags["mlops.reason"] == "first model"
     assert tags["mlops.decided_by"] == record()["decided_by"] and "@" in tags["mlops.decided_by"]
@@ -340,12 +345,115 @@ def test_held_lock_makes_a_second_promotion_exit_1(
     original_run: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLOPS_PROMOTE_LOCK_TIMEOUT", "0.5")
-    with promotion_lock(config()):
+    with promotion_lock(open_store()):
         result = ok(mlops("promote"), 1)
     assert result.stderr.startswith("error: promotion in progress")
     assert len(result.stderr.strip().splitlines()) == 1
-    assert registry.list_versions(config()) == []
+    assert registry.list_versions(open_store()) == []
     ok(mlops("promote"))  # the lock is free again
+    assert aliases() == {"champion": "1"}
+
+
+def run_artifacts(run_id: str) -> dict[str, tuple[int, int]]:
+    """Every file a run holds (local artifact store), with its size and mtime."""
+    root = Path(urlparse(open_store().get_run(run_id).info.artifact_uri).path)
+    return {
+        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_rerun_of_the_champion_is_a_no_op_that_writes_nothing(original_run: str) -> None:
+    ok(mlops("promote"))
+    store = open_store()
+    reports = [Path("reports/promotion.json"), Path("reports/promotion.md")]
+    before = {path: path.read_bytes() for path in reports}
+    # (the template's runs keep their artifacts in the template's store, shared by the tests of
+    # a session: compare before and after, not with a fixed listing)
+    logged = run_artifacts(original_run)
+    assert {"promotion/promotion.json", "promotion/promotion.md"} <= set(logged)
+    version = registry.get_version(store, "1")
+    description = store.client.get_model_version(store.model_name, "1").description
+
+    again = ok(mlops("promote", "--run-id", original_run))
+
+    assert verdict(again).startswith(
+        f"unchanged v1: run {original_run} already is the champion (v1); nothing to do"
+    )
+    assert {path: path.read_bytes() for path in reports} == before
+    assert store.get_run(original_run).data.tags[PROMOTION_VERDICT] == "promoted"
+    assert run_artifacts(original_run) == logged  # nothing added or rewritten
+    # nor is the registry touched: same versions, aliases, tags and description
+    assert registry.list_versions(store) == [version]
+    assert store.client.get_model_version(store.model_name, "1").description == description
+
+
+def test_rollback_sticks_until_forced(original_run: str, weak_champion: str) -> None:
+    ok(mlops("promote", "--run-id", original_run))  # v2: the better model
+    assert aliases() == {"champion": "2", "previous": "1"}
+    ok(mlops("rollback", "--reason", "bad canary"))
+    assert aliases() == {"champion": "1", "previous": "2"}
+
+    refused = ok(mlops("promote", "--run-id", original_run), 3)
+
+    name = "v2 was not rolled back from"
+    assert verdict(refused).startswith(f"rejected v2: failed: {name}")
+    rec = record()
+    assert rec["verdict"] == "rejected"
+    assert [g["name"] for g in rec["gates"] if not g["passed"]] == [name]
+    rolled = gate(rec, name)
+    assert "rolled back to v1" in rolled["threshold"]
+    assert "reports/rollback.json" in rolled["threshold"]
+    assert "--force --reason" in rolled["threshold"]
+    assert aliases()["champion"] == "1"
+    assert registry.load_model(open_store()).run_id == weak_champion
+    assert registry.get_version(open_store(), "2").tags[ROLLED_BACK]
+
+    forced = ok(mlops("promote", "--run-id", original_run, "--force", "--reason", "fixed"))
+
+    assert verdict(forced).startswith(f"promoted v2: forced past: {name}")
+    rec = record()
+    assert rec["verdict"] == "promoted" and rec["forced"] is True and rec["reason"] == "fixed"
+    assert aliases() == {"champion": "2", "previous": "1"}
+    tags = registry.get_version(open_store(), "2").tags
+    assert tags["mlops.forced"] == "true" and tags["mlops.reason"] == "fixed"
+    assert not tags.get(ROLLED_BACK)  # forced back in: the rollback no longer holds it out
+    assert registry.load_model(open_store()).run_id == original_run
+
+
+def test_version_description_is_the_decision_record(original_run: str) -> None:
+    from mlflow import MlflowClient
+
+    ok(mlops("promote"))
+
+    store = open_store()
+    markdown = Path("reports/promotion.md").read_text()
+    assert markdown.startswith("# Promotion decision: PROMOTED")
+    found = MlflowClient(tracking_uri=store.uri).get_model_version(store.model_name, "1")
+    assert "# Promotion decision: PROMOTED" in found.description
+    assert found.description.strip() == markdown.strip()
+
+
+def test_registration_links_the_logged_model_to_its_version(original_run: str) -> None:
+    from mlflow import MlflowClient
+
+    ok(mlops("promote"))
+
+    store = open_store()
+    uri = store.logged_model_uri(original_run)
+    assert uri.startswith("models:/m-"), uri
+    logged = MlflowClient(tracking_uri=store.uri).get_logged_model(uri.removeprefix("models:/"))
+    linked = json.loads(logged.tags["mlflow.modelVersions"])
+    assert [(str(v["name"]), str(v["version"])) for v in linked] == [(store.model_name, "1")]
+
+
+def test_a_promotion_connects_to_the_store_once(original_run: str) -> None:
+    import mlops.tracking.store as store_module
+
+    before = store_module.CONNECTIONS
+    ok(mlops("promote"))
+    assert store_module.CONNECTIONS - before == 1
     assert aliases() == {"champion": "1"}
 
 
@@ -364,7 +472,7 @@ def test_rollback_restores_previous_champion_and_its_predictions(
 
     assert verdict(result).startswith("rolled_back v1: champion v2 -> v1")
     assert aliases() == {"champion": "1", "previous": "2"}
-    assert registry.load_model(config()).run_id == weak_champion
+    assert registry.load_model(open_store()).run_id == weak_champion
     assert np.array_equal(probabilities(), weak_predictions)
     rec = record("rollback")
     assert rec["verdict"] == "rolled_back" and rec["reason"] == "bad canary"
@@ -379,14 +487,12 @@ def test_rollback_restores_previous_champion_and_its_predictions(
 def test_rollback_refuses_a_version_whose_artifacts_are_missing(
     original_run: str, weak_champion: str
 ) -> None:
-    import mlflow
-
     ok(mlops("promote", "--run-id", original_run))
-    client = mlflow.MlflowClient()
-    location = client.get_model_version_download_uri(config().settings.registry.model_name, "1")
+    store = open_store()
+    location = store.client.get_model_version_download_uri(store.model_name, "1")
     model_dir = Path(urlparse(location).path)
     # only the weak model trained by this test, never the shared template's
-    shared_model = tracking.logged_model_uri(original_run).removeprefix("models:/")
+    shared_model = store.logged_model_uri(original_run).removeprefix("models:/")
     assert (model_dir / "MLmodel").exists() and shared_model not in str(model_dir)
     shutil.rmtree(model_dir)
 

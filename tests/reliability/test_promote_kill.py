@@ -17,17 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from mlops import registry, tracking
-from mlops.config import Config, load_config
+from conftest import open_project, open_store
+from mlops import registry
 from mlops.promote.lock import lock_path
 
 MLOPS = Path(sys.executable).parent / "mlops"
 #: Set to replay a failing sequence of delays (the seed is in every failure message).
 SEED_ENV = "MLOPS_KILL_SEED"
-
-
-def config(*overrides: str) -> Config:
-    return load_config(Path("params.yaml"), None, tuple(overrides))
 
 
 def split_features() -> Any:
@@ -37,13 +33,13 @@ def split_features() -> Any:
 
 
 def predictions(uri: str | None = None) -> np.ndarray:
-    return np.asarray(registry.load_model(config(), uri).model.predict_proba(split_features()))
+    return np.asarray(registry.load_model(open_store(), uri).model.predict_proba(split_features()))
 
 
 def lock_is_held() -> bool:
     from filelock import FileLock, Timeout
 
-    lock = FileLock(str(lock_path(config())), timeout=0)
+    lock = FileLock(str(lock_path(open_store())), timeout=0)
     try:
         lock.acquire()
     except Timeout:
@@ -98,12 +94,15 @@ def test_kill_9_at_any_point_leaves_a_loadable_champion(trained_project: Path) -
     seed = int(os.environ.get(SEED_ENV, time.time_ns() % 10**9))
     rng = random.Random(seed)
     candidate = str(json.loads(Path("models/run.json").read_text())["run_id"])
-    weak = run_training(config("model.params.max_iter=3")).run_id
-    assert run_promotion(config(), weak).record.aliases == {"champion": "1"}
+    weak_overrides = ("model.params.max_iter=3",)
+    weak = run_training(
+        open_project(None, *weak_overrides), open_store(None, *weak_overrides)
+    ).run_id
+    assert run_promotion(open_project(), open_store(), weak).record.aliases == {"champion": "1"}
     db = trained_project / "mlflow.db"
     expected = {
         "1": predictions(),
-        "candidate": predictions(tracking.logged_model_uri(candidate)),
+        "candidate": predictions(open_store().logged_model_uri(candidate)),
     }
 
     def after(delay: float) -> Callable[[], bool]:
@@ -139,7 +138,7 @@ def test_kill_9_at_any_point_leaves_a_loadable_champion(trained_project: Path) -
         if kill_when(promote(candidate), ready, timeout=120):
             killed.append(name)
         state = {a: alias_version(db, a) for a in ("champion", "previous", "challenger")}
-        champion = registry.get_alias(config(), "champion")
+        champion = registry.get_alias(open_store(), "champion")
         assert champion is not None, where
         # the champion loads, and serves one of the two models whole
         loaded = predictions(champion.uri)
@@ -159,7 +158,7 @@ def test_kill_9_at_any_point_leaves_a_loadable_champion(trained_project: Path) -
     )
     assert done.returncode == 0, (done.stdout, done.stderr, seed)
     assert "Traceback" not in done.stderr
-    champion = registry.get_alias(config(), "champion")
+    champion = registry.get_alias(open_store(), "champion")
     assert champion is not None and champion.run_id == candidate
     assert versions_of(db, candidate) == 1
     assert alias_version(db, "previous") == 1

@@ -8,13 +8,14 @@ from typing import Literal
 
 import pytest
 
-from mlops.config import Config, GateParams, Params, Settings, TrackingSettings
+from mlops.config import GateParams, TrackingSettings
 from mlops.errors import PromotionConflictError
 from mlops.evaluate import LOWER_IS_BETTER
 from mlops.gates import GateResult
 from mlops.promote.lock import lock_path, promotion_lock
 from mlops.promote.policy import compare_metrics, regression_check, signature_changes
 from mlops.promote.record import DecisionRecord, ModelSide, to_markdown
+from mlops.tracking import Store
 
 
 def gate(tolerance: float, mode: Literal["absolute", "relative"] = "absolute") -> GateParams:
@@ -202,35 +203,39 @@ def test_record_json_round_trips() -> None:
 # --------------------------------------------------------------------------- lock
 
 
-def config_with(uri: str) -> Config:
-    settings = Settings(tracking=TrackingSettings(uri=uri))
-    return Config(params=Params(), settings=settings, params_path=Path("p"), config_path=Path("c"))
+def store_with(uri: str, root: Path) -> Store:
+    return Store(TrackingSettings(uri=uri), root=root)
 
 
 def test_lock_sits_beside_the_sqlite_store(tmp_path: Path) -> None:
-    path = lock_path(config_with(f"sqlite:///{tmp_path}/store/mlflow.db"))
+    path = lock_path(store_with(f"sqlite:///{tmp_path}/store/mlflow.db", tmp_path / "project"))
     assert path.parent == tmp_path / "store"
     assert path.name.startswith(".mlflow.db.")
-    assert lock_path(config_with("http://mlflow:5000")).parent == Path(".mlops")
+    # a relative SQLite path is the project's: the lock sits beside it, whatever the cwd
+    relative = lock_path(store_with("sqlite:///store/mlflow.db", tmp_path))
+    assert relative == path
+    # a server has no file to sit beside: the lock is in the project's .mlops/
+    server = lock_path(store_with("http://mlflow:5000", tmp_path / "project"))
+    assert server.parent == tmp_path / "project" / ".mlops"
 
 
 def test_a_held_lock_makes_the_second_promotion_fail_clearly(tmp_path: Path) -> None:
-    config = config_with(f"sqlite:///{tmp_path}/mlflow.db")
+    store = store_with(f"sqlite:///{tmp_path}/mlflow.db", tmp_path)
     with (
-        promotion_lock(config),
+        promotion_lock(store),
         pytest.raises(PromotionConflictError, match="promotion in progress"),
-        promotion_lock(config, timeout=0.2),
+        promotion_lock(store, timeout=0.2),
     ):
         pass
-    with promotion_lock(config, timeout=0.2):  # released: free again
+    with promotion_lock(store, timeout=0.2):  # released: free again
         pass
 
 
 def test_a_lock_that_cannot_be_created_is_an_expected_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
-    config = config_with(f"sqlite:///{tmp_path}/file/mlflow.db")
+    store = store_with(f"sqlite:///{tmp_path}/file/mlflow.db", tmp_path)
     with (
         pytest.raises(PromotionConflictError, match="cannot create the promotion lock"),
-        promotion_lock(config, timeout=0.2),
+        promotion_lock(store, timeout=0.2),
     ):
         pass

@@ -15,7 +15,9 @@ from mlops import __version__
 from mlops.cli import data as data_cli
 from mlops.cli import doctor as doctor_cli
 from mlops.cli import drift as drift_cli
+from mlops.cli import init as init_cli
 from mlops.cli import model as model_cli
+from mlops.cli import pipeline as pipeline_cli
 from mlops.cli import promote as promote_cli
 from mlops.cli import serve as serve_cli
 from mlops.cli.state import GlobalOptions, setup_logging
@@ -148,12 +150,14 @@ def main(
     setup_logging(verbose, quiet)
 
 
+init_cli.register(app)
 app.add_typer(data_cli.app, name="data", rich_help_panel="Data")
 model_cli.register(app)
 serve_cli.register(app)
 drift_cli.register(app)
 promote_cli.register(app)
 doctor_cli.register(app)
+app.add_typer(pipeline_cli.app, name="pipeline", rich_help_panel=pipeline_cli.PANEL)
 
 
 def _terminate(signum: int, frame: object) -> None:

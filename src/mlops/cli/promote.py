@@ -18,7 +18,7 @@ models_app = typer.Typer(
 )
 
 
-def _show_decision(result: PromotionResult, json_out: bool) -> None:
+def show_decision(result: PromotionResult, json_out: bool) -> None:
     from mlops.cli.state import fmt, print_json, stdout
 
     record = result.record
@@ -51,7 +51,7 @@ def _show_decision(result: PromotionResult, json_out: bool) -> None:
     typer.echo(
         f"{prefix}{record.verdict}{version}: {record.message}"
         + (f" ({aliases})" if aliases else "")
-        + f"; record: {result.json_path}",
+        + (f"; record: {result.json_path}" if result.written else ""),
         err=json_out,  # with --json, stdout carries only the JSON
     )
 
@@ -82,7 +82,7 @@ def promote(
     result = run_promotion(
         opts.project(), opts.store(), run_id, dry_run=dry_run, force=force, reason=reason
     )
-    _show_decision(result, json_out)
+    show_decision(result, json_out)
     if not result.record.accepted:
         raise typer.Exit(3)
 
@@ -100,7 +100,7 @@ def rollback(
 
     opts = options(ctx)
     result = run_rollback(opts.project(), opts.store(), to, reason=reason)
-    _show_decision(result, json_out)
+    show_decision(result, json_out)
 
 
 def _number(text: str | None) -> float | None:

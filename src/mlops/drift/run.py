@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 JSON_NAME = "drift.json"
 HTML_NAME = "drift.html"
+#: The summary numbers alone: what `dvc metrics show` lists (the full report is an output).
+SUMMARY_NAME = "drift_summary.json"
 #: Columns compared at once; each holds one column of both datasets in memory.
 MAX_WORKERS = 4
 
@@ -275,4 +277,17 @@ def run_drift(
     html_target = html_path or reports / HTML_NAME
     artifacts.write_json(json_target, report.to_json())
     artifacts.write_text(html_target, render_html(report))
+    if json_path is None:
+        summary = report.summary
+        artifacts.write_json(
+            reports / SUMMARY_NAME,
+            {
+                "drift": summary.drift,
+                "drifted": summary.drifted,
+                "tested": summary.tested,
+                "share_drifted": summary.share_drifted,
+                "prediction_drift": summary.prediction_drift,
+                "target_drift": summary.target_drift,
+            },
+        )
     return DriftResult(report, json_target, html_target)

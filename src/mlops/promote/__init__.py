@@ -12,7 +12,13 @@ from typing import Any
 
 from mlops import artifacts, faults, registry, threads
 from mlops.data import load_schema, load_split
-from mlops.errors import ModelLoadError, PromotionConflictError, RegistryError, StageOrderError
+from mlops.errors import (
+    MlopsError,
+    ModelLoadError,
+    PromotionConflictError,
+    RegistryError,
+    StageOrderError,
+)
 from mlops.evaluate import LOWER_IS_BETTER, default_primary, score_model
 from mlops.gates import GateResult, evaluate_gates
 from mlops.project import Project
@@ -22,12 +28,17 @@ from mlops.promote.record import DecisionRecord, ModelSide, to_markdown
 from mlops.tracking import Store, first_line, tags
 
 __all__ = [
+    "CHAMPION_FILE",
     "DecisionRecord",
     "PromotionResult",
     "candidate_run_id",
     "run_promotion",
     "run_rollback",
+    "write_champion",
 ]
+
+#: Which version is champion, rewritten only when that changes: the drift stage depends on it.
+CHAMPION_FILE = "champion.json"
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,31 @@ def candidate_run_id(project: Project, run_id: str | None) -> str:
     if not isinstance(record, dict) or not record.get("run_id"):
         raise StageOrderError(f"{path}: no run_id recorded; run `mlops train` again")
     return str(record["run_id"])
+
+
+def write_champion(project: Project, store: Store) -> Path:
+    """`reports/champion.json`: the champion's version and run (null without one); written only
+    when it changes, so DVC reruns the drift stage exactly when the champion moves."""
+    names = store.names
+    info = (
+        registry.find_alias(store, names.model_name, names.champion_alias)
+        if store.exists()
+        else None
+    )
+    payload = {
+        "model": names.model_name,
+        "alias": names.champion_alias,
+        "version": info.version if info else None,
+        "run_id": info.run_id if info else None,
+    }
+    path = project.paths.reports / CHAMPION_FILE
+    if path.is_file():
+        try:
+            if artifacts.read_json(path) == payload:
+                return path
+        except MlopsError:  # unreadable: rewrite it
+            pass
+    return artifacts.write_json(path, payload)
 
 
 def _record_paths(project: Project, stem: str) -> tuple[Path, Path]:
@@ -151,6 +187,10 @@ def run_promotion(
     primary = project.params.gate.primary or default_primary(project.params.data.task)
 
     with promotion_lock(store), threads.limited(project.params.train.n_jobs):
+        # Again under the lock: a concurrent promotion of the same run may have just won.
+        unchanged = _already_champion(project, store, candidate_id)
+        if unchanged is not None:
+            return unchanged
         started = time.perf_counter()
         candidate = registry.load_model(store, candidate_uri)
         cand_metrics = _score(candidate.model, features, target, task, candidate_uri)
@@ -192,11 +232,7 @@ def run_promotion(
         rescoring = time.perf_counter() - started
 
         passed = all(r.passed for r in results)
-        already = champion_info is not None and champion_info.run_id == candidate_id
-        if already:
-            verdict = "unchanged"
-            message = f"run {candidate_id} is already the champion (v{champion_info.version})"  # type: ignore[union-attr]
-        elif passed or force:
+        if passed or force:
             verdict = "promoted"
             failed = [r.name for r in results if not r.passed]
             message = "all gates passed" if passed else f"forced past: {', '.join(failed)}"
@@ -232,10 +268,8 @@ def run_promotion(
         )
 
         started = time.perf_counter()
-        if not dry_run and verdict != "unchanged":
+        if not dry_run:
             record = _apply(store, record, champion_info, existing)
-        elif verdict == "unchanged" and champion_info is not None:
-            record.candidate.version = champion_info.version
         record.timings = {
             "rescoring_s": round(rescoring, 4),
             "registry_s": round(time.perf_counter() - started, 4),
@@ -245,6 +279,8 @@ def run_promotion(
         if not dry_run and record.candidate.version:
             # The decision record is the version's description: MLflow's UI shows it.
             registry.set_description(store, record.candidate.version, to_markdown(record))
+        if not dry_run:
+            write_champion(project, store)
     # A dry run changes no registry state, but its record still goes on the candidate's run.
     store.attach_files(
         candidate_id,
@@ -322,7 +358,7 @@ def run_rollback(
     names = store.names
     # Reach the store first: an unreachable one is a one-line error, not a lock-file traceback.
     store.client  # noqa: B018
-    with promotion_lock(store), threads.limited(project.params.train.n_jobs):
+    with promotion_lock(store):
         started = time.perf_counter()
         current = registry.get_alias(store, names.champion_alias)
         if to is not None:
@@ -357,6 +393,9 @@ def run_rollback(
                     f"({project.relative(json_path)})"
                 },
             )
+        if target.tags.get(tags.ROLLED_BACK):
+            # A person chose this version again: it may be promoted again later.
+            registry.set_version_tags(store, target.version, {tags.ROLLED_BACK: ""})
         record = DecisionRecord(
             action="rollback",
             verdict="rolled_back",
@@ -382,4 +421,6 @@ def run_rollback(
             message=f"champion v{current.version if current else '-'} -> v{target.version}",
             timings={"registry_s": round(time.perf_counter() - started, 4)},
         )
-    return _write_record(project, record, "rollback")
+        result = _write_record(project, record, "rollback")
+        write_champion(project, store)
+    return result

@@ -61,8 +61,6 @@ class _SklearnFlavor:
         skops_trusted_types: list[str] | None = None,
         **_: Any,
     ) -> None:
-        import os
-
         import sklearn
         import yaml
         from mlflow import pyfunc
@@ -92,7 +90,7 @@ class _SklearnFlavor:
             skops_trusted_types=skops_trusted_types,
         )
         mlflow_model.model_size_bytes = sum(
-            os.path.getsize(f) for f in directory.rglob("*") if f.is_file()
+            f.stat().st_size for f in directory.rglob("*") if f.is_file()
         )
         mlflow_model.save(str(directory / "MLmodel"))
         conda_env, requirements, _constraints = _process_pip_requirements(  # type: ignore[no-untyped-call]

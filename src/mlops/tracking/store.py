@@ -62,6 +62,8 @@ class Store:
         self.model_cache = model_cache or root / ".mlops" / "model-cache"
         self._experiment_id: str | None = None
         self._client: Any = None
+        #: Runs this store marked KILLED when it connected (their process had died).
+        self.reaped: list[str] = []
 
     @classmethod
     def for_project(cls, project: Project) -> Store:
@@ -176,7 +178,7 @@ class Store:
             if self.location.identity not in _REAPED:
                 from mlops.tracking.processes import reap_orphaned_runs
 
-                reap_orphaned_runs(client)
+                self.reaped = reap_orphaned_runs(client)
                 _REAPED.add(self.location.identity)
             self._experiment_id = self._experiment(client)
             self._client = client
@@ -287,7 +289,7 @@ class Store:
         from mlops.tracking.processes import reap_orphaned_runs
 
         experiment_id = self.experiment_id
-        reaped = reap_orphaned_runs(self.client)
+        reaped = [*self.reaped, *reap_orphaned_runs(self.client)]
         counts: dict[str, int] = {}
         for found in self.client.search_runs([experiment_id], max_results=5000):
             counts[found.info.status] = counts.get(found.info.status, 0) + 1

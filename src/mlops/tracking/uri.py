@@ -108,6 +108,8 @@ def parse_tracking_uri(uri: str, root: Path | None = None) -> TrackingUri:
     text = uri.strip()
     if not text:
         raise ConfigError("tracking.uri: empty")
+    if text in _SERVER_SCHEMES:  # MLflow's bare `databricks` (the default profile)
+        return TrackingUri(raw=text, scheme=text)
     scheme, sep, rest = text.partition(":")
     if not sep or len(scheme) == 1:  # a plain path (or a Windows drive letter)
         return TrackingUri(raw=text, scheme="file", path=_relative(text, root))

@@ -1,0 +1,347 @@
+"""`mlops init`: a complete, working project from a data file, rendered from packaged templates.
+
+The templates (`mlops/templates/project/*.j2`, shipped in the wheel) are rendered with Jinja2
+from a `ProjectSpec`: the task inferred from the target, gates that fit the task and the class
+balance, the registry name. This repository's own example files are the same templates
+rendered with `EXAMPLE` (a test asserts it). `dvc.yaml` comes from the stage list
+(`mlops.pipeline`), not from a template.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata, resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops import __version__
+from mlops.config import Task
+from mlops.errors import ConfigError, DataError, MlopsError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: template -> file in the project.
+TEMPLATES = {
+    "params.yaml.j2": "params.yaml",
+    "configs/local.yaml.j2": "configs/local.yaml",
+    "gitignore.j2": ".gitignore",
+    "dvcignore.j2": ".dvcignore",
+    "Makefile.j2": "Makefile",
+    "github/ci.yml.j2": ".github/workflows/ci.yml",
+    "requirements.txt.j2": "requirements.txt",
+}
+#: The files of this repository's example project that the templates produce.
+EXAMPLE_FILES = ("params.yaml", "configs/local.yaml")
+#: A numeric target with at most this many distinct whole-number values is a class label.
+MAX_CLASS_VALUES = 20
+#: A minority class below this share of rows: the ranking metric is average precision.
+RARE_CLASS_SHARE = 0.10
+ESTIMATORS = {
+    "classification": "logistic_regression | random_forest | hist_gradient_boosting | extra_trees",
+    "regression": "ridge | random_forest | hist_gradient_boosting | extra_trees",
+}
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """Everything the templates need."""
+
+    source: str
+    target: str
+    task: Task
+    model_name: str
+    gates: dict[str, dict[str, float]]
+    primary: str
+    task_reason: str = ""
+    experiment: str = "mlops"
+    estimator: str = "hist_gradient_boosting"
+    model_params: dict[str, Any] = field(
+        default_factory=lambda: {"max_iter": 100, "learning_rate": 0.1}
+    )
+    drop: list[str] = field(default_factory=list)
+
+
+#: This repository's example project: the Palmer penguins, shipped in a pip package.
+EXAMPLE = ProjectSpec(
+    source="builtin:penguins",
+    target="species",
+    task="classification",
+    model_name="penguins-classifier",
+    gates={"roc_auc": {"min": 0.95}, "balanced_accuracy": {"min": 0.9}},
+    primary="roc_auc",
+)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _flow(value: Any) -> str:
+    """A value as one line of YAML (`{min: 0.9}`, `[a, b]`, `null`, `0.1`)."""
+    import yaml
+
+    text = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
+    return text.removesuffix("...").strip()
+
+
+def requirement() -> str:
+    """How `make setup` installs this toolkit: a local path or VCS URL when it was installed
+    from one, else the exact released version."""
+    try:
+        dist = metadata.distribution("mlops")
+        direct = dist.read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return f"mlops=={__version__}"
+    if direct:
+        info = json.loads(direct)
+        url = str(info.get("url", ""))
+        vcs = info.get("vcs_info")
+        if isinstance(vcs, dict) and vcs.get("vcs") == "git":
+            return f"mlops @ git+{url}@{vcs.get('commit_id', '')}"
+        if url.startswith("file://"):
+            return f"mlops @ {url}"
+    return f"mlops=={dist.version}"
+
+
+def render(spec: ProjectSpec, *, pinned: str | None = None) -> dict[str, str]:
+    """The project's files (path -> text) rendered from the packaged templates."""
+    import jinja2
+
+    folder = resources.files("mlops") / "templates" / "project"
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+    )
+    env.filters["flow"] = _flow
+    values = {
+        "source": spec.source,
+        "target": spec.target,
+        "task": spec.task,
+        "task_reason": spec.task_reason,
+        "drop": spec.drop,
+        "estimator": spec.estimator,
+        "estimators": ESTIMATORS[spec.task],
+        "model_params": spec.model_params,
+        "gates": spec.gates,
+        "primary": spec.primary,
+        "model_name": spec.model_name,
+        "experiment": spec.experiment,
+        "requirement": pinned or requirement(),
+        "created": datetime.now(UTC).date().isoformat(),
+    }
+    files: dict[str, str] = {}
+    for template, target in TEMPLATES.items():
+        text = (folder / template).read_text(encoding="utf-8")
+        files[target] = env.from_string(text).render(values)
+    return files
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def infer_task(series: pd.Series) -> tuple[Task, str]:
+    """classification for text, booleans or few whole-number values; else regression (and why)."""
+    import pandas as pd
+
+    present = series.dropna()
+    distinct = int(present.nunique())
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return "classification", "the target is true/false"
+    if not pd.api.types.is_numeric_dtype(series.dtype):
+        return "classification", f"the target holds text labels ({distinct} distinct)"
+    whole = bool((present == present.round()).all()) if len(present) else True
+    if whole and distinct <= MAX_CLASS_VALUES:
+        return "classification", f"the target has {distinct} distinct whole-number values"
+    return "regression", f"the target is numeric with {distinct} distinct values"
+
+
+def _round(value: float, digits: int = 2) -> float:
+    return float(round(value, digits))
+
+
+def default_gates(
+    task: Task, target: pd.Series
+) -> tuple[dict[str, dict[str, float]], str, list[str]]:
+    """Gates a constant predictor cannot pass, a primary metric, and notes for the user."""
+    present = target.dropna()
+    if task == "regression":
+        spread = float(present.astype(float).std()) if len(present) > 1 else 0.0
+        gates = {"r2": {"min": 0.05}, "rmse": {"max": float(f"{spread:.4g}")}}
+        notes = [
+            "gates: r2 >= 0.05 and rmse <= the target's standard deviation "
+            "(a constant prediction fails both); tighten them once you know the model"
+        ]
+        return gates, "r2", notes
+    shares = present.astype(str).value_counts(normalize=True)
+    classes = len(shares)
+    minority = float(shares.min()) if classes else 0.0
+    chance = 1.0 / max(classes, 2)
+    balanced_floor = _round(chance + (1 - chance) * 0.2)
+    notes = [
+        f"{classes} classes; the rarest is {shares.idxmin()!r} at {minority:.1%} of rows",
+    ]
+    if classes == 2 and minority < RARE_CLASS_SHARE:
+        floor = _round(max(2 * minority, minority + 0.05))
+        gates = {"average_precision": {"min": floor}, "balanced_accuracy": {"min": balanced_floor}}
+        notes.append(
+            "rare positive class: gated on average precision (PR-AUC, chance = the class share) "
+            "and balanced accuracy; accuracy would reward predicting the majority class"
+        )
+        return gates, "average_precision", notes
+    gates = {"roc_auc": {"min": 0.7}, "balanced_accuracy": {"min": balanced_floor}}
+    notes.append(
+        f"gates: roc_auc >= 0.7 and balanced accuracy >= {balanced_floor} "
+        f"(chance is {chance:.2f}); tighten them once you know the model"
+    )
+    return gates, "roc_auc", notes
+
+
+# --------------------------------------------------------------------------- init
+
+
+@dataclass(frozen=True)
+class InitResult:
+    root: Path
+    spec: ProjectSpec
+    written: list[str]
+    unchanged: list[str]
+    notes: list[str]
+
+    @property
+    def next_commands(self) -> list[str]:
+        return [
+            f"cd {self.root}",
+            "make run            # set up .venv, dvc repro, promote, drift",
+            'git add -A && git commit -m "mlops init"',
+            "mlflow ui --backend-store-uri sqlite:///mlflow.db   # runs, datasets, registry",
+        ]
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True)
+
+
+def _dvc(root: Path, *args: str) -> None:
+    import sys
+
+    dvc = shutil.which("dvc") or str(Path(sys.executable).with_name("dvc"))
+    done = subprocess.run([dvc, *args], cwd=root, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        raise MlopsError(f"dvc {' '.join(args)}: {' '.join(lines[-3:]) or 'failed'}")
+
+
+def _source_in_project(root: Path, source: str) -> tuple[str, Path | None]:
+    """`data.source` as params.yaml will say it; a file outside the project is copied into
+    `data/source/` (and versioned with DVC by the caller)."""
+    if source.startswith("builtin:"):
+        return source, None
+    given = Path(source).expanduser().absolute()
+    if not given.is_file():
+        raise DataError(f"{source}: file not found")
+    if given.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise DataError(f"{source}: expected a .csv or .parquet file")
+    try:
+        return str(given.relative_to(root)), None
+    except ValueError:
+        copy = root / "data" / "source" / given.name
+        return str(copy.relative_to(root)), given
+
+
+def plan(
+    root: Path, *, source: str, target: str, task: Task | None = None, name: str | None = None
+) -> tuple[ProjectSpec, list[str]]:
+    """Read the data and decide the task, the gates and the names."""
+    from mlops.data.ingest import read_source
+
+    relative, outside = _source_in_project(root, source)
+    frame = read_source(
+        source if source.startswith("builtin:") else str(outside or root / relative)
+    )
+    frame.columns = [str(c) for c in frame.columns]
+    if target not in frame.columns:
+        raise DataError(
+            f"{source}: target column {target!r} not found (columns: {', '.join(frame.columns)})"
+        )
+    notes: list[str] = []
+    if task is None:
+        task, reason = infer_task(frame[target])
+        notes.append(f"task: {task}, because {reason} (pass --task to choose)")
+    else:
+        reason = "chosen with --task"
+    gates, primary, gate_notes = default_gates(task, frame[target])
+    notes.extend(gate_notes)
+    model_name = name or root.name
+    spec = ProjectSpec(
+        source=relative,
+        target=target,
+        task=task,
+        task_reason=reason,
+        model_name=model_name,
+        gates=gates,
+        primary=primary,
+    )
+    return spec, notes
+
+
+def init_project(
+    directory: Path,
+    *,
+    source: str,
+    target: str,
+    task: Task | None = None,
+    name: str | None = None,
+    force: bool = False,
+) -> InitResult:
+    """Write a complete project into `directory`; refuse to overwrite different files unless
+    `force`. Running it again with the same answers changes nothing."""
+    root = directory.expanduser().absolute()
+    root.mkdir(parents=True, exist_ok=True)
+    spec, notes = plan(root, source=source, target=target, task=task, name=name)
+    files = render(spec)
+    clashes = [
+        path
+        for path, text in files.items()
+        if (root / path).exists() and (root / path).read_text(encoding="utf-8") != text
+    ]
+    if clashes and not force:
+        raise ConfigError(
+            f"{root}: would overwrite {', '.join(sorted(clashes))}; pass --force to replace them"
+        )
+    written, unchanged = [], []
+    from mlops import artifacts
+
+    for path, text in files.items():
+        target_file = root / path
+        if target_file.exists() and target_file.read_text(encoding="utf-8") == text:
+            unchanged.append(path)
+            continue
+        artifacts.write_text(target_file, text)
+        written.append(path)
+    _, outside = _source_in_project(root, source)
+    _setup_vcs(root, spec, outside)
+    from mlops import pipeline
+    from mlops.project import open_project
+
+    project = open_project(root)  # the config is checked whole before anything runs
+    written.extend(project.relative(p) for p in pipeline.write(project))
+    return InitResult(root, spec, written, unchanged, notes)
+
+
+def _setup_vcs(root: Path, spec: ProjectSpec, outside: Path | None) -> None:
+    """git and DVC where absent, a local DVC remote, and the source file versioned by DVC."""
+    if not (root / ".git").exists():
+        _git(root, "init", "-q")
+    if not (root / ".dvc").exists():
+        _dvc(root, "init", "-q")
+        _dvc(root, "config", "core.analytics", "false")
+        _dvc(root, "remote", "add", "-d", "local", ".dvc-storage")
+    if outside is not None:
+        copy = root / spec.source
+        if not copy.is_file() or copy.read_bytes() != outside.read_bytes():
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(outside, copy)
+            _dvc(root, "add", "-q", spec.source)
