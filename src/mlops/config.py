@@ -32,6 +32,16 @@ class _Frozen(BaseModel):
 # --------------------------------------------------------------------------- params.yaml
 
 
+class CsvParams(_Frozen):
+    """How to read a CSV source (each None: sniffed from the file)."""
+
+    sep: str | None = None
+    decimal: str | None = None
+    encoding: str | None = None
+    #: Extra strings read as missing values (besides pandas' defaults).
+    na_values: list[str] = Field(default_factory=list)
+
+
 class DataParams(_Frozen):
     """Where the data comes from and what to learn."""
 
@@ -40,6 +50,9 @@ class DataParams(_Frozen):
     task: Task = "classification"
     features: list[str] | None = None
     drop: list[str] = Field(default_factory=list)
+    #: Ordered categories: column -> levels, lowest first (encoded in order, not one-hot).
+    ordinal: dict[str, list[str]] = Field(default_factory=dict)
+    csv: CsvParams = Field(default_factory=CsvParams)
 
 
 class SplitParams(_Frozen):
@@ -52,6 +65,8 @@ class SplitParams(_Frozen):
 class ModelParams(_Frozen):
     estimator: str = "hist_gradient_boosting"
     params: dict[str, Any] = Field(default_factory=dict)
+    #: `balanced`: weight classes inversely to their frequency (rare positive classes).
+    class_weight: Literal["balanced"] | None = None
 
 
 class TrainParams(_Frozen):
@@ -76,7 +91,10 @@ class GateParams(_Frozen):
     metrics: dict[str, Threshold] = Field(default_factory=dict)
     primary: str | None = None
     max_regression: float = Field(default=0.01, ge=0.0)
-    regression_mode: Literal["absolute", "relative"] = "absolute"
+    #: `auto`: relative for error metrics in the target's units (rmse, mae), absolute otherwise.
+    regression_mode: Literal["absolute", "relative", "auto"] = "auto"
+    #: Metrics a candidate may not regress on beyond the tolerance (None: every gated metric).
+    guard: list[str] | None = None
 
 
 DriftMethod = Literal["auto", "ks", "chisquare", "psi", "jensenshannon", "wasserstein"]
@@ -86,6 +104,8 @@ class DriftParams(_Frozen):
     """`mlops drift`: per-column methods, thresholds and the dataset verdict rule."""
 
     current: str = "data/processed/test.parquet"
+    #: Columns never compared (besides `data.drop` and identifier columns).
+    exclude: list[str] = Field(default_factory=list)
     numeric_method: DriftMethod = "auto"
     categorical_method: DriftMethod = "auto"
     columns: dict[str, DriftMethod] = Field(default_factory=dict)

@@ -64,6 +64,7 @@ class ProjectSpec:
         default_factory=lambda: {"max_iter": 100, "learning_rate": 0.1}
     )
     drop: list[str] = field(default_factory=list)
+    class_weight: str | None = None
 
 
 #: This repository's example project: the Palmer penguins, shipped in a pip package.
@@ -125,6 +126,7 @@ def render(spec: ProjectSpec, *, pinned: str | None = None) -> dict[str, str]:
         "estimator": spec.estimator,
         "estimators": ESTIMATORS[spec.task],
         "model_params": spec.model_params,
+        "class_weight": spec.class_weight,
         "gates": spec.gates,
         "primary": spec.primary,
         "model_name": spec.model_name,
@@ -189,6 +191,10 @@ def default_gates(
         notes.append(
             "rare positive class: gated on average precision (PR-AUC, chance = the class share) "
             "and balanced accuracy; accuracy would reward predicting the majority class"
+        )
+        notes.append(
+            "model.class_weight: balanced (the rare class weighs as much as the common one); "
+            "set it to null to train on the raw class balance"
         )
         return gates, "average_precision", notes
     gates = {"roc_auc": {"min": 0.7}, "balanced_accuracy": {"min": balanced_floor}}
@@ -275,7 +281,9 @@ def plan(
     gates, primary, gate_notes = default_gates(task, frame[target])
     notes.extend(gate_notes)
     model_name = name or root.name
+    rare = task == "classification" and primary == "average_precision"
     spec = ProjectSpec(
+        class_weight="balanced" if rare else None,
         source=relative,
         target=target,
         task=task,

@@ -9,14 +9,16 @@ from typer.testing import CliRunner, Result
 
 from mlops.cli.main import app
 
+from .helpers import USER_SETTINGS
+
 Invoke = Callable[..., Result]
 
 
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """Run `mlops <args>` in-process; stdout and stderr are captured separately."""
-    monkeypatch.delenv("MLOPS_DEBUG", raising=False)
-    monkeypatch.delenv("MLOPS_CONFIG", raising=False)
+    for name in USER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
     runner = CliRunner()
 
     def invoke(*args: str) -> Result:

@@ -12,11 +12,13 @@ from typer.testing import Result
 
 #: The console script installed next to the interpreter running the tests.
 MLOPS = Path(sys.executable).parent / "mlops"
+#: Environment variables a user may set to change what `mlops` does: not passed on.
+USER_SETTINGS = ("MLOPS_CONFIG", "MLOPS_DEBUG", "MLOPS_PROJECT", "MLOPS_ALLOW_UNSAFE_MODEL")
 
 
 def process_env() -> dict[str, str]:
     """The environment for a real `mlops` process: no user overrides, no telemetry."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MLOPS_CONFIG", "MLOPS_DEBUG")}
+    env = {k: v for k, v in os.environ.items() if k not in USER_SETTINGS}
     env["PATH"] = f"{MLOPS.parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", DVC_NO_ANALYTICS="1")
     return env

@@ -85,10 +85,11 @@ def test_current_defaults_to_params_and_reference_to_the_train_split(
     result = cli("drift")
     assert result.exit_code == 0, result.output
     report = json.loads((project / "reports" / "drift.json").read_text(encoding="utf-8"))
-    assert report["reference"]["path"] == str(project / "data" / "processed" / "train.parquet")
+    # Root-relative: reports are committed, so no machine-specific paths.
+    assert report["reference"]["path"] == "data/processed/train.parquet"
     assert report["reference"]["origin"] == "fallback"
     assert "no tracking store" in report["reference"]["origin_reason"]
-    assert report["current"]["path"] == str(project / "data" / "processed" / "test.parquet")
+    assert report["current"]["path"] == "data/processed/test.parquet"
     assert report["prediction"] == [] and "not tested" in report["prediction_note"]
     assert not (project / "mlflow.db").exists()  # looking for a champion created no store
 

@@ -43,7 +43,8 @@ def test_root_help_lists_the_commands(cli: Invoke) -> None:
     result = cli("--help")
     assert result.exit_code == 0
     assert "Usage: mlops" in result.stdout
-    for name in ("data", "train", "eval", "--params", "--config", "--set", "--version"):
+    names = ("data", "train", "eval", "--project", "--params", "--config", "--set", "--version")
+    for name in names:
         assert name in result.stdout
     assert cli("-h").stdout == result.stdout
 

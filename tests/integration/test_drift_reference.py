@@ -15,35 +15,35 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import git_init
+from conftest import git_init, open_project, open_store
 from mlops import artifacts, registry
-from mlops.config import Config, load_config
 from mlops.drift import run_drift
+from mlops.tracking import Store
 
 BIN = Path(sys.executable).parent
 TRAIN = Path("data/processed/train.parquet")
 
 
-def _crown(config: Config) -> registry.ModelVersionInfo:
+def _crown(store: Store) -> registry.ModelVersionInfo:
     """Register the trained run's model and make it the champion."""
-    record = json.loads(config.settings.paths.run_file.read_text(encoding="utf-8"))
-    info = registry.register(config, record["model_uri"], record["run_id"], {})
-    registry.set_alias(config, config.settings.registry.champion_alias, info.version)
+    record = json.loads(open_project().paths.run_file.read_text(encoding="utf-8"))
+    info = registry.register(store, record["model_uri"], {})
+    registry.set_alias(store, store.names.champion_alias, info.version)
     return info
 
 
 def test_reference_is_the_champions_training_data_and_predictions_are_compared(
     trained_project: Path,
 ) -> None:
-    config = load_config()
-    info = _crown(config)
-    result = run_drift(config)
+    project, store = open_project(), open_store()
+    info = _crown(store)
+    result = run_drift(project, store)
     report = result.report
     assert report.reference.origin == "champion"
-    assert report.reference.path == str(TRAIN)
+    assert report.reference.path == str(TRAIN)  # root-relative: no machine-specific paths
     assert report.reference.md5 == artifacts.file_md5(TRAIN)
     assert report.reference.champion == f"{info.name} v{info.version}"
-    assert report.current.path == config.params.drift.current
+    assert report.current.path == project.params.drift.current
     names = {c.column for c in report.prediction}
     assert names == {
         "prediction",
@@ -65,22 +65,22 @@ def test_reference_is_the_champions_training_data_and_predictions_are_compared(
 def test_reference_comes_from_the_dvc_cache_when_the_train_split_changed(
     trained_project: Path,
 ) -> None:
-    config = load_config()
-    _crown(config)
+    project, store = open_project(), open_store()
+    _crown(store)
     md5 = artifacts.file_md5(TRAIN)
     rows = pq.read_metadata(TRAIN).num_rows
-    cached = Path(".dvc/cache/files/md5") / md5[:2] / md5[2:]
+    cached = trained_project / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
     cached.parent.mkdir(parents=True)
     shutil.copyfile(TRAIN, cached)
     pq.write_table(pq.read_table(TRAIN).slice(0, 50), TRAIN)  # the split moved on
-    report = run_drift(config).report
+    report = run_drift(project, store).report
     assert report.reference.origin == "dvc_cache"
-    assert report.reference.path == str(cached)
+    assert report.reference.path == str(cached.relative_to(trained_project))
     assert report.reference.rows == rows
     assert "from the DVC cache" in report.reference.origin_reason
 
     cached.unlink()  # the champion's data is gone: fall back, and say why
-    fallback = run_drift(config).report
+    fallback = run_drift(project, store).report
     assert fallback.reference.origin == "fallback"
     assert fallback.reference.rows == 50
     assert "neither" in fallback.reference.origin_reason
@@ -88,7 +88,7 @@ def test_reference_comes_from_the_dvc_cache_when_the_train_split_changed(
 
 
 def test_without_a_champion_the_train_split_is_the_reference(trained_project: Path) -> None:
-    report = run_drift(load_config()).report
+    report = run_drift(open_project(), open_store()).report
     assert report.reference.origin == "fallback"
     assert "is not set" in report.reference.origin_reason
     assert report.prediction == []
@@ -98,7 +98,8 @@ def test_without_a_champion_the_train_split_is_the_reference(trained_project: Pa
 
 @pytest.mark.slow
 def test_dvc_stage_writes_drift_metrics(trained_project: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("MLOPS_CONFIG", "MLOPS_DEBUG")}
+    ignored = ("MLOPS_CONFIG", "MLOPS_DEBUG", "MLOPS_PROJECT")
+    env = {k: v for k, v in os.environ.items() if k not in ignored}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.update(DVC_NO_ANALYTICS="1", MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import copy_example, git_init
+from conftest import copy_example, git_init, open_project
 from mlops import __version__
 
 STAGES = ["ingest", "validate", "split", "train", "evaluate"]
@@ -22,7 +22,8 @@ BIN = Path(sys.executable).parent
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MLOPS_CONFIG", "MLOPS_DEBUG")}
+    ignored = ("MLOPS_CONFIG", "MLOPS_DEBUG", "MLOPS_PROJECT")
+    env = {k: v for k, v in os.environ.items() if k not in ignored}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     # Nothing leaves the machine: no DVC analytics, no MLflow telemetry.
     env.update(DVC_NO_ANALYTICS="1", MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
@@ -99,7 +100,6 @@ def test_dvc_repro_tracks_lineage_and_reruns_exactly_what_changed(
     import pandas as pd
 
     from mlops import artifacts
-    from mlops.config import load_config
     from mlops.data import load_schema
 
     project = pipeline_project
@@ -118,15 +118,17 @@ def test_dvc_repro_tracks_lineage_and_reruns_exactly_what_changed(
     lock = yaml.safe_load((project / "dvc.lock").read_text(encoding="utf-8"))
     assert set(lock["stages"]) == set(stages)
 
-    config = load_config()
+    opened = open_project()
     uri = f"sqlite:///{project / 'mlflow.db'}"
     client = mlflow.MlflowClient(tracking_uri=uri)
-    runs = _runs(client, config.settings.tracking.experiment)
+    runs = _runs(client, opened.settings.tracking.experiment)
     assert len(runs) == 1
     run = runs[0]
     record = json.loads((project / "models" / "run.json").read_text(encoding="utf-8"))
     assert run.info.run_id == record["run_id"]
     assert run.info.status == "FINISHED"
+    # Named for what ran: estimator, the hyperparameters params.yaml sets, the commit.
+    assert run.info.run_name == f"hgb-lr0.1-it100-{head[:7]}"
 
     # Flattened params, exactly as params.yaml says.
     params = run.data.params
@@ -135,7 +137,7 @@ def test_dvc_repro_tracks_lineage_and_reruns_exactly_what_changed(
     assert params["model.params.learning_rate"] == "0.1"
     assert params["data.target"] == "species"
     assert params["split.seed"] == "42"
-    flat = config.params_flat()
+    flat = opened.config.params_flat()
     assert {key: params.get(key) for key in flat} == flat  # every key of params.yaml
 
     # Train metrics from `mlops train`, test metrics from `mlops eval` on the same run.
@@ -155,9 +157,18 @@ def test_dvc_repro_tracks_lineage_and_reruns_exactly_what_changed(
     assert tags["mlops.data.train_md5"] == train_md5
     split_outs = {out["path"]: out["md5"] for out in lock["stages"]["split"]["outs"]}
     assert split_outs["data/processed/train.parquet"] == train_md5  # the hash DVC recorded
-    assert tags["mlops.params_sha256"] == config.params_hash()
+    assert tags["mlops.params_sha256"] == opened.config.params_hash()
     assert tags["mlops.version"] == __version__
     assert tags["mlops.gate.passed"] == "true"
+    # The splits are the run's dataset inputs, with their md5 as digest (as in DVC's lock).
+    test_md5 = artifacts.file_md5(project / "data" / "processed" / "test.parquet")
+    inputs = {
+        next(t.value for t in i.tags if t.key == "mlflow.data.context"): i.dataset
+        for i in client.get_run(run.info.run_id).inputs.dataset_inputs
+    }
+    assert set(inputs) == {"training", "testing"}
+    assert (inputs["training"].name, inputs["training"].digest) == ("train", train_md5[:36])
+    assert (inputs["testing"].name, inputs["testing"].digest) == ("test", test_md5[:36])
 
     # The logged model loads through MLflow's pyfunc and agrees with the skops file.
     monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")  # we trust our own run
@@ -167,7 +178,7 @@ def test_dvc_repro_tracks_lineage_and_reruns_exactly_what_changed(
         pyfunc = mlflow.pyfunc.load_model(record["model_uri"])
     finally:
         mlflow.set_tracking_uri(previous_uri)
-    schema = load_schema(config.settings.paths.schema_file)
+    schema = load_schema(opened.settings.paths.schema_file)
     test = pd.read_parquet(project / "data" / "processed" / "test.parquet")
     from_mlflow = pd.Series(pyfunc.predict(test[schema.features])).astype(str).tolist()
     skops_model = artifacts.load_model(project / "models" / "model.skops")
@@ -197,7 +208,7 @@ def test_dvc_repro_tracks_lineage_and_reruns_exactly_what_changed(
     assert sorted(_ran(second.stdout)) == sorted(rerun)
     assert _ran(second.stdout)[0] == "train"
     assert sorted(_skipped(second.stdout)) == sorted(set(stages) - rerun)
-    runs = _runs(client, config.settings.tracking.experiment)
+    runs = _runs(client, opened.settings.tracking.experiment)
     assert len(runs) == 2
     assert runs[-1].data.params["model.params.max_iter"] == "60"
     assert runs[-1].data.tags["mlops.data.train_md5"] == train_md5  # same data, new model
@@ -208,7 +219,7 @@ def test_dvc_repro_tracks_lineage_and_reruns_exactly_what_changed(
     assert _ran(third.stdout) == []
     assert sorted(_skipped(third.stdout)) == sorted(stages)
     assert json.loads(_run(project, dvc, "status", "--json").stdout) == {}
-    assert len(_runs(client, config.settings.tracking.experiment)) == 2
+    assert len(_runs(client, opened.settings.tracking.experiment)) == 2
 
     # Every data.* key is an ingest param: listing the features reruns from ingest.
     tree = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))

@@ -158,7 +158,7 @@ def runner() -> CliRunner:
 
 
 def _run(runner: CliRunner, *args: str) -> Result:
-    env = {"MLOPS_DEBUG": "", "MLOPS_CONFIG": ""}
+    env = {"MLOPS_DEBUG": "", "MLOPS_CONFIG": "", "MLOPS_PROJECT": ""}
     return runner.invoke(app, list(args), env=env, catch_exceptions=True)
 
 
@@ -346,13 +346,13 @@ PREDICT_CASES = [c for c in INGEST_CASES if c.name in UNREADABLE]
 def champion_project(trained_project: Path) -> Path:
     import json as _json
 
+    from conftest import open_store
     from mlops import registry
-    from mlops.config import load_config
 
-    config = load_config()
+    store = open_store()
     record = _json.loads((trained_project / "models" / "run.json").read_text())
-    version = registry.register(config, record["model_uri"], record["run_id"], {})
-    registry.set_alias(config, "champion", version.version)
+    version = registry.register(store, record["model_uri"], {})
+    registry.set_alias(store, "champion", version.version)
     return trained_project
 
 

@@ -18,7 +18,8 @@ BIN = Path(sys.executable).parent
 
 
 def env() -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if k not in ("MLOPS_CONFIG", "MLOPS_DEBUG")}
+    ignored = ("MLOPS_CONFIG", "MLOPS_DEBUG", "MLOPS_PROJECT")
+    base = {k: v for k, v in os.environ.items() if k not in ignored}
     base.update(
         PATH=f"{BIN}{os.pathsep}{base.get('PATH', '')}",
         MLFLOW_DISABLE_TELEMETRY="true",

@@ -13,17 +13,19 @@ import sys
 import time
 from pathlib import Path
 
-import mlflow
 import pytest
 
-from mlops import registry, tracking
-from mlops.config import load_config
+from conftest import open_store
+from mlops import registry
+from mlops.project import open_project
+from mlops.tracking import Store
 
 MLOPS = Path(sys.executable).parent / "mlops"
 
 
 def env(**extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if k not in ("MLOPS_CONFIG", "MLOPS_DEBUG")}
+    ignored = ("MLOPS_CONFIG", "MLOPS_DEBUG", "MLOPS_PROJECT")
+    base = {k: v for k, v in os.environ.items() if k not in ignored}
     base.update(
         PATH=f"{MLOPS.parent}{os.pathsep}{base.get('PATH', '')}",
         MLFLOW_DISABLE_TELEMETRY="true",
@@ -41,10 +43,9 @@ def mlops(*args: str, fault: str | None = None) -> subprocess.CompletedProcess[s
 
 
 def runs_by_status() -> dict[str, list[str]]:
-    config = load_config()
-    experiment_id = tracking.connect(config.settings.tracking)
+    store = open_store()
     found: dict[str, list[str]] = {}
-    for run in mlflow.MlflowClient().search_runs([experiment_id], max_results=1000):
+    for run in store.client.search_runs([store.experiment_id], max_results=1000):
         found.setdefault(run.info.status, []).append(run.info.run_id)
     return found
 
@@ -108,17 +109,17 @@ def test_kill_during_promote_keeps_a_loading_champion(point: str, trained_projec
     assert mlops("--set", "model.params.max_iter=60", "train").returncode == 0
     killed = mlops("promote", fault=point)
     assert killed.returncode == -signal.SIGKILL
-    config = load_config()
-    champion = registry.get_alias(config, "champion")
+    store = open_store()
+    champion = registry.get_alias(store, "champion")
     assert champion is not None and champion.version == "1"
-    registry.load_model(config, champion.uri)  # loads
+    registry.load_model(store, champion.uri)  # loads
     rerun = mlops("promote")
     assert rerun.returncode == 0, rerun.stderr
-    champion = registry.get_alias(config, "champion")
-    previous = registry.get_alias(config, "previous")
+    champion = registry.get_alias(store, "champion")
+    previous = registry.get_alias(store, "previous")
     assert champion is not None and champion.version == "2", "the rerun reuses the version"
     assert previous is not None and previous.version == "1"
-    assert len(registry.list_versions(config)) == 2
+    assert len(registry.list_versions(store)) == 2
 
 
 @pytest.mark.slow
@@ -155,9 +156,9 @@ def test_exception_inside_a_run_ends_it_failed(trained_project: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error: cannot log the model"), result.stderr
     assert "Traceback" not in result.stderr
-    config = load_config(config_path=config_file)
-    experiment_id = tracking.connect(config.settings.tracking)
-    statuses = [r.info.status for r in mlflow.MlflowClient().search_runs([experiment_id])]
+    store = Store.for_project(open_project(config_path=config_file))
+    assert store.location.path == trained_project / "other.db"
+    statuses = [r.info.status for r in store.client.search_runs([store.experiment_id])]
     assert statuses == ["FAILED"]
 
 

@@ -21,6 +21,7 @@ from mlops.config import (
     parse_override,
 )
 from mlops.errors import ConfigError, ExitCode
+from mlops.project import open_project
 
 
 def _write(path: Path, tree: object) -> Path:
@@ -320,3 +321,48 @@ def test_params_hash_is_stable_and_tracks_changes(project: Path) -> None:
     # Settings are the environment, not the experiment: they do not change the hash.
     _write(project / "configs" / "local.yaml", {"tracking": {"experiment": "elsewhere"}})
     assert load_config().params_hash() == first
+
+
+# --------------------------------------------------------------------------- train.n_jobs
+
+
+def test_train_n_jobs_defaults_to_all_cores_and_is_validated(project: Path) -> None:
+    assert load_config().params.train.n_jobs is None  # the example's `n_jobs: null`
+    assert load_config(overrides=("train.n_jobs=1",)).params.train.n_jobs == 1
+    with pytest.raises(ConfigError, match=r"^params\.yaml: train\.n_jobs: .*\(got 0\)$"):
+        load_config(overrides=("train.n_jobs=0",))
+    with pytest.raises(ConfigError, match=r"params\.yaml: unknown key 'train\.threads'"):
+        load_config(overrides=("train.threads=2",))
+
+
+# --------------------------------------------------------------------------- the project
+
+
+def test_open_project_resolves_every_path_against_the_root(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = load_config()  # the files as written: relative paths
+    notebooks = project / "notebooks" / "deep"
+    notebooks.mkdir(parents=True)
+    monkeypatch.chdir(notebooks)
+    opened = open_project()  # found upwards from the working directory
+    assert opened.root == project
+    assert opened.params == raw.params
+    for name in type(raw.settings.paths).model_fields:
+        assert getattr(opened.paths, name) == project / getattr(raw.settings.paths, name), name
+    assert opened.settings.tracking.uri.startswith(f"sqlite:///{project / 'mlflow.db'}?")
+    assert opened.settings.tracking.artifact_root == project / "mlartifacts"
+    assert opened.resolve("data/x.csv") == project / "data" / "x.csv"
+    assert opened.resolve("/abs/x.csv") == Path("/abs/x.csv")
+    assert open_project(project).root == project
+
+
+def test_open_project_outside_a_project_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLOPS_PROJECT", raising=False)
+    with pytest.raises(ConfigError, match=r"^not inside an mlops project \(no params\.yaml"):
+        open_project()
+    with pytest.raises(ConfigError, match=r": not an mlops project \(no params\.yaml\)$"):
+        open_project(tmp_path)

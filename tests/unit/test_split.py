@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from conftest import open_project
-
 from mlops.config import DataParams, SplitParams
 from mlops.data import ingest, load_split, split, split_frame, split_xy
 from mlops.data.schema import infer_schema

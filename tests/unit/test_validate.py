@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from conftest import open_project
-
 from mlops.config import DataParams
 from mlops.data import Schema, Violation, infer_schema, validate, validate_frame
 from mlops.errors import DataError, StageOrderError

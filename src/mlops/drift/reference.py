@@ -95,13 +95,14 @@ def resolve_reference(
     if explicit is not None:
         return ReferenceChoice(explicit, "argument", "given with --reference")
     train = project.settings.paths.train
+    shown = project.relative(train)  # reports are committed: no machine-specific paths
     info = champion.info
     if info is None:
-        return _fallback(train, f"{champion.note}; using {train}")
+        return _fallback(train, f"{champion.note}; using {shown}")
     label = champion.label
     md5 = champion_train_md5(store, info)
     if md5 is None:
-        return _fallback(train, f"{label} has no {TRAIN_MD5_TAG} lineage tag; using {train}")
+        return _fallback(train, f"{label} has no {TRAIN_MD5_TAG} lineage tag; using {shown}")
     if train.is_file() and artifacts.file_md5(train) == md5:
         return ReferenceChoice(train, "champion", f"training data of {label} (md5 {md5})", md5)
     cached = dvc_cache_path(md5, project.root)
@@ -110,8 +111,8 @@ def resolve_reference(
         return ReferenceChoice(cached, "dvc_cache", why, md5, suffix=train.suffix or ".parquet")
     return _fallback(
         train,
-        f"training data of {label} (md5 {md5}) is neither {train} nor in the DVC cache; "
-        f"using {train}",
+        f"training data of {label} (md5 {md5}) is neither {shown} nor in the DVC cache; "
+        f"using {shown}",
     )
 
 

@@ -167,9 +167,11 @@ def _check_columns_config(
                 )
 
 
-def _info(source: TableSource, origin: str, why: str, md5: str | None = None) -> DatasetInfo:
+def _info(
+    project: Project, source: TableSource, origin: str, why: str, md5: str | None = None
+) -> DatasetInfo:
     return DatasetInfo(
-        path=str(source.path),
+        path=project.relative(source.path.absolute()),
         format=source.format,
         rows=source.rows,
         columns=len(source.types),
@@ -213,7 +215,7 @@ def build_report(
     extra = [*([target_result] if target_result else []), *prediction]
     verdict, reasons, critical = dataset_verdict(features, extra, params)
     choice = choice or ReferenceChoice(reference.path, "argument", "given")
-    ref_info = _info(reference, choice.origin, choice.reason, choice.md5)
+    ref_info = _info(project, reference, choice.origin, choice.reason, choice.md5)
     if champion.label is not None:
         ref_info = ref_info.model_copy(update={"champion": champion.label})
     summary = summarise(
@@ -231,7 +233,7 @@ def build_report(
         reasons=reasons,
         summary=summary,
         reference=ref_info,
-        current=_info(current, current_origin, current_reason),
+        current=_info(project, current, current_origin, current_reason),
         settings=params.model_dump(mode="json"),
         columns=features,
         target=target_result,

@@ -48,6 +48,17 @@ def compare_metrics(
     return rows
 
 
+#: Error metrics in the target's units: a fixed tolerance means nothing across targets.
+UNIT_METRICS = frozenset({"rmse", "mae"})
+
+
+def effective_mode(metric: str, gate: GateParams) -> str:
+    """`auto`: relative for error metrics in the target's units, absolute for the rest."""
+    if gate.regression_mode != "auto":
+        return gate.regression_mode
+    return "relative" if metric in UNIT_METRICS else "absolute"
+
+
 def regression_check(
     primary: str,
     candidate: Mapping[str, float],
@@ -57,7 +68,7 @@ def regression_check(
 ) -> GateResult:
     """Fail when the candidate is worse than the champion on `primary` by more than the tolerance."""
     cand, champ = candidate.get(primary), champion.get(primary)
-    mode = gate.regression_mode
+    mode = effective_mode(primary, gate)
     tolerance = gate.max_regression
     allowed = tolerance if mode == "absolute" else tolerance * abs(champ or 0.0)
     name = f"{primary} vs champion"
