@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mlops import catalog
+from mlops.catalog import Task as Task
 from mlops.errors import ConfigError
 
 DEFAULT_PARAMS = Path("params.yaml")
 DEFAULT_CONFIG = Path("configs/local.yaml")
 CONFIG_ENV_VAR = "MLOPS_CONFIG"
-
-Task = Literal["classification", "regression"]
 
 
 class _Frozen(BaseModel):
@@ -64,9 +66,31 @@ class SplitParams(_Frozen):
 
 class ModelParams(_Frozen):
     estimator: str = "hist_gradient_boosting"
+    #: Hyperparameters per estimator (`{random_forest: {n_estimators: 300}, ...}`: switching
+    #: `estimator` alone is enough), or flat: the hyperparameters of `estimator` only.
     params: dict[str, Any] = Field(default_factory=dict)
     #: `balanced`: weight classes inversely to their frequency (rare positive classes).
     class_weight: Literal["balanced"] | None = None
+
+    def sections(self) -> dict[str, Any]:
+        """The per-estimator sections of `params` (estimator name -> its hyperparameters)."""
+        return {k: v for k, v in self.params.items() if k in catalog.ESTIMATOR_NAMES}
+
+    def per_estimator(self) -> bool:
+        """Whether `params` is keyed by estimator names (not the flat form)."""
+        return bool(self.sections())
+
+    def active(self) -> dict[str, Any]:
+        """The chosen estimator's hyperparameters: its section, or the flat form's keys."""
+        flat = {k: v for k, v in self.params.items() if k not in catalog.ESTIMATOR_NAMES}
+        section = self.params.get(self.estimator)
+        return {**flat, **(section if isinstance(section, dict) else {})}
+
+    def params_key(self, estimator: str | None = None) -> str:
+        """Where an estimator's hyperparameters are written (`model.params[.<estimator>]`)."""
+        if self.per_estimator():
+            return f"model.params.{estimator or self.estimator}"
+        return "model.params"
 
 
 class TrainParams(_Frozen):
@@ -248,6 +272,119 @@ class Config(_Frozen):
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+# --------------------------------------------------------------------------- cross-field checks
+
+
+def _listed(names: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(names)
+
+
+def _check_data(data: DataParams) -> list[str]:
+    problems = []
+    if data.target in data.drop:
+        problems.append(
+            f"data.drop: lists the target {data.target!r} (the column the model learns; "
+            "remove it from data.drop)"
+        )
+    if data.features is not None:
+        if data.target in data.features:
+            problems.append(
+                f"data.features: lists the target {data.target!r}; "
+                "a model must not see its own label"
+            )
+        for name in data.features:
+            if name in data.drop:
+                problems.append(
+                    f"data.features: {name!r} is also in data.drop (keep it in one of them)"
+                )
+    for name in data.ordinal:
+        if name in data.drop:
+            problems.append(f"data.ordinal.{name}: the column is in data.drop")
+    return problems
+
+
+def _check_model(model: ModelParams, task: Task) -> list[str]:
+    problems = []
+    known = catalog.estimator_names(task)
+    if model.estimator not in known:
+        problems.append(
+            f"model.estimator: unknown estimator {model.estimator!r} for {task} "
+            f"(known: {_listed(known)})"
+        )
+    sections = model.sections()
+    loose = sorted(set(model.params) - set(sections))
+    if sections and loose:
+        problems.append(
+            f"model.params: mixes estimator sections ({_listed(sorted(sections))}) with "
+            f"hyperparameters ({_listed(loose)}); put those under "
+            f"model.params.{model.estimator}"
+        )
+    for name, section in sections.items():
+        if name not in known:
+            problems.append(
+                f"model.params.{name}: {name} is not a {task} estimator (known: {_listed(known)})"
+            )
+        elif section is not None and not isinstance(section, dict):
+            problems.append(
+                f"model.params.{name}: expected a mapping of hyperparameters (got {section!r})"
+            )
+    if model.class_weight is not None:
+        if task != "classification":
+            problems.append(
+                f"model.class_weight: {model.class_weight} weighs classes, but data.task is "
+                f"{task}; set it to null"
+            )
+        elif "class_weight" in model.active():
+            problems.append(
+                f"model.class_weight: also set as {model.params_key()}.class_weight; keep one"
+            )
+    return problems
+
+
+def _finite(key: str, value: float | None) -> list[str]:
+    if value is None or math.isfinite(value):
+        return []
+    return [f"{key}: must be a finite number (got {value})"]
+
+
+def _check_gate(gate: GateParams, task: Task) -> list[str]:
+    problems = []
+    known = catalog.metric_names(task)
+    listed = _listed(known)
+    for name, bound in gate.metrics.items():
+        key = f"gate.metrics.{name}"
+        if name not in known:
+            problems.append(f"{key}: {name!r} is not a {task} metric (known: {listed})")
+        problems += _finite(f"{key}.min", bound.min)
+        problems += _finite(f"{key}.max", bound.max)
+        low, high = bound.min, bound.max
+        if low is not None and high is not None and low > high:
+            problems.append(f"{key}: min {low:g} is above max {high:g}; no value can pass")
+    if gate.primary is not None and gate.primary not in known:
+        problems.append(
+            f"gate.primary: {gate.primary!r} is not computed for {task} (known: {listed})"
+        )
+    for name in gate.guard or []:
+        if name not in known:
+            problems.append(f"gate.guard: {name!r} is not a {task} metric (known: {listed})")
+    problems += _finite("gate.max_regression", gate.max_regression)
+    return problems
+
+
+def check_params(params: Params) -> list[str]:
+    """Every cross-field rule of `params.yaml` that needs no data and no sklearn.
+
+    One line per problem, each starting with the key (`gate.primary: ...`); empty when valid.
+    Hyperparameter values are checked by `mlops.train.check_model_params` (it needs sklearn).
+    """
+    task = params.data.task
+    return [
+        *_check_data(params.data),
+        *_check_model(params.model, task),
+        *_check_gate(params.gate, task),
+    ]
+
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -332,25 +469,41 @@ def apply_overrides(tree: dict[str, Any], overrides: tuple[str, ...]) -> dict[st
     return result
 
 
-def _describe(exc: ValidationError, path: Path) -> str:
-    first = exc.errors()[0]
-    loc = ".".join(str(part) for part in first["loc"])
-    kind = first["type"]
+def _describe(error: Any, path: Path) -> str:
+    loc = ".".join(str(part) for part in error["loc"])
+    kind = error["type"]
     if kind == "extra_forbidden":
         return f"{path}: unknown key {loc!r}"
     if kind == "missing":
         return f"{path}: missing key {loc!r}"
-    given = first.get("input")
+    given = error.get("input")
     shown = f" (got {given!r})" if not isinstance(given, dict | list) else ""
-    return f"{path}: {loc}: {first['msg']}{shown}"
+    return f"{path}: {loc}: {error['msg']}{shown}"
 
 
-def load_params(path: Path = DEFAULT_PARAMS, overrides: tuple[str, ...] = ()) -> Params:
+def _invalid(exc: ValidationError, path: Path) -> ConfigError:
+    """Every validation error of a file, one line each."""
+    return ConfigError(*dict.fromkeys(_describe(error, path) for error in exc.errors()))
+
+
+def _parse_params(path: Path, overrides: tuple[str, ...]) -> Params:
     tree = apply_overrides(_read_yaml(path, required=True), overrides)
     try:
         return Params.model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, path)) from exc
+        raise _invalid(exc, path) from exc
+
+
+def _raise_problems(path: Path, problems: list[str]) -> None:
+    if problems:
+        raise ConfigError(*(f"{path}: {problem}" for problem in problems))
+
+
+def load_params(path: Path = DEFAULT_PARAMS, overrides: tuple[str, ...] = ()) -> Params:
+    """Load and validate `params.yaml`: the types, then every cross-field rule at once."""
+    params = _parse_params(path, overrides)
+    _raise_problems(path, check_params(params))
+    return params
 
 
 def load_settings(path: Path = DEFAULT_CONFIG, *, required: bool | None = None) -> Settings:
@@ -359,7 +512,7 @@ def load_settings(path: Path = DEFAULT_CONFIG, *, required: bool | None = None) 
     try:
         return Settings.model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, path)) from exc
+        raise _invalid(exc, path) from exc
 
 
 def resolve_config_path(path: Path | None) -> Path:
@@ -375,14 +528,21 @@ def load_config(
     overrides: tuple[str, ...] = (),
     *,
     default_config: Path = DEFAULT_CONFIG,
+    checks: Callable[[Params, Settings], list[str]] | None = None,
 ) -> Config:
     """Load and validate both files; `overrides` are `key.path=value` strings for params.
 
     The config file may be missing only when it is `default_config` (every setting has a default).
+    `checks`: more rules on the params (problems named like `check_params`'), reported with
+    theirs in one ConfigError.
     """
     resolved = resolve_config_path(config_path)
-    params = load_params(params_path, overrides)
+    params = _parse_params(params_path, overrides)
     settings = load_settings(resolved, required=resolved != default_config)
+    problems = check_params(params)
+    if checks is not None:
+        problems += checks(params, settings)
+    _raise_problems(params_path, problems)
     return Config(
         params=params,
         settings=settings,

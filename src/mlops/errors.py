@@ -29,7 +29,15 @@ class MlopsError(Exception):
 
 
 class ConfigError(MlopsError):
-    """A params or config file is missing, unparseable or invalid."""
+    """A params or config file is missing, unparseable or invalid.
+
+    `ConfigError(a, b, ...)` carries several problems at once (one line each in `problems`);
+    its message is the problems joined by newlines.
+    """
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems: list[str] = list(problems)
 
 
 class DataError(MlopsError):

@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops import artifacts, faults, threads, tracking
+from mlops.catalog import CLASSIFICATION_METRICS as CLASSIFICATION_METRICS
+from mlops.catalog import LOWER_IS_BETTER as LOWER_IS_BETTER
+from mlops.catalog import REGRESSION_METRICS as REGRESSION_METRICS
+from mlops.catalog import metric_names as metric_names
 from mlops.config import Task
 from mlops.errors import DataError, StageOrderError
 from mlops.gates import GateReport, evaluate_gates
@@ -19,24 +23,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
-
-CLASSIFICATION_METRICS = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "roc_auc",
-    "average_precision",
-    "log_loss",
-)
-REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
-#: Metrics where lower is better (the rest: higher is better).
-LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae", "mape"})
-
-
-def metric_names(task: Task) -> tuple[str, ...]:
-    return CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
 
 
 def default_primary(task: Task) -> str:

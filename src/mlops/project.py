@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops import catalog
+from mlops.artifacts import read_json
 from mlops.config import (
     CONFIG_ENV_VAR,
     DEFAULT_CONFIG,
@@ -22,7 +24,7 @@ from mlops.config import (
     Settings,
     load_config,
 )
-from mlops.errors import ConfigError
+from mlops.errors import ConfigError, MlopsError
 
 PROJECT_ENV_VAR = "MLOPS_PROJECT"
 #: The file that marks a project root.
@@ -112,11 +114,14 @@ def open_project(
     config_path: Path | None = None,
     overrides: tuple[str, ...] = (),
     allow_unsafe_model: bool = False,
+    check_schema: bool = True,
 ) -> Project:
     """Find the root, load and validate the config, and resolve its paths.
 
     `params_path` and `config_path` given by the user are taken as typed (relative to the
     working directory); the defaults and `MLOPS_CONFIG` are relative to the root.
+    `check_schema`: also check the drift columns against the schema contract when there is
+    one (`mlops data ingest`, which rewrites the contract, may pass False).
     """
     root = _explicit_root(project_dir) or find_root()
     if root is None and params_path is not None:
@@ -132,6 +137,58 @@ def open_project(
     else:
         from_env = os.environ.get(CONFIG_ENV_VAR)
         config_file = root / (Path(from_env) if from_env else DEFAULT_CONFIG)
-    config = load_config(params_file, config_file, overrides, default_config=root / DEFAULT_CONFIG)
+
+    def schema_rules(params: Params, settings: Settings) -> list[str]:
+        return check_drift_columns(params, root / settings.paths.schema_file)
+
+    config = load_config(
+        params_file,
+        config_file,
+        overrides,
+        default_config=root / DEFAULT_CONFIG,
+        checks=schema_rules if check_schema else None,
+    )
     resolved = config.model_copy(update={"settings": _resolved_settings(config.settings, root)})
     return Project(root=root, config=resolved, allow_unsafe_model=allow_unsafe_model)
+
+
+def _contract_columns(params: Params, schema_file: Path) -> list[str] | None:
+    """The column names of the schema contract, when there is one for the configured data."""
+    if not schema_file.is_file():
+        return None
+    try:
+        contract = read_json(schema_file)
+        columns = [str(column["name"]) for column in contract["columns"]]
+        source, target = contract.get("source"), contract.get("target")
+    except (MlopsError, KeyError, TypeError, AttributeError):
+        return None  # an unreadable contract: the stage that reads it says so
+    if source != params.data.source or target != params.data.target:
+        return None  # the contract of other data: `mlops data ingest` replaces it
+    return columns
+
+
+def check_drift_columns(params: Params, schema_file: Path) -> list[str]:
+    """Columns named in the `drift` section that the schema contract does not have.
+
+    Only once there is a contract (after `mlops data ingest`) for the configured source and
+    target; model outputs (`prediction...`) are not data columns and always allowed.
+    """
+    columns = _contract_columns(params, schema_file)
+    if columns is None:
+        return []
+    drift = params.drift
+    named = {
+        "drift.columns": list(drift.columns),
+        "drift.critical": drift.critical,
+        "drift.column_thresholds": list(drift.column_thresholds),
+        "drift.exclude": drift.exclude,
+    }
+    known = set(columns)
+    shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
+    return [
+        f"{key}: column {name!r} is not in the schema contract {schema_file.name} "
+        f"(columns: {shown})"
+        for key, names in named.items()
+        for name in names
+        if name not in known and not name.startswith(catalog.PREDICTION_PREFIX)
+    ]

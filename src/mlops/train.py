@@ -1,15 +1,17 @@
-"""Train capability: the estimator table, `fit_pipeline()` (pure) and `run_training()` (stage)."""
+"""Train capability: estimators from the catalog, `check_model_params()` and `fit_pipeline()`
+(pure), and `run_training()` (stage)."""
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import artifacts, faults, threads, tracking
-from mlops.config import ModelParams, Task
+from mlops import artifacts, catalog, errors, faults, threads, tracking
+from mlops.config import ModelParams, Params, Task
 from mlops.data import Schema, load_schema, load_split, split_xy
 from mlops.errors import ConfigError, DataError
 from mlops.evaluate import score_model
@@ -31,21 +33,94 @@ def _estimator(module: str, name: str) -> Callable[..., Any]:
     return make
 
 
-#: Estimators by task and the name used in `params.yaml` (`model.estimator`).
+#: Estimators by task and the name used in `params.yaml` (`model.estimator`): the catalog's
+#: table, as factories.
 ESTIMATORS: dict[Task, dict[str, Callable[..., Any]]] = {
-    "classification": {
-        "logistic_regression": _estimator("sklearn.linear_model", "LogisticRegression"),
-        "random_forest": _estimator("sklearn.ensemble", "RandomForestClassifier"),
-        "hist_gradient_boosting": _estimator("sklearn.ensemble", "HistGradientBoostingClassifier"),
-        "extra_trees": _estimator("sklearn.ensemble", "ExtraTreesClassifier"),
-    },
-    "regression": {
-        "ridge": _estimator("sklearn.linear_model", "Ridge"),
-        "random_forest": _estimator("sklearn.ensemble", "RandomForestRegressor"),
-        "hist_gradient_boosting": _estimator("sklearn.ensemble", "HistGradientBoostingRegressor"),
-        "extra_trees": _estimator("sklearn.ensemble", "ExtraTreesRegressor"),
-    },
+    task: {name: _estimator(module, cls) for name, (module, cls) in table.items()}
+    for task, table in catalog.ESTIMATORS.items()
 }
+
+
+def _unknown_parameter(
+    estimator: str, key: str, name: str, valid: list[str], value: Any = None
+) -> str:
+    close = difflib.get_close_matches(name, valid, n=1)
+    section = difflib.get_close_matches(name, sorted(catalog.ESTIMATOR_NAMES), n=1)
+    if isinstance(value, dict) and section:  # a misspelt per-estimator section
+        hint = f"did you mean the section {section[0]!r}? "
+    else:
+        hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{key}: {estimator} has no parameter {name!r} ({hint}valid: {', '.join(valid)})"
+
+
+def _rejected_values(make: Callable[..., Any], key: str, hyper: dict[str, Any]) -> list[str]:
+    """sklearn's own parameter constraints, one value at a time (no fit, no data)."""
+    if not hasattr(make(), "_validate_params"):  # scikit-learn < 1.2: checked when fitting
+        return []
+    problems = []
+    for name, value in hyper.items():
+        estimator = make()
+        try:
+            estimator.set_params(**{name: value})
+            estimator._validate_params()
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{key}.{name}: {errors.first_line(exc)}")
+    return problems
+
+
+def _check_hyperparameters(
+    make: Callable[..., Any], name: str, key: str, hyper: dict[str, Any]
+) -> list[str]:
+    valid = sorted(make().get_params(deep=False))
+    unknown = [
+        _unknown_parameter(name, f"{key}.{param}", param, valid, hyper[param])
+        for param in sorted(set(hyper) - set(valid))
+    ]
+    known = {param: value for param, value in hyper.items() if param in valid}
+    return unknown + _rejected_values(make, key, known)
+
+
+def _check_class_weight(make: Callable[..., Any], name: str, weight: str) -> list[str]:
+    if "class_weight" not in make().get_params(deep=False):
+        return [f"model.class_weight: {name} does not accept class weights"]
+    return _rejected_values(make, "model", {"class_weight": weight})
+
+
+def check_model_params(params: Params) -> list[str]:
+    """The estimators' hyperparameters checked against sklearn, without data or fitting.
+
+    Every section of `model.params` for an estimator of the task (in the flat form: the
+    chosen estimator's hyperparameters) and `model.class_weight`: names the estimator does
+    not accept and values its own constraints reject. One line per problem, each starting
+    with the key; empty when valid. Imports sklearn: not for every command.
+    """
+    model = params.model
+    table = ESTIMATORS[params.data.task]
+    if model.per_estimator():
+        wanted = {
+            name: section or {}
+            for name, section in model.sections().items()
+            if isinstance(section, dict | None)  # a section of another shape: check_params
+        }
+    else:
+        wanted = {model.estimator: model.active()}
+    problems = []
+    for name, hyper in wanted.items():
+        make = table.get(name)
+        if make is not None:  # an estimator of another task: check_params names it
+            problems += _check_hyperparameters(make, name, model.params_key(name), hyper)
+    chosen = table.get(model.estimator)
+    if chosen is not None and model.class_weight is not None:
+        problems += _check_class_weight(chosen, model.estimator, model.class_weight)
+    return problems
+
+
+def require_valid_model(project: Project) -> None:
+    """Fail fast (ConfigError, one line per problem) when `check_model_params` finds any."""
+    problems = check_model_params(project.params)
+    if problems:
+        path = project.config.params_path
+        raise ConfigError(*(f"{path}: {problem}" for problem in problems))
 
 
 def build_estimator(task: Task, params: ModelParams, seed: int) -> Any:
@@ -59,19 +134,25 @@ def build_estimator(task: Task, params: ModelParams, seed: int) -> Any:
         )
     estimator = make()
     valid = estimator.get_params()
-    unknown = sorted(set(params.params) - set(valid))
+    settings = params.active()
+    key = params.params_key()
+    unknown = sorted(set(settings) - set(valid))
     if unknown:
         raise ConfigError(
-            f"model.params: {params.estimator} has no parameter {unknown[0]!r} "
-            f"(valid: {', '.join(sorted(valid))})"
+            _unknown_parameter(params.estimator, f"{key}.{unknown[0]}", unknown[0], sorted(valid))
         )
-    settings = dict(params.params)
+    if params.class_weight is not None:
+        if "class_weight" not in valid:
+            raise ConfigError(
+                f"model.class_weight: {params.estimator} does not accept class weights"
+            )
+        settings["class_weight"] = params.class_weight
     if "random_state" in valid and "random_state" not in settings:
         settings["random_state"] = seed
     try:
         estimator.set_params(**settings)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"model.params: {exc}") from exc
+        raise ConfigError(f"{key}: {errors.first_line(exc)}") from exc
     return estimator
 
 
@@ -113,6 +194,7 @@ class TrainingResult:
 
 def run_training(project: Project, store: tracking.Store) -> TrainingResult:
     """Stage: fit on the train split, save the model, and track everything in MLflow."""
+    require_valid_model(project)  # before any data is read: a bad value fails in a second
     paths = project.settings.paths
     schema = load_schema(paths.schema_file)
     train = load_split(project, "train")

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from mlops.config import (
     CONFIG_ENV_VAR,
+    ModelParams,
     Params,
     Settings,
     Threshold,
@@ -321,6 +322,44 @@ def test_params_hash_is_stable_and_tracks_changes(project: Path) -> None:
     # Settings are the environment, not the experiment: they do not change the hash.
     _write(project / "configs" / "local.yaml", {"tracking": {"experiment": "elsewhere"}})
     assert load_config().params_hash() == first
+
+
+# --------------------------------------------------------------------------- model.params forms
+
+
+def test_model_params_active_in_each_form() -> None:
+    flat = ModelParams(params={"max_iter": 5, "learning_rate": 0.2})
+    assert not flat.per_estimator()
+    assert flat.active() == {"max_iter": 5, "learning_rate": 0.2}
+    sections = {"random_forest": {"n_estimators": 3}, "hist_gradient_boosting": {"max_iter": 5}}
+    keyed = ModelParams(estimator="random_forest", params=sections)
+    assert keyed.per_estimator()
+    assert keyed.sections() == sections
+    assert keyed.active() == {"n_estimators": 3}
+    assert keyed.model_copy(update={"estimator": "extra_trees"}).active() == {}
+    assert ModelParams(estimator="ridge", params={"ridge": None}).active() == {}
+    assert ModelParams().active() == {}
+
+
+def test_keyed_params_are_recorded_per_estimator(project: Path) -> None:
+    config = load_config(
+        overrides=(
+            "model.params={hist_gradient_boosting: {max_iter: 7}, random_forest: {n_estimators: 9}}",
+            "model.estimator=random_forest",
+        )
+    )
+    assert config.params.model.active() == {"n_estimators": 9}
+    flat = config.params_flat()
+    assert flat["model.params.hist_gradient_boosting.max_iter"] == "7"
+    assert flat["model.params.random_forest.n_estimators"] == "9"
+
+
+def test_class_weight_is_balanced_or_null(project: Path) -> None:
+    assert load_config().params.model.class_weight is None
+    weighted = load_config(overrides=("model.class_weight=balanced",))
+    assert weighted.params.model.class_weight == "balanced"
+    with pytest.raises(ConfigError, match=r"^params\.yaml: model\.class_weight: .*'balanced'"):
+        load_config(overrides=("model.class_weight=heavy",))
 
 
 # --------------------------------------------------------------------------- train.n_jobs

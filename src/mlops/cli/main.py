@@ -59,7 +59,8 @@ class MlopsGroup(TyperGroup):
                 formatter.write_dl(rows)
 
     def invoke(self, ctx: Any) -> Any:
-        """Turns `MlopsError` into one `error: ...` line on stderr and its exit code."""
+        """Turns `MlopsError` into `error: ...` lines on stderr (one per problem of a config
+        error, else one) and its exit code."""
         from mlops.errors import MlopsError, redact_secrets
 
         try:
@@ -67,8 +68,10 @@ class MlopsGroup(TyperGroup):
         except MlopsError as exc:
             if os.environ.get("MLOPS_DEBUG") == "1":
                 raise
-            message = redact_secrets(str(exc)).replace("\n", " ")
-            typer.echo(f"error: {message}", err=True)
+            problems = getattr(exc, "problems", None) or [str(exc)]
+            for problem in problems:
+                message = redact_secrets(str(problem)).replace("\n", " ")
+                typer.echo(f"error: {message}", err=True)
             raise typer.Exit(int(exc.exit_code)) from None
 
 

@@ -77,8 +77,9 @@ def run_name(model: ModelParams, git: GitState, experiment: str | None = None) -
     if experiment:
         parts.append(experiment)
     else:
-        for key in sorted(model.params)[:4]:
-            parts.append(f"{_SHORT.get(key, key)}{_value(model.params[key])}")
+        hyperparameters = model.active()
+        for key in sorted(hyperparameters)[:4]:
+            parts.append(f"{_SHORT.get(key, key)}{_value(hyperparameters[key])}")
     parts.append(git.short + ("+" if git.dirty and git.commit != "unknown" else ""))
     return "-".join(parts)
 
