@@ -26,9 +26,8 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 setup: $(VENV)/.installed ## Create .venv and install the project
 setup-dev: $(VENV)/.installed-dev ## Create .venv and install the project with dev tools
 
-run: setup ## Set up, run the whole pipeline on the embedded default data, and promote
-	$(BIN)/dvc repro
-	$(BIN)/mlops promote
+run: setup ## Set up, run the whole pipeline on the embedded default data, promote, drift
+	$(BIN)/mlops pipeline run
 
 pipeline: setup ## dvc repro: rerun exactly the stages whose inputs changed
 	$(BIN)/dvc repro

@@ -16,18 +16,22 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-#: What a user's project holds besides the package: the example project files.
-EXAMPLE_FILES = ("params.yaml", "dvc.yaml", "configs")
 
 
 def copy_example(destination: Path) -> Path:
+    """The example project (penguins) rendered from the packaged templates, as `mlops init`
+    writes it: never the working tree's params.yaml or configs/ (a user's edits there must not
+    change what the tests run)."""
+    from mlops import pipeline, scaffold
+    from mlops.project import open_project as open_
+
     destination.mkdir(parents=True, exist_ok=True)
-    for name in EXAMPLE_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name)
-        else:
-            shutil.copy2(source, destination / name)
+    files = scaffold.render(scaffold.EXAMPLE, pinned="mlops")
+    for name in scaffold.EXAMPLE_FILES:
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(files[name], encoding="utf-8")
+    pipeline.write(open_(destination))  # dvc.yaml, .mlops.yaml, reports/champion.json
     return destination
 
 

@@ -80,11 +80,15 @@ class ModelParams(_Frozen):
         """Whether `params` is keyed by estimator names (not the flat form)."""
         return bool(self.sections())
 
+    def flat(self) -> dict[str, Any]:
+        """Keys of `params` that are not estimator sections: the chosen estimator's (overrides
+        of its section, e.g. `--set model.params.max_iter=50` or `dvc exp run -S ...`)."""
+        return {k: v for k, v in self.params.items() if k not in catalog.ESTIMATOR_NAMES}
+
     def active(self) -> dict[str, Any]:
-        """The chosen estimator's hyperparameters: its section, or the flat form's keys."""
-        flat = {k: v for k, v in self.params.items() if k not in catalog.ESTIMATOR_NAMES}
+        """The chosen estimator's hyperparameters: its section, with flat keys over it."""
         section = self.params.get(self.estimator)
-        return {**flat, **(section if isinstance(section, dict) else {})}
+        return {**(section if isinstance(section, dict) else {}), **self.flat()}
 
     def params_key(self, estimator: str | None = None) -> str:
         """Where an estimator's hyperparameters are written (`model.params[.<estimator>]`)."""
@@ -312,13 +316,6 @@ def _check_model(model: ModelParams, task: Task) -> list[str]:
             f"(known: {_listed(known)})"
         )
     sections = model.sections()
-    loose = sorted(set(model.params) - set(sections))
-    if sections and loose:
-        problems.append(
-            f"model.params: mixes estimator sections ({_listed(sorted(sections))}) with "
-            f"hyperparameters ({_listed(loose)}); put those under "
-            f"model.params.{model.estimator}"
-        )
     for name, section in sections.items():
         if name not in known:
             problems.append(

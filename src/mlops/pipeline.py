@@ -307,7 +307,9 @@ def run(project: Project, store: Any) -> RunResult:
     """`make run`: regenerate dvc.yaml, `dvc repro`, promote, and re-run drift when the
     champion moved (so prediction drift is tested against the new champion, first run included)."""
     from mlops.promote import run_promotion, write_champion
+    from mlops.train import require_valid_model
 
+    require_valid_model(project)  # hyperparameters checked before any stage runs
     changed = write(project)
     champion = write_champion(project, store)
     before = champion.read_bytes()

@@ -18,7 +18,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import __version__
+from mlops import __version__, catalog
 from mlops.config import Task
 from mlops.errors import ConfigError, DataError, MlopsError
 
@@ -41,10 +41,6 @@ EXAMPLE_FILES = ("params.yaml", "configs/local.yaml")
 MAX_CLASS_VALUES = 20
 #: A minority class below this share of rows: the ranking metric is average precision.
 RARE_CLASS_SHARE = 0.10
-ESTIMATORS = {
-    "classification": "logistic_regression | random_forest | hist_gradient_boosting | extra_trees",
-    "regression": "ridge | random_forest | hist_gradient_boosting | extra_trees",
-}
 
 
 @dataclass(frozen=True)
@@ -124,7 +120,7 @@ def render(spec: ProjectSpec, *, pinned: str | None = None) -> dict[str, str]:
         "task_reason": spec.task_reason,
         "drop": spec.drop,
         "estimator": spec.estimator,
-        "estimators": ESTIMATORS[spec.task],
+        "estimators": " | ".join(catalog.estimator_names(spec.task)),
         "model_params": spec.model_params,
         "class_weight": spec.class_weight,
         "gates": spec.gates,
@@ -335,6 +331,9 @@ def init_project(
     from mlops.project import open_project
 
     project = open_project(root)  # the config is checked whole before anything runs
+    from mlops.train import require_valid_model
+
+    require_valid_model(project)
     written.extend(project.relative(p) for p in pipeline.write(project))
     return InitResult(root, spec, written, unchanged, notes)
 

@@ -96,14 +96,12 @@ def check_model_params(params: Params) -> list[str]:
     """
     model = params.model
     table = ESTIMATORS[params.data.task]
-    if model.per_estimator():
-        wanted = {
-            name: section or {}
-            for name, section in model.sections().items()
-            if isinstance(section, dict | None)  # a section of another shape: check_params
-        }
-    else:
-        wanted = {model.estimator: model.active()}
+    wanted: dict[str, dict[str, Any]] = {
+        name: section or {}
+        for name, section in model.sections().items()
+        if isinstance(section, dict | None)  # a section of another shape: check_params
+    }
+    wanted[model.estimator] = model.active()  # its section with the flat overrides
     problems = []
     for name, hyper in wanted.items():
         make = table.get(name)

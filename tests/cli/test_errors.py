@@ -159,7 +159,9 @@ def test_unknown_estimator(trained_project: Path, cli: Invoke) -> None:
     before = snapshot(trained_project / "models")
     result = cli("--set", "model.estimator=xgboost", "train")
     assert_one_line_error(
-        result, r"^error: model\.estimator: unknown estimator 'xgboost' for classification \(known:"
+        result,
+        r"^error: /.*/params\.yaml: model\.estimator: unknown estimator 'xgboost' for "
+        r"classification \(known:",
     )
     assert snapshot(trained_project / "models") == before
     assert _runs(trained_project) == runs  # no MLflow run was started
@@ -169,7 +171,9 @@ def test_unknown_hyperparameter(trained_project: Path, cli: Invoke) -> None:
     runs = _runs(trained_project)
     result = cli("--set", "model.params.max_iters=5", "train")
     assert_one_line_error(
-        result, r"model\.params: hist_gradient_boosting has no parameter 'max_iters'"
+        result,
+        r"params\.yaml: model\.params\.max_iters: hist_gradient_boosting has no parameter "
+        r"'max_iters' \(did you mean 'max_iter'\?",
     )
     assert _runs(trained_project) == runs
 
@@ -193,7 +197,9 @@ def test_commands_before_ingest_say_which_command_to_run(project: Path, cli: Inv
 def test_gate_on_an_unknown_metric(trained_project: Path, cli: Invoke) -> None:
     before = snapshot(trained_project / "reports")
     result = cli("--set", "gate.metrics.acuracy.min=0.5", "eval")
-    assert_one_line_error(result, r"gate\.metrics: unknown metric 'acuracy' \(known: ")
+    assert_one_line_error(
+        result, r"params\.yaml: gate\.metrics\.acuracy: 'acuracy' is not a classification metric"
+    )
     assert snapshot(trained_project / "reports") == before
 
 

@@ -169,11 +169,6 @@ REGRESSION_RULES = {
         ("data.ordinal={sex: ['1', '2']}", "data.drop=[sex]"),
         "data.ordinal.sex: the column is in data.drop",
     ),
-    "sections mixed with hyperparameters": (
-        ("model.params.max_iter=3",),
-        "model.params: mixes estimator sections (ridge) with hyperparameters (max_iter); "
-        "put those under model.params.ridge",
-    ),
     "a section that is not a mapping": (
         ("model.params.random_forest=300",),
         "model.params.random_forest: expected a mapping of hyperparameters (got 300)",
@@ -189,6 +184,13 @@ def test_each_rule_names_the_file_and_key(regression: Path, rule: str) -> None:
     assert caught.value.problems == [f"{regression}: {expected}"]
     assert str(caught.value) == f"{regression}: {expected}"
     assert caught.value.exit_code == ExitCode.ERROR
+
+
+def test_flat_keys_override_the_chosen_estimators_section(regression: Path) -> None:
+    """`--set model.params.alpha=3` (or `dvc exp run -S`) on a keyed file: the chosen one's."""
+    params = load_params(regression, ("model.params.alpha=3.0",))
+    assert params.model.sections(), "the file is keyed by estimator"
+    assert params.model.active()["alpha"] == 3.0
 
 
 def test_class_weight_set_twice(keyed: Path) -> None:

@@ -32,8 +32,9 @@ class GlobalOptions:
     _project: Project | None = field(default=None, repr=False)
     _store: Store | None = field(default=None, repr=False)
 
-    def project(self) -> Project:
-        """The project found from the working directory (or --project), config validated."""
+    def project(self, *, check_schema: bool = True) -> Project:
+        """The project found from the working directory (or --project), config validated
+        (`check_schema=False`: not against the current schema contract, which ingest replaces)."""
         if self._project is None:
             from mlops.project import open_project
 
@@ -43,6 +44,7 @@ class GlobalOptions:
                 config_path=self.config,
                 overrides=tuple(self.overrides),
                 allow_unsafe_model=self.allow_unsafe_model,
+                check_schema=check_schema,
             )
         return self._project
 
