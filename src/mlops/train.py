@@ -106,7 +106,14 @@ def check_model_params(params: Params) -> list[str]:
     for name, hyper in wanted.items():
         make = table.get(name)
         if make is not None:  # an estimator of another task: check_params names it
-            problems += _check_hyperparameters(make, name, model.params_key(name), hyper)
+            found = _check_hyperparameters(make, name, model.params_key(name), hyper)
+            if name == model.estimator:  # a flat override is named where it was written
+                for key in model.flat():
+                    found = [
+                        p.replace(f"{model.params_key(name)}.{key}:", f"model.params.{key}:")
+                        for p in found
+                    ]
+            problems += found
     chosen = table.get(model.estimator)
     if chosen is not None and model.class_weight is not None:
         problems += _check_class_weight(chosen, model.estimator, model.class_weight)
