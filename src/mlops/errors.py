@@ -22,6 +22,28 @@ def first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's whole message on one line, keeping the advice a wrapped tool prints below
+    its first line: DVC's "Create a default remote with" + the command, indented, on the next
+    line becomes "Create a default remote with: dvc remote add ..."."""
+    raw = [line for line in _ANSI.sub("", str(exc)).strip().splitlines() if line.strip()]
+    if not raw:
+        return type(exc).__name__
+    text = raw[0].strip()
+    for line in raw[1:]:
+        if not text[-1].isalnum():  # "...:", "...." or "...?": the next part simply follows
+            joint = " "
+        elif line[:1].isspace():  # an indented block (a command) introduced by the sentence
+            joint = ": "
+        else:  # items of a list, one per line
+            joint = "; "
+        text += joint + line.strip()
+    return text
+
+
 class MlopsError(Exception):
     """An expected error: the message tells the user what to fix."""
 

@@ -43,6 +43,7 @@ class Case:
     make: Callable[[Path], bytes]
     pattern: str  # what the one-line error must say (besides the file name)
     exit_code: int = 1
+    sets: tuple[str, ...] = ()  # params overrides for the ingest
 
 
 def _truncated_parquet(tmp: Path) -> bytes:
@@ -69,10 +70,12 @@ INGEST_CASES = [
         r"binary",
     ),
     Case(
+        # A ';' file is sniffed as such; read with a separator forced to ',' it is one column.
         "wrong delimiter",
         ".csv",
         lambda _: _csv(GOOD_COLUMNS.replace(",", ";"), *(r.replace(",", ";") for r in GOOD_ROWS)),
-        r"target column 'species' not found",
+        r"single column 'species;island;.*contains ';'.*set data\.csv\.sep: \";\"",
+        sets=("data.csv.sep=','",),
     ),
     Case(
         "ragged rows",
@@ -191,7 +194,8 @@ def test_ingest_rejects_bad_input(
     source = project / f"bad{case.suffix}"
     source.write_bytes(case.make(tmp_path / "scratch.parquet"))
     before = _files(project)
-    result = _run(runner, "--set", f"data.source={source.name}", "data", "ingest")
+    sets = [arg for value in case.sets for arg in ("--set", value)]
+    result = _run(runner, "--set", f"data.source={source.name}", *sets, "data", "ingest")
     assert_clean_failure(result, case.exit_code, case.pattern, source.name)
     assert _files(project) == before, "a failed ingest must write nothing"
 

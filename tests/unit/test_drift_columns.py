@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
@@ -14,7 +15,15 @@ import pytest
 from scipy import stats as sps
 from scipy.spatial import distance
 
-from mlops.config import Config, DriftParams, Params, PathSettings, Settings, TrackingSettings
+from mlops.config import (
+    Config,
+    DataParams,
+    DriftParams,
+    Params,
+    PathSettings,
+    Settings,
+    TrackingSettings,
+)
 from mlops.drift import ColumnDrift, DriftReport, build_report, open_table
 from mlops.errors import ConfigError, DataError
 from mlops.project import Project
@@ -383,3 +392,106 @@ def test_chi_square_on_a_numeric_column_stays_chi_square_at_any_size(tmp_path: P
     assert (n.method, n.method_reason) == ("chisquare", "drift.numeric_method: chisquare")
     assert n.p_value == pytest.approx(1.0)
     assert n.effect_size_name == "Cramér's V"
+
+
+# --------------------------------------------------------------------------- columns never compared
+
+
+def project_with_schema(root: Path, frame: pd.DataFrame, data: DataParams, **drift: Any) -> Project:
+    """A project whose schema contract was inferred from `frame` (as ingest infers it)."""
+    from mlops.data import infer_schema
+
+    base = make_project(root, **drift)
+    schema = infer_schema(frame, data, "source.csv")
+    (root / "schema.json").write_text(json.dumps(schema.model_dump(mode="json")))
+    paths = base.settings.paths.model_copy(update={"schema_file": root / "schema.json"})
+    config = base.config.model_copy(
+        update={
+            "params": base.params.model_copy(update={"data": data}),
+            "settings": base.settings.model_copy(update={"paths": paths}),
+        }
+    )
+    return Project(root=root, config=config)
+
+
+def test_identifier_drop_and_exclude_columns_are_ignored_with_reasons(tmp_path: Path) -> None:
+    n = 300
+    rng = np.random.default_rng(0)
+
+    def side(offset: int) -> dict[str, Any]:
+        return {
+            "Unnamed: 0": np.arange(1, n + 1) + offset,  # R's row names: always "drift"
+            "row": np.arange(n) + offset,  # a row number by its values
+            "size": rng.normal(0, 1, n),
+            "batch_no": np.full(n, offset, dtype=np.int64),  # dropped in params
+            "noise": rng.normal(offset, 1, n),  # excluded from drift only
+            "label": rng.choice(["a", "b"], n),
+        }
+
+    ref, cur = side(0), side(10_000)
+    data = DataParams(source="source.csv", target="label", drop=["batch_no"])
+    project = project_with_schema(tmp_path, pd.DataFrame(ref), data, exclude=["noise"])
+    report = build_report(
+        project,
+        make_store(tmp_path),
+        open_table(write(tmp_path / "ref.parquet", ref)),
+        open_table(write(tmp_path / "cur.parquet", cur)),
+    )
+    ignored = {i.column: i.reason for i in report.ignored}
+    assert ignored == {
+        "Unnamed: 0": "identifier column (named 'Unnamed: 0', like a row number or key)",
+        "row": "identifier column (a row number: 0..299 in file order)",
+        "batch_no": "listed in data.drop",
+        "noise": "listed in drift.exclude",
+    }
+    assert [c.column for c in report.columns] == ["size"]
+    assert report.target is not None and report.target.column == "label"
+    assert report.verdict == "no_drift"
+    assert report.summary.columns == 1
+    assert strict_json(report)["ignored"][0]["reason"]
+
+
+def test_without_a_schema_identifiers_are_known_by_name(tmp_path: Path) -> None:
+    n = 100
+    ref = {"rownames": np.arange(1, n + 1), "x": normal(n)}
+    cur = {"rownames": np.arange(n + 1, 2 * n + 1), "x": normal(n)}
+    report = compare(tmp_path, ref, cur)
+    assert {i.column: i.reason for i in report.ignored} == {
+        "rownames": "identifier column (named 'rownames', like a row number or key)"
+    }
+    assert [c.column for c in report.columns] == ["x"]
+
+
+def test_an_identifier_listed_in_data_features_is_still_compared(tmp_path: Path) -> None:
+    n = 100
+    ref = {"id": np.arange(n) % 7, "x": normal(n), "label": ["a", "b"] * (n // 2)}
+    data = DataParams(source="source.csv", target="label", features=["id", "x"])
+    project = project_with_schema(tmp_path, pd.DataFrame(ref), data)
+    report = build_report(
+        project,
+        make_store(tmp_path),
+        open_table(write(tmp_path / "ref.parquet", ref)),
+        open_table(write(tmp_path / "cur.parquet", ref)),
+    )
+    assert report.ignored == []
+    assert sorted(c.column for c in report.columns) == ["id", "x"]
+
+
+def test_a_contract_without_roles_falls_back_to_names(tmp_path: Path) -> None:
+    n = 100
+    ref = {"rownames": np.arange(1, n + 1), "id": np.arange(n), "x": normal(n)}
+    data = DataParams(source="source.csv", target="x", features=["id"])
+    project = project_with_schema(tmp_path, pd.DataFrame(ref), data)
+    old = json.loads((tmp_path / "schema.json").read_text())
+    for item in old["columns"]:  # as written before roles were recorded
+        del item["role"], item["excluded_reason"]
+    (tmp_path / "schema.json").write_text(json.dumps(old))
+    report = build_report(
+        project,
+        make_store(tmp_path),
+        open_table(write(tmp_path / "ref.parquet", ref)),
+        open_table(write(tmp_path / "cur.parquet", ref)),
+    )
+    # `rownames` by its name; `id` too, but the old model was trained on it: still compared.
+    assert [i.column for i in report.ignored] == ["rownames"]
+    assert [c.column for c in report.columns] == ["id"]

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from mlops.config import DataParams
 from mlops.data import Schema, infer_schema
 from mlops.errors import DataError
-from mlops.features import build_preprocessor
+from mlops.features import UNKNOWN_LEVEL, build_preprocessor
 
 
 def _frame() -> pd.DataFrame:
@@ -78,3 +78,93 @@ def test_schema_without_usable_features_is_rejected(schema: Schema) -> None:
     no_features = schema.model_copy(update={"features": ["built"]})
     with pytest.raises(DataError, match="no numeric or categorical feature columns"):
         build_preprocessor(no_features)
+
+
+# --------------------------------------------------------------------------- ordered categories
+
+LEVELS = ["small", "medium", "large"]
+
+
+def _sized() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "size": ["small", "large", "medium", None, "large", "large"],
+            "town": ["a", "b", "a", "a", "b", "a"],
+            "price": ["low", "high", "low", "high", "high", "low"],
+        }
+    )
+
+
+@pytest.fixture
+def ordinal_schema() -> Schema:
+    return infer_schema(_sized(), DataParams(target="price", ordinal={"size": LEVELS}), "t")
+
+
+def _encoder(pre: ColumnTransformer) -> OrdinalEncoder:
+    fitted = dict((name, step) for name, step, _ in pre.transformers_)
+    encoder: OrdinalEncoder = fitted["ordinal"].named_steps["encode"]
+    return encoder
+
+
+def test_ordinal_columns_are_encoded_in_level_order_not_one_hot(ordinal_schema: Schema) -> None:
+    pre = build_preprocessor(ordinal_schema)
+    routes = {name: columns for name, _, columns in pre.transformers}
+    assert routes == {"categorical": ["town"], "ordinal": ["size"]}
+    pre.fit(_sized())
+    assert list(pre.get_feature_names_out()) == [
+        "categorical__town_a",
+        "categorical__town_b",
+        "ordinal__size",
+    ]
+    encoder = _encoder(pre)
+    assert [list(c) for c in encoder.categories_] == [LEVELS]
+    codes = encoder.transform(np.array([["small"], ["medium"], ["large"]], dtype=object))
+    assert codes[:, 0].tolist() == [0.0, 1.0, 2.0]  # the declared order, not alphabetical
+    out = pre.transform(_sized())
+    assert out.shape == (6, 3)
+    assert not np.isnan(out).any()
+    # Scaled codes keep the order: small < medium < large.
+    small, large, medium = out[0, 2], out[1, 2], out[2, 2]
+    assert small < medium < large
+
+
+def test_missing_ordinal_values_take_the_most_frequent_level(ordinal_schema: Schema) -> None:
+    pre = build_preprocessor(ordinal_schema).fit(_sized())
+    out = pre.transform(_sized())
+    assert out[3, 2] == out[1, 2]  # the missing size becomes "large", the most frequent
+
+
+def test_a_value_outside_the_levels_at_inference_is_coded_unknown(ordinal_schema: Schema) -> None:
+    pre = build_preprocessor(ordinal_schema).fit(_sized())
+    encoder = _encoder(pre)
+    codes = encoder.transform(np.array([["gigantic"], ["small"]], dtype=object))
+    assert codes[:, 0].tolist() == [UNKNOWN_LEVEL, 0.0]
+    out = pre.transform(pd.DataFrame({"size": ["gigantic"], "town": ["a"]}))
+    assert out.shape == (1, 3) and np.isfinite(out).all()
+
+
+def test_an_ordinal_pipeline_saves_with_the_trusted_types_only(ordinal_schema: Schema) -> None:
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from mlops import artifacts
+
+    frame = _sized()
+    model = Pipeline(
+        [("features", build_preprocessor(ordinal_schema)), ("model", LogisticRegression())]
+    ).fit(frame[ordinal_schema.features], frame["price"])
+    data, types = artifacts.dump_model(model)
+    assert set(types) <= artifacts.TRUSTED_MODEL_TYPES
+    loaded = sio.loads(data, trusted=sorted(artifacts.TRUSTED_MODEL_TYPES))
+    assert (
+        loaded.predict(frame[ordinal_schema.features]).tolist()
+        == model.predict(frame[ordinal_schema.features]).tolist()
+    )
+
+
+def test_ordinal_only_schema() -> None:
+    schema = infer_schema(
+        _sized(), DataParams(target="price", features=["size"], ordinal={"size": LEVELS}), "t"
+    )
+    assert [n for n, _, _ in build_preprocessor(schema).transformers] == ["ordinal"]

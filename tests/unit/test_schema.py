@@ -11,7 +11,7 @@ import pytest
 
 from mlops.config import DataParams
 from mlops.data import Schema, infer_column, infer_schema, load_schema
-from mlops.data.schema import MAX_CATEGORIES
+from mlops.data.schema import MAX_CATEGORIES, as_labels, ordered_levels
 from mlops.errors import DataError, StageOrderError
 
 
@@ -209,3 +209,130 @@ def test_schema_is_immutable() -> None:
     assert isinstance(schema, Schema)
     with pytest.raises(ValueError, match="frozen"):
         schema.target = "other"  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- ordered categories
+
+
+def _sizes(rows: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    return pd.DataFrame(
+        {
+            "size": rng.choice(["small", "medium", "large"], rows),
+            "weight": rng.normal(5, 1, rows),
+            "label": rng.choice(["yes", "no"], rows),
+        }
+    )
+
+
+ORDINAL = PARAMS.model_copy(update={"ordinal": {"size": ["small", "medium", "large"]}})
+
+
+def test_declared_ordinal_levels_are_recorded_in_order() -> None:
+    schema = infer_schema(_sizes(), ORDINAL, "t.csv")
+    size = schema.column("size")
+    assert (size.kind, size.dtype, size.ordered) == ("categorical", "string", True)
+    assert size.categories == ["small", "medium", "large"]  # level order, not sorted
+    assert "size" in schema.features
+    assert schema.column("label").ordered is False
+    # Unordered categories stay sorted labels.
+    assert infer_schema(_sizes(), PARAMS, "t.csv").column("size").categories == [
+        "large",
+        "medium",
+        "small",
+    ]
+
+
+def test_declared_levels_may_include_unseen_ones_and_missing_values() -> None:
+    frame = _sizes()
+    frame.loc[[1, 4], "size"] = None
+    params = PARAMS.model_copy(update={"ordinal": {"size": ["small", "medium", "large", "huge"]}})
+    size = infer_schema(frame, params, "t.csv").column("size")
+    assert size.categories == ["small", "medium", "large", "huge"]
+    assert size.nullable is True
+
+
+def test_pandas_ordered_categorical_is_ordinal_without_params() -> None:
+    frame = _sizes()
+    frame["size"] = pd.Categorical(
+        frame["size"], categories=["small", "medium", "large"], ordered=True
+    )
+    frame["plain"] = pd.Categorical(frame["size"].astype(str))  # unordered: one-hot as before
+    schema = infer_schema(frame, PARAMS, "t.parquet")
+    assert schema.column("size").ordered is True
+    assert schema.column("size").categories == ["small", "medium", "large"]
+    assert schema.column("plain").ordered is False
+    # data.ordinal wins over the file's own order.
+    params = PARAMS.model_copy(update={"ordinal": {"size": ["large", "medium", "small"]}})
+    assert infer_schema(frame, params, "t").column("size").categories == [
+        "large",
+        "medium",
+        "small",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ordinal", "message"),
+    [
+        (
+            {"size": ["small", "large"]},
+            r"^t\.csv: data\.ordinal\.size: column 'size' has value\(s\) not among its levels: "
+            r"'medium' \(levels: small, large\)$",
+        ),
+        ({"nope": ["a"]}, r"^data\.ordinal\.nope: column 'nope' not found in t\.csv$"),
+        ({"size": []}, r"^data\.ordinal\.size: lists no levels$"),
+        (
+            {"size": ["small", "small", "large"]},
+            r"^data\.ordinal\.size: level\(s\) listed more than once: small$",
+        ),
+        (
+            {"weight": ["1", "2"]},
+            r"^data\.ordinal\.weight: column 'weight' holds float values, already ordered as "
+            r"numbers; ordinal levels are for text categories$",
+        ),
+    ],
+)
+def test_ordinal_errors_name_the_key_column_and_values(
+    ordinal: dict[str, list[str]], message: str
+) -> None:
+    with pytest.raises(DataError, match=message):
+        infer_schema(_sizes(), PARAMS.model_copy(update={"ordinal": ordinal}), "t.csv")
+
+
+def test_many_unexpected_values_are_counted_not_all_listed() -> None:
+    frame = pd.DataFrame({"grade": [f"g{i:02d}" for i in range(30)], "label": ["a", "b"] * 15})
+    params = PARAMS.model_copy(update={"ordinal": {"grade": ["g00"]}})
+    with pytest.raises(DataError, match=r"'g10' \(\+19 more\) \(levels: g00\)$"):
+        infer_schema(frame, params, "t.csv")
+
+
+def test_roles_and_order_round_trip_through_json(tmp_path: Path) -> None:
+    schema = infer_schema(_sizes(), ORDINAL, "t.csv")
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema.model_dump(mode="json")), encoding="utf-8")
+    loaded = load_schema(path)
+    assert loaded == schema
+    assert loaded.column("size").categories == ["small", "medium", "large"]
+    assert [c.role for c in loaded.columns] == ["feature", "feature", "target"]
+
+
+def test_contract_written_before_roles_still_loads(tmp_path: Path) -> None:
+    old = infer_schema(_frame(), PARAMS, "test.csv").model_dump(mode="json")
+    for column in old["columns"]:
+        for key in ("role", "excluded_reason", "ordered"):
+            del column[key]
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(old), encoding="utf-8")
+    loaded = load_schema(path)
+    assert all(c.role is None and not c.ordered for c in loaded.columns)
+    assert loaded.identifiers() == {}
+
+
+def test_ordinal_values_are_stored_as_labels() -> None:
+    series = pd.Series(pd.Categorical([1, 3, None, 2], categories=[1, 2, 3], ordered=True))
+    assert ordered_levels(series) == ["1", "2", "3"]
+    labels = as_labels(series)
+    assert labels.iloc[[0, 1, 3]].tolist() == ["1", "3", "2"]
+    assert bool(labels.isna().iloc[2])
+    assert ordered_levels(pd.Series(["a", "b"])) is None
+    assert ordered_levels(pd.Series(pd.Categorical(["a", "b"]))) is None  # unordered

@@ -1,5 +1,6 @@
 """Data capability: ingest a source, infer and enforce a schema contract, split reproducibly."""
 
+from mlops.data.identifiers import identifier_reason
 from mlops.data.ingest import BUILTIN_DATASETS, IngestResult, ingest, read_source
 from mlops.data.schema import (
     BUILTIN_PREFIX,
@@ -22,6 +23,7 @@ __all__ = [
     "SplitResult",
     "ValidationReport",
     "Violation",
+    "identifier_reason",
     "infer_column",
     "infer_schema",
     "ingest",

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops import artifacts
-from mlops.data.schema import BUILTIN_PREFIX, Schema, infer_schema
+from mlops.config import CsvParams
+from mlops.data.schema import BUILTIN_PREFIX, Schema, as_labels, infer_schema
 from mlops.errors import DataError
 from mlops.project import Project
 
@@ -43,8 +44,8 @@ BUILTIN_DATASETS: dict[str, Callable[[], pd.DataFrame]] = {
 }
 
 
-def read_source(source: str) -> pd.DataFrame:
-    """Read `builtin:<name>` or a CSV/Parquet path."""
+def read_source(source: str, csv: CsvParams | None = None) -> pd.DataFrame:
+    """Read `builtin:<name>` or a CSV/Parquet path (a CSV read as `csv` says, else sniffed)."""
     if source.startswith(BUILTIN_PREFIX):
         name = source.removeprefix(BUILTIN_PREFIX)
         loader = BUILTIN_DATASETS.get(name)
@@ -52,7 +53,7 @@ def read_source(source: str) -> pd.DataFrame:
             known = ", ".join(f"{BUILTIN_PREFIX}{n}" for n in BUILTIN_DATASETS)
             raise DataError(f"data.source: unknown builtin dataset {source!r} (known: {known})")
         return loader()
-    return artifacts.read_table(Path(source))
+    return artifacts.read_table(Path(source), csv, setting="data.csv")
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,12 @@ def ingest(project: Project) -> IngestResult:
     params = project.params.data
     paths = project.settings.paths
     source = project.source_file()
-    frame = read_source(params.source if source is None else str(source))
+    frame = read_source(params.source if source is None else str(source), params.csv)
     frame.columns = [str(c) for c in frame.columns]
     schema = infer_schema(frame, params, params.source)
+    for col in schema.columns:
+        if col.ordered:  # stored as text labels: the contract holds the order
+            frame[col.name] = as_labels(frame[col.name])
     artifacts.write_table(paths.raw, frame)
     artifacts.write_json(paths.schema_file, schema.model_dump(mode="json"))
     return IngestResult(raw_path=paths.raw, schema_path=paths.schema_file, schema=schema)

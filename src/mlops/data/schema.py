@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -9,10 +10,13 @@ from pydantic import BaseModel, ConfigDict
 
 from mlops import artifacts
 from mlops.config import DataParams, Task
+from mlops.data.identifiers import identifier_reason
 from mlops.errors import DataError, StageOrderError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+log = logging.getLogger(__name__)
 
 BUILTIN_PREFIX = "builtin:"
 #: A string column with more distinct values than this (and mostly unique) is free text or an id.
@@ -20,6 +24,8 @@ MAX_CATEGORIES = 100
 
 LogicalType = Literal["integer", "float", "string", "boolean", "datetime"]
 Kind = Literal["numeric", "categorical", "datetime", "text"]
+#: What a column is for: the label, a model input, a row number or key, or neither.
+Role = Literal["target", "feature", "identifier", "excluded"]
 
 
 class ColumnSchema(BaseModel):
@@ -31,7 +37,14 @@ class ColumnSchema(BaseModel):
     nullable: bool
     min: float | None = None
     max: float | None = None
+    #: Categorical: the labels, sorted; ordered (ordinal) columns: the levels, lowest first.
     categories: list[str] | None = None
+    #: Ordered categories (`data.ordinal` or an ordered pandas categorical): encoded in order.
+    ordered: bool = False
+    #: None in contracts written before roles were recorded.
+    role: Role | None = None
+    #: Why an identifier or excluded column is not a feature.
+    excluded_reason: str | None = None
 
 
 class Schema(BaseModel):
@@ -56,6 +69,14 @@ class Schema(BaseModel):
     def feature_columns(self) -> list[ColumnSchema]:
         return [self.column(name) for name in self.features]
 
+    def identifiers(self) -> dict[str, str]:
+        """Row-number and key columns, with why each was taken for one."""
+        return {
+            col.name: col.excluded_reason or "an identifier"
+            for col in self.columns
+            if col.role == "identifier"
+        }
+
 
 def logical_type(series: pd.Series) -> LogicalType:
     import pandas as pd
@@ -76,9 +97,53 @@ def _category_labels(values: Any) -> list[str]:
     return sorted({str(v) for v in values})
 
 
-def infer_column(name: str, series: pd.Series) -> ColumnSchema:
+def ordered_levels(series: pd.Series) -> list[str] | None:
+    """The levels of an ordered pandas categorical, lowest first (None for anything else)."""
+    import pandas as pd
+
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype) and dtype.ordered:
+        return [str(level) for level in dtype.categories]
+    return None
+
+
+def as_labels(series: pd.Series) -> pd.Series:
+    """Values as text labels (missing values stay missing): how ordinal columns are stored."""
+    import pandas as pd
+
+    values = series.astype(object)
+    labels = values.where(values.isna(), values.map(str))
+    return labels.astype(pd.StringDtype(na_value=float("nan")))
+
+
+def _ordinal_column(name: str, series: pd.Series, levels: list[str]) -> ColumnSchema:
+    present = series.dropna()
+    known = set(levels)
+    outside = sorted({str(v) for v in present.unique()} - known)
+    if outside:
+        shown = ", ".join(repr(v) for v in outside[:10])
+        more = f" (+{len(outside) - 10} more)" if len(outside) > 10 else ""
+        raise DataError(
+            f"column {name!r} has value(s) not among its levels: {shown}{more} "
+            f"(levels: {', '.join(levels)})"
+        )
+    return ColumnSchema(
+        name=name,
+        dtype="string",
+        kind="categorical",
+        nullable=bool(series.isna().any()),
+        categories=list(levels),
+        ordered=True,
+    )
+
+
+def infer_column(name: str, series: pd.Series, levels: list[str] | None = None) -> ColumnSchema:
+    """Type, kind, nullability and range of one column; `levels` declare it ordinal."""
     import numpy as np
 
+    levels = levels if levels is not None else ordered_levels(series)
+    if levels is not None:
+        return _ordinal_column(name, series, levels)
     dtype = logical_type(series)
     nullable = bool(series.isna().any())
     present = series.dropna()
@@ -110,14 +175,29 @@ def infer_column(name: str, series: pd.Series) -> ColumnSchema:
 
 
 def infer_schema(frame: pd.DataFrame, params: DataParams, source: str) -> Schema:
-    """Infer the contract from a dataset and check it can serve the configured task."""
+    """Infer the contract from a dataset and check it can serve the configured task.
+
+    Ordinal columns (`data.ordinal`, ordered categoricals) are recorded with their levels;
+    row-number and key columns are recorded as identifiers and not used as features unless
+    `data.features` lists them.
+    """
     _check_columns(frame, params, source)
-    try:
-        columns = [infer_column(str(name), frame[name]) for name in frame.columns]
-    except DataError as exc:
-        raise DataError(f"{source}: {exc}") from exc
+    ordinal = _ordinal_levels(frame, params, source)
+    columns: list[ColumnSchema] = []
+    for name in frame.columns:
+        try:
+            columns.append(infer_column(str(name), frame[name], ordinal.get(str(name))))
+        except DataError as exc:
+            key = f"data.ordinal.{name}: " if name in ordinal else ""
+            raise DataError(f"{source}: {key}{exc}") from exc
     by_name = {col.name: col for col in columns}
     target = by_name[params.target]
+    identifiers = {
+        col.name: reason
+        for col in columns
+        if not col.ordered
+        and (reason := identifier_reason(col.name, frame[col.name], params.target)) is not None
+    }
     if params.features is not None:
         features = list(params.features)
     else:
@@ -126,17 +206,40 @@ def infer_schema(frame: pd.DataFrame, params: DataParams, source: str) -> Schema
             for col in columns
             if col.name != params.target
             and col.name not in params.drop
+            and col.name not in identifiers
             and col.kind in ("numeric", "categorical")
         ]
+    _check_target(frame[params.target], target, params.task, source)
     if not features:
-        raise DataError(f"{source}: no usable feature columns besides target {params.target!r}")
+        excluded = [n for n in identifiers if n not in params.drop]
+        note = (
+            f" (identifier columns not used: {', '.join(excluded)}; list one in data.features "
+            "to use it)"
+            if excluded
+            else ""
+        )
+        raise DataError(
+            f"{source}: no usable feature columns besides target {params.target!r}{note}"
+        )
     for name in features:
         if by_name[name].kind not in ("numeric", "categorical"):
             raise DataError(
                 f"{source}: feature column {name!r} is {by_name[name].kind}, "
                 "expected numeric or categorical"
             )
-    _check_target(frame[params.target], target, params.task, source)
+    chosen = set(features)
+    columns = [_with_role(col, params, chosen, identifiers) for col in columns]
+    for name, reason in identifiers.items():
+        if name in chosen:
+            log.warning(
+                "column %r looks like an identifier (%s) but data.features lists it", name, reason
+            )
+        elif name not in params.drop:
+            log.warning(
+                "column %r is not used as a feature: %s (list it in data.features to use it)",
+                name,
+                reason,
+            )
     return Schema(
         source=source,
         target=params.target,
@@ -145,6 +248,59 @@ def infer_schema(frame: pd.DataFrame, params: DataParams, source: str) -> Schema
         columns=columns,
         features=features,
     )
+
+
+def _with_role(
+    col: ColumnSchema, params: DataParams, features: set[str], identifiers: dict[str, str]
+) -> ColumnSchema:
+    """The column with its role and, when it is not a feature, why not."""
+    reason: str | None = None
+    if col.name == params.target:
+        role: Role = "target"
+    elif col.name in features:
+        role = "feature"
+    elif col.name in identifiers:
+        role, reason = "identifier", identifiers[col.name]
+    else:
+        role = "excluded"
+        if col.name in params.drop:
+            reason = "listed in data.drop"
+        elif params.features is not None:
+            reason = "not listed in data.features"
+        elif col.kind == "text":
+            reason = "free text or a key: too many distinct values for a category"
+        elif col.kind == "datetime":
+            reason = "date/time values are not used as features"
+        else:
+            reason = f"{col.kind} values are not used as features"
+    return col.model_copy(update={"role": role, "excluded_reason": reason})
+
+
+def _ordinal_levels(frame: pd.DataFrame, params: DataParams, source: str) -> dict[str, list[str]]:
+    """`data.ordinal` checked against the data: each column exists, holds text, and lists
+    each level once."""
+    import pandas as pd
+
+    for name, levels in params.ordinal.items():
+        key = f"data.ordinal.{name}"
+        if name not in frame.columns:
+            raise DataError(f"{key}: column {name!r} not found in {source}")
+        if not levels:
+            raise DataError(f"{key}: lists no levels")
+        repeated = sorted({level for level in levels if levels.count(level) > 1})
+        if repeated:
+            raise DataError(f"{key}: level(s) listed more than once: {', '.join(repeated)}")
+        series = frame[name]
+        if not (
+            isinstance(series.dtype, pd.CategoricalDtype)
+            or logical_type(series) == "string"
+            or series.isna().all()
+        ):
+            raise DataError(
+                f"{key}: column {name!r} holds {logical_type(series)} values, already ordered "
+                "as numbers; ordinal levels are for text categories"
+            )
+    return dict(params.ordinal)
 
 
 def _check_columns(frame: pd.DataFrame, params: DataParams, source: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from mlops import artifacts
-from mlops.errors import DataError
+from mlops.errors import DataError, one_line
 from mlops.project import Project
 
 State = Literal["ok", "modified", "missing", "corrupted", "not_cached"]
@@ -150,8 +150,8 @@ def verify(project: Project) -> VerifyReport:
 
 
 def _dvc_error(action: str, exc: Exception) -> DataError:
-    text = str(exc).strip().splitlines()
-    return DataError(f"dvc {action}: {text[0] if text else type(exc).__name__}")
+    """DVC's message on one line, with the advice it prints below the first line kept."""
+    return DataError(f"dvc {action}: {one_line(exc)}")
 
 
 def push(project: Project) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +13,7 @@ from pathlib import Path
 from mlops import artifacts, threads
 from mlops.config import DriftParams
 from mlops.data import Schema, load_schema
+from mlops.data.identifiers import name_reason
 from mlops.drift.columns import compare_column
 from mlops.drift.html import render_html
 from mlops.drift.prediction import PREDICTION, missing_features, score
@@ -70,9 +71,11 @@ def compare_sources(
     current: TableSource,
     params: DriftParams,
     target: str | None = None,
+    skip: Mapping[str, str] | None = None,
 ) -> tuple[list[ColumnDrift], ColumnDrift | None, list[IgnoredColumn], str]:
     """Compare every column of two datasets: features, the target, and ignored columns.
 
+    `skip` names columns never compared, with why (listed among the ignored columns).
     Raises DataError when the datasets share no column.
     """
     common = [name for name in reference.types if name in current.types]
@@ -82,6 +85,9 @@ def compare_sources(
             f"and {current.path} ({_names(current)})"
         )
     names = list(dict.fromkeys([*reference.types, *current.types]))
+    skip = skip or {}
+    skipped = [IgnoredColumn(column=n, reason=skip[n]) for n in names if n in skip]
+    names = [n for n in names if n not in skip]
     target_note = ""
     if target is not None and target not in common:
         both = {"reference": reference, "current": current}
@@ -95,8 +101,39 @@ def compare_sources(
         results = [future.result() for future in futures]
     features = [r for r in results if isinstance(r, ColumnDrift) and r.role == "feature"]
     targets = [r for r in results if isinstance(r, ColumnDrift) and r.role == "target"]
-    ignored = [r for r in results if isinstance(r, IgnoredColumn)]
+    ignored = [*skipped, *(r for r in results if isinstance(r, IgnoredColumn))]
     return features, (targets[0] if targets else None), ignored, target_note
+
+
+def excluded_columns(project: Project, schema: Schema | None) -> dict[str, str]:
+    """Columns drift never compares, with why: `drift.exclude`, `data.drop`, and identifier
+    columns (row numbers and keys always differ between batches). Without a schema contract,
+    identifiers are known by name only."""
+    skip: dict[str, str] = {}
+    for name in project.params.drift.exclude:
+        skip[name] = "listed in drift.exclude"
+    for name in project.params.data.drop:
+        skip.setdefault(name, "listed in data.drop")
+    if schema is not None:
+        for name, reason in schema.identifiers().items():
+            skip.setdefault(name, f"identifier column ({reason})")
+    return skip
+
+
+def _skip_by_name(
+    skip: dict[str, str], schema: Schema | None, sources: tuple[TableSource, ...], target: str
+) -> dict[str, str]:
+    """Without a contract that records roles (none yet, or one written before roles were),
+    identifiers are known by their names alone."""
+    if schema is not None and any(col.role is not None for col in schema.columns):
+        return skip  # the contract says which columns are identifiers
+    features = set(schema.features) if schema is not None else set()
+    for source in sources:
+        for name in source.types:
+            reason = name_reason(name)
+            if reason is not None and name != target and name not in features:
+                skip.setdefault(name, f"identifier column ({reason})")
+    return skip
 
 
 def _names(source: TableSource, limit: int = 8) -> str:
@@ -199,8 +236,9 @@ def build_report(
     _check_columns_config(params, reference, current)
     schema = _schema(project)
     target = schema.target if schema is not None else project.params.data.target
+    skip = _skip_by_name(excluded_columns(project, schema), schema, (reference, current), target)
     features, target_result, ignored, target_note = compare_sources(
-        reference, current, params, target
+        reference, current, params, target, skip
     )
     champion = champion or Champion(None, "prediction drift not requested")
     prediction, prediction_note = compare_predictions(

@@ -142,16 +142,22 @@ def _pandas_index_columns(schema: pa.Schema) -> set[str]:
 
 
 def _open_csv(path: Path) -> TableSource:
+    """Parse a CSV whose separator and decimal mark are sniffed as ingest sniffs them."""
     import pyarrow.csv as pcsv
 
-    from mlops.artifacts import check_csv_text
+    from mlops.artifacts import check_csv_text, check_single_column
 
-    check_csv_text(path)
+    dialect = check_csv_text(path)
     try:
-        table = pcsv.read_csv(path)
+        table = pcsv.read_csv(
+            path,
+            parse_options=pcsv.ParseOptions(delimiter=dialect.sep),
+            convert_options=pcsv.ConvertOptions(decimal_point=dialect.decimal),
+        )
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except Exception as exc:  # pyarrow.lib.ArrowInvalid and friends
         raise DataError(f"{path}: cannot parse CSV ({_first_line(exc)})") from exc
+    check_single_column(path, list(table.schema.names), dialect, None)
     types = _column_types(path, table.schema, set())
     return TableSource(path=path, rows=table.num_rows, types=types, _table=table)

@@ -12,6 +12,7 @@ from mlops.predict.schema import ColumnSpec, InputSchema
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import pyarrow.csv as pacsv
 
 
 def check_suffix(path: Path, role: str) -> str:
@@ -48,14 +49,17 @@ class TableSource:
         self.suffix = check_suffix(path, "input")
         if path.stat().st_size == 0:
             raise DataError(f"{path}: file is empty")
+        #: A CSV's separator and decimal mark, sniffed as ingest sniffs them.
+        self.dialect = artifacts.CsvDialect()
         self.columns, self.total_rows = self._inspect()
 
     def _inspect(self) -> tuple[list[str], int | None]:
         if self.suffix == ".csv":
-            from mlops.artifacts import check_csv_text
-
-            check_csv_text(self.path, limit=1 << 20)  # the header and the first MiB
+            # The header and the first MiB (the rest is checked as it streams).
+            self.dialect = artifacts.check_csv_text(self.path, limit=1 << 20)
         columns, rows = self._read_header()
+        if self.suffix == ".csv":
+            artifacts.check_single_column(self.path, columns, self.dialect, None)
         duplicates = sorted({c for c in columns if columns.count(c) > 1})
         if duplicates:
             raise DataError(f"{self.path}: duplicate column names: {', '.join(duplicates)}")
@@ -66,7 +70,7 @@ class TableSource:
             if self.suffix == ".csv":
                 import pyarrow.csv as pacsv
 
-                reader = pacsv.open_csv(self.path)
+                reader = pacsv.open_csv(self.path, parse_options=self._parse_options())
                 return list(reader.schema.names), None
             import pyarrow.parquet as pq
 
@@ -92,6 +96,11 @@ class TableSource:
                 raise DataError(f"{self.path}: {self._name_column(first_line(exc))}") from exc
             raise
 
+    def _parse_options(self) -> pacsv.ParseOptions:
+        import pyarrow.csv as pacsv
+
+        return pacsv.ParseOptions(delimiter=self.dialect.sep)
+
     def _name_column(self, message: str) -> str:
         """pyarrow says `In CSV column #2`; say which column that is."""
         import re
@@ -113,7 +122,12 @@ class TableSource:
         reader = pacsv.open_csv(
             self.path,
             read_options=pacsv.ReadOptions(block_size=4 << 20),
-            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
+            parse_options=self._parse_options(),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types,
+                strings_can_be_null=True,
+                decimal_point=self.dialect.decimal,
+            ),
         )
         pending: list[pa.RecordBatch] = []
         rows = 0
