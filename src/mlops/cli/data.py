@@ -25,6 +25,8 @@ def ingest(ctx: typer.Context) -> None:
         f"ingested {schema.rows} rows x {len(schema.columns)} columns from {schema.source} "
         f"-> {result.raw_path} (contract: {result.schema_path}, {len(schema.features)} features)"
     )
+    for name, why in schema.identifiers().items():
+        typer.echo(f"not a feature: {name!r} ({why}); list it in data.features to use it", err=True)
 
 
 @app.command()
