@@ -15,7 +15,7 @@ from mlops.catalog import REGRESSION_METRICS as REGRESSION_METRICS
 from mlops.catalog import metric_names as metric_names
 from mlops.config import Task
 from mlops.errors import DataError, StageOrderError
-from mlops.gates import GateReport, evaluate_gates
+from mlops.gates import GateReport, evaluate_gates, model_checks
 from mlops.project import Project
 
 if TYPE_CHECKING:
@@ -25,14 +25,77 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def default_primary(task: Task) -> str:
-    return "roc_auc" if task == "classification" else "rmse"
+#: A class under this share of the training target is rare: accuracy rewards ignoring it.
+RARE_CLASS_SHARE = 0.10
+#: Primary metrics a majority-class predictor cannot look good on (ranking or class-balanced).
+IMBALANCE_AWARE_PRIMARY = frozenset(
+    {
+        "average_precision",
+        "roc_auc",
+        "balanced_accuracy",
+        "recall_macro",
+        "f1_macro",
+        "minority_precision",
+        "minority_recall",
+    }
+)
+
+#: Gated metrics a majority-class predictor fails: no advice to add one when one is gated.
+BALANCED_GATES = frozenset({"balanced_accuracy", "recall_macro", "f1_macro", "minority_recall"})
+
+
+def class_shares(target: pd.Series) -> dict[Any, float]:
+    """Each class's share of the (non-missing) target, rarest first."""
+    shares = target.dropna().value_counts(normalize=True, sort=False)
+    return {label: float(share) for label, share in sorted(shares.items(), key=lambda x: x[1])}
+
+
+def minority_class(target: pd.Series, classes: list[Any] | None = None) -> Any | None:
+    """The rarest class of `target` (a tie goes to the later class: the positive one when
+    binary); None with fewer than two classes present."""
+    counts = target.dropna().value_counts(sort=False)
+    if len(counts) < 2:
+        return None
+    fewest = counts.min()
+    rarest = [label for label, count in counts.items() if count == fewest]
+    order = classes if classes is not None else sorted(counts.index, key=str)
+    ranked = [label for label in order if label in rarest]
+    return ranked[-1] if ranked else rarest[0]
+
+
+def default_primary(task: Task, target: pd.Series | None = None) -> str:
+    """The metric promotion compares when `gate.primary` is not set.
+
+    Binary with a class under `RARE_CLASS_SHARE` of `target`: average precision (PR-AUC of the
+    rare class); other classification: ROC AUC; regression: R² (unit-free).
+    """
+    if task == "regression":
+        return "r2"
+    if target is not None:
+        shares = class_shares(target)
+        if len(shares) == 2 and min(shares.values()) < RARE_CLASS_SHARE:
+            return "average_precision"
+    return "roc_auc"
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Every metric of the task, and (classification) the distinct classes the model predicted."""
+
+    metrics: dict[str, float]
+    #: Sorted labels (as text) of the classes predicted at least once; None for regression.
+    predicted: tuple[str, ...] | None = None
 
 
 def score_model(
     model: Any, features: pd.DataFrame, target: pd.Series, task: Task
 ) -> dict[str, float]:
     """Every metric of the task; metrics undefined on this data (one class present) are omitted."""
+    return assess_model(model, features, target, task).metrics
+
+
+def assess_model(model: Any, features: pd.DataFrame, target: pd.Series, task: Task) -> Scores:
+    """`score_model`, plus which classes the model predicted (one prediction pass)."""
     import numpy as np
     from sklearn import metrics as skm
 
@@ -45,7 +108,8 @@ def score_model(
             "r2": float(skm.r2_score(truth, predicted)) if len(truth) > 1 else math.nan,
             "mape": float(skm.mean_absolute_percentage_error(truth, predicted)),
         }
-        return _finite(scores)
+        return Scores(_finite(scores))
+    classes = list(getattr(model, "classes_", sorted(set(target) | set(predicted), key=str)))
     scores = {
         "accuracy": float(skm.accuracy_score(target, predicted)),
         "balanced_accuracy": float(skm.balanced_accuracy_score(target, predicted)),
@@ -56,27 +120,46 @@ def score_model(
             skm.recall_score(target, predicted, average="macro", zero_division=0)
         ),
         "f1_macro": float(skm.f1_score(target, predicted, average="macro", zero_division=0)),
+        **_minority_scores(target, predicted, classes),
     }
     if hasattr(model, "predict_proba"):
         proba = model.predict_proba(features)
-        classes = list(model.classes_)
         scores["log_loss"] = float(skm.log_loss(target, proba, labels=classes))
         scores["roc_auc"] = _roc_auc(target, proba, classes)
         scores["average_precision"] = _average_precision(target, proba, classes)
-    return _finite(scores)
+    distinct = tuple(sorted({str(label) for label in np.asarray(predicted).tolist()}))
+    return Scores(_finite(scores), distinct)
+
+
+def _minority_scores(target: pd.Series, predicted: Any, classes: list[Any]) -> dict[str, float]:
+    """Precision and recall of the rarest class of the target (undefined with one class)."""
+    import numpy as np
+    from sklearn.metrics import precision_score, recall_score
+
+    rare = minority_class(target, classes)
+    if rare is None:
+        return {"minority_precision": math.nan, "minority_recall": math.nan}
+    truth = np.asarray(target) == rare
+    hits = np.asarray(predicted) == rare
+    return {
+        "minority_precision": float(precision_score(truth, hits, zero_division=0)),
+        "minority_recall": float(recall_score(truth, hits, zero_division=0)),
+    }
 
 
 def _average_precision(target: pd.Series, proba: np.ndarray, classes: list[Any]) -> float:
-    """PR-AUC: of the positive (second) class when binary, macro one-vs-rest otherwise."""
+    """PR-AUC: of the rarer class when binary (ties: the second), macro one-vs-rest otherwise."""
     import numpy as np
     from sklearn.metrics import average_precision_score
 
     truth = np.asarray(target)
     if len(classes) == 2:
-        positive = truth == classes[1]
+        rare = minority_class(target, classes)
+        index = classes.index(rare) if rare in classes else 1
+        positive = truth == classes[index]
         if positive.all() or not positive.any():
             return math.nan
-        return float(average_precision_score(positive, proba[:, 1]))
+        return float(average_precision_score(positive, proba[:, index]))
     present = [i for i, label in enumerate(classes) if (truth == label).any()]
     if len(present) < 2:
         return math.nan
@@ -257,6 +340,39 @@ def read_run_file(project: Project) -> dict[str, Any]:
     return record
 
 
+def imbalance_warning(project: Project, target: pd.Series) -> str | None:
+    """What to say when the training target's rarest class is under `RARE_CLASS_SHARE`."""
+    shares = class_shares(target)
+    if len(shares) < 2:
+        return None
+    rare, share = next(iter(shares.items()))
+    if share >= RARE_CLASS_SHARE:
+        return None
+    advice = []
+    if project.params.model.class_weight is None:
+        advice.append("set `model.class_weight: balanced`")
+    primary = project.params.gate.primary or default_primary(project.params.data.task, target)
+    if primary not in IMBALANCE_AWARE_PRIMARY:
+        ranking = "average_precision" if len(shares) == 2 else "balanced_accuracy"
+        advice.append(f"use a ranking or balanced primary metric (`gate.primary: {ranking}`)")
+    if not set(project.params.gate.metrics) & BALANCED_GATES:
+        advice.append(
+            "gate on balanced_accuracy or minority_recall (accuracy rewards predicting the "
+            "majority class)"
+        )
+    text = (
+        f"class imbalance: {rare!r} is {share:.1%} of the training target "
+        f"(under {RARE_CLASS_SHARE:.0%})"
+    )
+    return f"{text}; {'; '.join(advice)}" if advice else text
+
+
+def warn_if_imbalanced(project: Project, target: pd.Series) -> None:
+    message = imbalance_warning(project, target)
+    if message:
+        log.warning("%s", message)
+
+
 def run_evaluation(project: Project, store: tracking.Store) -> EvaluationResult:
     """Stage: score the trained model on the test split, write reports, log them, apply gates."""
     from mlops.data import load_schema, load_split, split_xy
@@ -267,9 +383,16 @@ def run_evaluation(project: Project, store: tracking.Store) -> EvaluationResult:
     test = load_split(project, "test")
     model = artifacts.load_model(paths.model_file)
     features, target = split_xy(test, schema)
+    if schema.task == "classification":
+        train_target = (
+            split_xy(load_split(project, "train"), schema)[1] if paths.train.exists() else target
+        )
+        warn_if_imbalanced(project, train_target)
     with threads.limited(project.params.train.n_jobs):
-        metrics = score_model(model, features, target, schema.task)
-        gate = evaluate_gates(metrics, project.params.gate.metrics)
+        scores = assess_model(model, features, target, schema.task)
+        metrics = scores.metrics
+        checks, notes = model_checks(scores.predicted)
+        gate = evaluate_gates(metrics, project.params.gate.metrics, checks=checks, notes=notes)
         reports = paths.reports
         metrics_path = artifacts.write_json(reports / "metrics.json", metrics)
         artifacts.write_json(reports / "gate.json", gate.to_json())

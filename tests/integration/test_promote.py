@@ -18,6 +18,7 @@ from typer.testing import CliRunner, Result
 from conftest import open_project, open_store
 from mlops import registry
 from mlops.cli.main import app
+from mlops.gates import VARIETY_GATE
 from mlops.promote.lock import promotion_lock
 from mlops.tracking.tags import LINEAGE as LINEAGE_KEYS
 from mlops.tracking.tags import PROMOTION_VERDICT, ROLLED_BACK
@@ -117,7 +118,7 @@ def test_first_promotion_without_champion(original_run: str) -> None:
     ]
     rec = record()
     assert rec["verdict"] == "promoted" and rec["champion"] is None and rec["comparison"] == []
-    assert [g["name"] for g in rec["gates"]] == list(open_project().params.gate.metrics)
+    assert [g["name"] for g in rec["gates"]] == [*open_project().params.gate.metrics, VARIETY_GATE]
     assert rec["aliases"] == {"champion": "1"}
     # the champion is the model `mlops train` saved locally
     local = artifacts.load_model(Path("models/model.skops"))
@@ -157,12 +158,17 @@ def test_worse_candidate_is_rejected_exit_3_and_becomes_challenger(original_run:
 
     result = ok(mlops("promote"), 3)
 
-    assert verdict(result).startswith("rejected v2: failed: accuracy (challenger -> v2)")
+    assert verdict(result).startswith("rejected v2: failed: accuracy, ")
+    assert "(challenger -> v2)" in verdict(result)
     assert aliases() == {"champion": "1", "challenger": "2"}
     assert version_of(worse) == "2"
     rec = record()
     assert rec["verdict"] == "rejected"
     assert gate(rec, "accuracy")["passed"] is False
+    # one tiny boosting round predicts the majority species for every penguin
+    assert gate(rec, VARIETY_GATE)["passed"] is False
+    assert rec["notes"] == ["the model predicts a single class ('Adelie') for every row"]
+    assert "note: the model predicts a single class ('Adelie') for every row" in result.stdout
     tags = registry.get_version(open_store(), "2").tags
     assert tags["mlops.verdict"] == "rejected" and tags["mlops.run_id"] == worse
     # the champion still serves the original model
@@ -173,16 +179,22 @@ def test_worse_candidate_is_rejected_exit_3_and_becomes_challenger(original_run:
 def test_regression_tolerance_decides_promotion(original_run: str) -> None:
     ok(mlops("promote", "--run-id", original_run))
     weak = train(*WEAK)
+    # no guard metrics: the primary metric's tolerance alone decides (guards: test_gates_fooled)
+    primary_only = ("--set", "gate.guard=[]")
 
-    ok(mlops("--set", "gate.max_regression=0.0001", "promote"), 3)
+    ok(mlops(*primary_only, "--set", "gate.max_regression=0.0001", "promote"), 3)
     rec = record()
     assert [g["name"] for g in rec["gates"] if not g["passed"]] == ["roc_auc vs champion"]
-    assert rec["tolerance"] == {"max_regression": 0.0001, "mode": "absolute"}
+    assert rec["tolerance"] == {
+        "max_regression": 0.0001,
+        "mode": "absolute",
+        "modes": {"roc_auc": "absolute"},
+    }
     assert aliases() == {"champion": "1", "challenger": "2"}
 
     # the same candidate within the default tolerance (0.01) is promoted, and stops being
     # the challenger
-    ok(mlops("promote"))
+    ok(mlops(*primary_only, "promote"))
     regression = record()["comparison"]
     roc = next(row for row in regression if row["metric"] == "roc_auc")
     assert 0 < -roc["delta"] <= 0.01
@@ -278,7 +290,9 @@ def test_decision_record_lists_every_gate_and_both_lineages_and_is_logged(
     rec = record()
     markdown = Path("reports/promotion.md").read_text()
 
-    expected = [*open_project().params.gate.metrics, "roc_auc vs champion", SIGNATURE_GATE]
+    gates = open_project().params.gate.metrics
+    guards = [f"{name} vs champion" for name in gates if name != "roc_auc"]
+    expected = [*gates, VARIETY_GATE, "roc_auc vs champion", *guards, SIGNATURE_GATE]
     assert [g["name"] for g in rec["gates"]] == expected
     rows = markdown.splitlines()
     for g in rec["gates"]:

@@ -9,7 +9,17 @@ from pydantic import ValidationError
 
 from mlops.config import Threshold
 from mlops.errors import ConfigError
-from mlops.gates import GateReport, check, describe, evaluate_gates
+from mlops.gates import (
+    VARIETY_GATE,
+    GateReport,
+    GateResult,
+    check,
+    class_variety,
+    describe,
+    evaluate_gates,
+    model_checks,
+    single_class_note,
+)
 
 
 @pytest.mark.parametrize(
@@ -65,6 +75,7 @@ def test_evaluate_gates_reports_every_threshold_in_order() -> None:
             {"name": "accuracy", "value": 0.93, "threshold": ">= 0.95", "passed": False},
             {"name": "log_loss", "value": 0.4, "threshold": "<= 0.3", "passed": False},
         ],
+        "notes": [],
     }
 
 
@@ -87,3 +98,58 @@ def test_gate_on_a_metric_that_is_not_produced_is_a_config_error() -> None:
     assert str(caught.value) == (
         "gate.metrics: unknown metric 'acuracy' (known: accuracy, f1_macro)"
     )
+
+
+# --------------------------------------------------------------------------- what a model predicts
+
+
+def test_a_single_predicted_class_fails_and_is_named() -> None:
+    result = class_variety(["No"])
+    assert result.name == VARIETY_GATE == "predicts more than one class"
+    assert result.passed is False
+    assert result.value == 1.0
+    assert single_class_note(["No"]) == "the model predicts a single class ('No') for every row"
+
+
+@pytest.mark.parametrize("predicted", [["No", "Yes"], ["Adelie", "Chinstrap", "Gentoo"]])
+def test_two_or_more_predicted_classes_pass_without_a_note(predicted: list[str]) -> None:
+    result = class_variety(predicted)
+    assert result.passed is True and result.value == len(predicted)
+    assert single_class_note(predicted) is None
+
+
+def test_no_prediction_at_all_fails_too() -> None:
+    assert class_variety([]).passed is False
+    assert single_class_note([]) is None
+
+
+def test_model_checks_gate_classifiers_only() -> None:
+    assert model_checks(None) == ([], [])  # regression: nothing to check
+    checks, notes = model_checks(("No",))
+    assert [c.name for c in checks] == [VARIETY_GATE] and not checks[0].passed
+    assert notes == ["the model predicts a single class ('No') for every row"]
+    checks, notes = model_checks(("No", "Yes"))
+    assert [c.passed for c in checks] == [True] and notes == []
+
+
+def test_a_constant_predictor_fails_even_when_every_metric_gate_passes() -> None:
+    """The issue's credit-default case: accuracy = the majority's share, ROC AUC still high."""
+    metrics = {"accuracy": 0.9665, "roc_auc": 0.94, "balanced_accuracy": 0.5}
+    thresholds = {"accuracy": Threshold(min=0.9), "roc_auc": Threshold(min=0.9)}
+    assert evaluate_gates(metrics, thresholds).passed  # the metric gates alone are fooled
+
+    checks, notes = model_checks(("No",))
+    report = evaluate_gates(metrics, thresholds, checks=checks, notes=notes)
+
+    assert not report.passed
+    assert [r.name for r in report.results] == ["accuracy", "roc_auc", VARIETY_GATE]
+    assert [r.name for r in report.failures] == [VARIETY_GATE]
+    assert report.notes == ["the model predicts a single class ('No') for every row"]
+    assert report.to_json()["notes"] == report.notes
+
+
+def test_extra_checks_follow_the_metric_gates_in_order() -> None:
+    extra = GateResult(name="x", value=None, threshold="y", passed=True)
+    report = evaluate_gates({"r2": 0.5}, {"r2": Threshold(min=0.1)}, checks=[extra])
+    assert [r.name for r in report.results] == ["r2", "x"]
+    assert report.passed and report.notes == []

@@ -55,6 +55,8 @@ def evaluate(
                 f"gate {check.name} {check.threshold}", "pass" if check.passed else "FAIL"
             )
         stdout().print(table)
+        for note in result.gate.notes:
+            typer.echo(f"note: {note}")
     # With --json, stdout is only the JSON document; the verdict line goes to stderr.
     if result.gate.passed:
         typer.echo("gate passed", err=json_out)

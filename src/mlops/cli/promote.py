@@ -45,6 +45,8 @@ def show_decision(result: PromotionResult, json_out: bool) -> None:
             stdout().print(table)
         for change in record.signature_changes:
             typer.echo(f"signature: {change}", err=True)
+        for note in record.notes:
+            typer.echo(f"note: {note}")
     prefix = "[dry run] " if record.dry_run else ""
     version = f" v{record.candidate.version}" if record.candidate.version else ""
     aliases = ", ".join(f"{k} -> v{v}" for k, v in record.aliases.items())

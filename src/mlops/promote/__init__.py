@@ -11,19 +11,27 @@ from pathlib import Path
 from typing import Any
 
 from mlops import artifacts, faults, registry, threads
+from mlops.config import Task
 from mlops.data import load_schema, load_split
 from mlops.errors import (
+    ConfigError,
     MlopsError,
     ModelLoadError,
     PromotionConflictError,
     RegistryError,
     StageOrderError,
 )
-from mlops.evaluate import LOWER_IS_BETTER, default_primary, score_model
-from mlops.gates import GateResult, evaluate_gates
+from mlops.evaluate import LOWER_IS_BETTER, Scores, assess_model, default_primary, metric_names
+from mlops.gates import GateResult, evaluate_gates, model_checks
 from mlops.project import Project
 from mlops.promote.lock import promotion_lock
-from mlops.promote.policy import compare_metrics, regression_check, signature_changes
+from mlops.promote.policy import (
+    compare_metrics,
+    comparison_checks,
+    signature_changes,
+    tolerances,
+    unknown_guards,
+)
 from mlops.promote.record import DecisionRecord, ModelSide, to_markdown
 from mlops.tracking import Store, first_line, tags
 
@@ -112,7 +120,7 @@ def _write_record(project: Project, record: DecisionRecord, stem: str) -> Promot
     return PromotionResult(record, json_path, md_path)
 
 
-def _test_data(project: Project) -> tuple[Any, Any, str]:
+def _test_data(project: Project) -> tuple[Any, Any, Task]:
     schema = load_schema(project.settings.paths.schema_file)
     test = load_split(project, "test")
     if schema.target not in test.columns:
@@ -120,9 +128,9 @@ def _test_data(project: Project) -> tuple[Any, Any, str]:
     return test.drop(columns=[schema.target]), test[schema.target], schema.task
 
 
-def _score(model: Any, features: Any, target: Any, task: Any, uri: str) -> dict[str, float]:
+def _score(model: Any, features: Any, target: Any, task: Any, uri: str) -> Scores:
     try:
-        return score_model(model, features, target, task)
+        return assess_model(model, features, target, task)
     except (KeyError, ValueError) as exc:
         raise ModelLoadError(f"{uri}: cannot score the test split ({first_line(exc)})") from exc
 
@@ -184,7 +192,8 @@ def run_promotion(
         return unchanged
     candidate_uri = store.logged_model_uri(candidate_id)
     features, target, task = _test_data(project)
-    primary = project.params.gate.primary or default_primary(project.params.data.task)
+    gate = project.params.gate
+    primary = gate.primary or default_primary(project.params.data.task, target)
 
     with promotion_lock(store), threads.limited(project.params.train.n_jobs):
         # Again under the lock: a concurrent promotion of the same run may have just won.
@@ -193,8 +202,16 @@ def run_promotion(
             return unchanged
         started = time.perf_counter()
         candidate = registry.load_model(store, candidate_uri)
-        cand_metrics = _score(candidate.model, features, target, task, candidate_uri)
-        gates = evaluate_gates(cand_metrics, project.params.gate.metrics)
+        scored = _score(candidate.model, features, target, task, candidate_uri)
+        cand_metrics = scored.metrics
+        known = {*metric_names(task), *cand_metrics}
+        unknown = unknown_guards(gate, known)
+        if unknown:
+            raise ConfigError(
+                f"gate.guard: unknown metric {unknown[0]!r} (known: {', '.join(sorted(known))})"
+            )
+        checks, notes = model_checks(scored.predicted)
+        gates = evaluate_gates(cand_metrics, gate.metrics, checks=checks, notes=notes)
         results: list[GateResult] = list(gates.results)
         existing = _find_version(store, candidate_id)
         rolled_back = _rollback_check(existing)
@@ -206,12 +223,13 @@ def run_promotion(
         changes: list[str] = []
         if champion_info is not None:
             champion = registry.load_model(store, champion_info.uri)
-            champ_metrics = _score(champion.model, features, target, task, champion_info.uri)
+            champ_metrics = _score(
+                champion.model, features, target, task, champion_info.uri
+            ).metrics
             comparison = compare_metrics(cand_metrics, champ_metrics, LOWER_IS_BETTER)
-            results.append(
-                regression_check(
-                    primary, cand_metrics, champ_metrics, project.params.gate, LOWER_IS_BETTER
-                )
+            # The primary metric, then every guard: better on one, worse on another is no gain.
+            results += comparison_checks(
+                primary, cand_metrics, champ_metrics, gate, LOWER_IS_BETTER
             )
             changes = signature_changes(candidate.inputs, champion.inputs)
             results.append(
@@ -250,10 +268,7 @@ def run_promotion(
             decided_by=decided_by(),
             decided_at=now(),
             primary_metric=primary,
-            tolerance={
-                "max_regression": project.params.gate.max_regression,
-                "mode": project.params.gate.regression_mode,
-            },
+            tolerance=tolerances(primary, gate),
             candidate=ModelSide(
                 run_id=candidate_id,
                 model_uri=candidate_uri,
@@ -264,6 +279,7 @@ def run_promotion(
             gates=results,
             comparison=comparison,
             signature_changes=changes,
+            notes=gates.notes,
             message=message,
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -75,13 +75,56 @@ def regression_check(
     if cand is None or champ is None or math.isnan(cand) or math.isnan(champ):
         return GateResult(name=name, value=cand, threshold="comparable metric", passed=False)
     worse_by = (cand - champ) if primary in lower_is_better else (champ - cand)
+    # A relative tolerance is a share of the champion's value: say so, and what it comes to.
+    how = (
+        f"{tolerance:g} {mode}" if mode == "absolute" else f"{tolerance:g} relative = {allowed:.6g}"
+    )
     if primary in lower_is_better:
-        threshold = f"<= {champ + allowed:.6g} (champion {champ:.6g} + {tolerance:g} {mode})"
+        threshold = f"<= {champ + allowed:.6g} (champion {champ:.6g} + {how})"
     else:
-        threshold = f">= {champ - allowed:.6g} (champion {champ:.6g} - {tolerance:g} {mode})"
+        threshold = f">= {champ - allowed:.6g} (champion {champ:.6g} - {how})"
     return GateResult(
         name=name, value=cand, threshold=threshold, passed=worse_by <= allowed + 1e-12
     )
+
+
+def guard_metrics(gate: GateParams, primary: str) -> list[str]:
+    """The metrics a candidate may not regress on besides the primary one: `gate.guard`, or
+    every gated metric when it is not set."""
+    names = gate.guard if gate.guard is not None else list(gate.metrics)
+    return [name for name in dict.fromkeys(names) if name != primary]
+
+
+def unknown_guards(gate: GateParams, known: Iterable[str]) -> list[str]:
+    """`gate.guard` entries that name no metric of the task."""
+    known = set(known)
+    return [name for name in gate.guard or [] if name not in known]
+
+
+def comparison_checks(
+    primary: str,
+    candidate: Mapping[str, float],
+    champion: Mapping[str, float],
+    gate: GateParams,
+    lower_is_better: frozenset[str],
+) -> list[GateResult]:
+    """One "<metric> vs champion" check for the primary metric, then one per guard metric:
+    a candidate better on the primary metric but worse on a guard is still rejected."""
+    return [
+        regression_check(name, candidate, champion, gate, lower_is_better)
+        for name in [primary, *guard_metrics(gate, primary)]
+    ]
+
+
+def tolerances(primary: str, gate: GateParams) -> dict[str, Any]:
+    """The decision record's tolerance: the setting, and the mode each compared metric used."""
+    return {
+        "max_regression": gate.max_regression,
+        "mode": gate.regression_mode,
+        "modes": {
+            name: effective_mode(name, gate) for name in [primary, *guard_metrics(gate, primary)]
+        },
+    }
 
 
 def signature_changes(

@@ -42,6 +42,8 @@ class DecisionRecord(BaseModel):
     gates: list[GateResult] = Field(default_factory=list)
     comparison: list[MetricComparison] = Field(default_factory=list)
     signature_changes: list[str] = Field(default_factory=list)
+    #: What a reader must know beside the gates (e.g. the candidate predicts a single class).
+    notes: list[str] = Field(default_factory=list)
     aliases: dict[str, str] = Field(default_factory=dict)
     message: str = ""
     timings: dict[str, float] = Field(default_factory=dict)
@@ -75,10 +77,18 @@ def to_markdown(record: DecisionRecord) -> str:
         lines.append(f"- summary: {record.message}")
     if record.primary_metric:
         tol = record.tolerance
+        modes: dict[str, str] = dict(tol.get("modes") or {})
+        primary = record.primary_metric
         lines.append(
-            f"- primary metric: `{record.primary_metric}` "
-            f"(max regression {tol.get('max_regression')} {tol.get('mode')})"
+            f"- primary metric: `{primary}` "
+            f"(max regression {tol.get('max_regression')} {modes.get(primary, tol.get('mode'))})"
         )
+        guards = [name for name in modes if name != primary]
+        if guards:
+            listed = ", ".join(f"`{name}` ({modes[name]})" for name in guards)
+            lines.append(f"- guard metrics (may not regress either): {listed}")
+    for note in record.notes:
+        lines.append(f"- note: {note}")
     if record.aliases:
         moved = ", ".join(f"`{k}` -> v{v}" for k, v in sorted(record.aliases.items()))
         lines.append(f"- aliases: {moved}")
