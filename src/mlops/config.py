@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -71,6 +71,10 @@ class ModelParams(_Frozen):
     params: dict[str, Any] = Field(default_factory=dict)
     #: `balanced`: weight classes inversely to their frequency (rare positive classes).
     class_weight: Literal["balanced"] | None = None
+    #: Binary classifiers: the probability of the second class above which it is predicted.
+    #: None: 0.5 (the estimator's own); a number in (0, 1); `auto`: chosen on the training split
+    #: only, by 5-fold cross-validated probabilities, to maximise balanced accuracy.
+    threshold: Literal["auto"] | Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
 
     def sections(self) -> dict[str, Any]:
         """The per-estimator sections of `params` (estimator name -> its hyperparameters)."""
@@ -325,6 +329,11 @@ def _check_model(model: ModelParams, task: Task) -> list[str]:
             problems.append(
                 f"model.params.{name}: expected a mapping of hyperparameters (got {section!r})"
             )
+    if model.threshold is not None and task != "classification":
+        problems.append(
+            f"model.threshold: a decision threshold is for binary classification, but data.task "
+            f"is {task}"
+        )
     if model.class_weight is not None:
         if task != "classification":
             problems.append(

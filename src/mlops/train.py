@@ -175,6 +175,58 @@ def fit_pipeline(schema: Schema, params: ModelParams, train: pd.DataFrame, seed:
     return pipeline
 
 
+#: Folds of the cross-validation that chooses `model.threshold: auto` (training split only).
+THRESHOLD_FOLDS = 5
+
+
+def choose_threshold(
+    pipeline: Pipeline, features: pd.DataFrame, target: pd.Series, seed: int
+) -> float:
+    """The probability threshold that maximises balanced accuracy on out-of-fold predictions
+    of the training split (the test split is never seen)."""
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    folds = StratifiedKFold(n_splits=THRESHOLD_FOLDS, shuffle=True, random_state=seed)
+    proba = cross_val_predict(clone(pipeline), features, target, cv=folds, method="predict_proba")
+    positive = pipeline.classes_[1]
+    truth = np.asarray(target) == positive
+    candidates = np.unique(np.round(proba[:, 1], 4))
+    best, best_score = 0.5, -1.0
+    for threshold in candidates[(candidates > 0) & (candidates < 1)]:
+        score = balanced_accuracy_score(truth, proba[:, 1] >= threshold)
+        if score > best_score + 1e-12:
+            best, best_score = float(threshold), float(score)
+    return best
+
+
+def apply_threshold(
+    pipeline: Pipeline, params: ModelParams, features: pd.DataFrame, target: pd.Series, seed: int
+) -> tuple[Any, float | None]:
+    """Wrap a binary classifier in sklearn's FixedThresholdClassifier per `model.threshold`."""
+    if params.threshold is None:
+        return pipeline, None
+    if len(pipeline.classes_) != 2:
+        raise ConfigError(
+            f"model.threshold: a decision threshold needs two classes; the target has "
+            f"{len(pipeline.classes_)}"
+        )
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    threshold = (
+        choose_threshold(pipeline, features, target, seed)
+        if params.threshold == "auto"
+        else float(params.threshold)
+    )
+    wrapped = FixedThresholdClassifier(
+        pipeline, threshold=threshold, response_method="predict_proba"
+    )
+    wrapped.fit(features, target)
+    return wrapped, threshold
+
+
 def signature_example(train: pd.DataFrame, schema: Schema, rows: int = 5) -> pd.DataFrame:
     """The model's input example, typed as the contract says (what MLflow's signature records).
 
@@ -214,9 +266,12 @@ def run_training(project: Project, store: tracking.Store) -> TrainingResult:
     with threads.limited(params.train.n_jobs):
         start = time.perf_counter()
         pipeline = fit_pipeline(schema, params.model, train, params.split.seed)
+        features, target = split_xy(train, schema)
+        pipeline, threshold = apply_threshold(
+            pipeline, params.model, features, target, params.split.seed
+        )
         fit_seconds = time.perf_counter() - start
         faults.checkpoint("train.after_fit")
-        features, target = split_xy(train, schema)
         metrics = score_model(pipeline, features, target, schema.task)
         example = signature_example(train, schema)
         example_predictions = pipeline.predict(example)
@@ -235,7 +290,8 @@ def run_training(project: Project, store: tracking.Store) -> TrainingResult:
             }
         )
         tracking.log_params(project.config.params_flat())
-        tracking.log_metrics({**metrics, "fit_seconds": fit_seconds}, prefix="train_")
+        extra = {"threshold": threshold} if threshold is not None else {}
+        tracking.log_metrics({**metrics, "fit_seconds": fit_seconds, **extra}, prefix="train_")
         tracking.log_dataset(
             train,
             path=paths.train,
