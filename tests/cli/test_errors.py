@@ -188,10 +188,19 @@ def test_train_before_split_says_which_command_to_run(project: Path, cli: Invoke
 
 
 def test_commands_before_ingest_say_which_command_to_run(project: Path, cli: Invoke) -> None:
+    before = snapshot(project)
     for args in (("data", "split"), ("data", "validate"), ("train",)):
         assert_one_line_error(cli(*args), r"run `mlops data ingest` first")
     assert_one_line_error(cli("eval"), r"run `mlops train` first")
-    assert sorted(p.name for p in project.iterdir()) == ["configs", "dvc.yaml", "params.yaml"]
+    # Only the files of a fresh example project, untouched.
+    assert sorted(p.name for p in project.iterdir()) == [
+        ".mlops.yaml",
+        "configs",
+        "dvc.yaml",
+        "params.yaml",
+        "reports",
+    ]
+    assert snapshot(project) == before
 
 
 def test_gate_on_an_unknown_metric(trained_project: Path, cli: Invoke) -> None:

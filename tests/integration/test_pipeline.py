@@ -19,6 +19,8 @@ from mlops import __version__
 STAGES = ["ingest", "validate", "split", "train", "evaluate"]
 #: The environment's tools: `dvc` and the `mlops` console script it calls.
 BIN = Path(sys.executable).parent
+#: The example's hyperparameters, as MLflow names them (params.yaml keys them per estimator).
+HGB = "model.params.hist_gradient_boosting"
 
 
 def _env() -> dict[str, str]:
@@ -130,11 +132,11 @@ def test_dvc_repro_tracks_lineage_and_reruns_exactly_what_changed(
     # Named for what ran: estimator, the hyperparameters params.yaml sets, the commit.
     assert run.info.run_name == f"hgb-lr0.1-it100-{head[:7]}"
 
-    # Flattened params, exactly as params.yaml says.
+    # Flattened params, exactly as params.yaml says (hyperparameters keyed by estimator).
     params = run.data.params
     assert params["model.estimator"] == "hist_gradient_boosting"
-    assert params["model.params.max_iter"] == "100"
-    assert params["model.params.learning_rate"] == "0.1"
+    assert params[f"{HGB}.max_iter"] == "100"
+    assert params[f"{HGB}.learning_rate"] == "0.1"
     assert params["data.target"] == "species"
     assert params["split.seed"] == "42"
     flat = opened.config.params_flat()
@@ -210,7 +212,7 @@ def test_dvc_repro_tracks_lineage_and_reruns_exactly_what_changed(
     assert sorted(_skipped(second.stdout)) == sorted(set(stages) - rerun)
     runs = _runs(client, opened.settings.tracking.experiment)
     assert len(runs) == 2
-    assert runs[-1].data.params["model.params.max_iter"] == "60"
+    assert runs[-1].data.params[f"{HGB}.max_iter"] == "60"
     assert runs[-1].data.tags["mlops.data.train_md5"] == train_md5  # same data, new model
     assert "test_accuracy" in runs[-1].data.metrics
 

@@ -25,7 +25,7 @@ from mlops.tracking.tags import PROMOTION_VERDICT, ROLLED_BACK
 
 #: Fewer boosting rounds: still passes the absolute gates, but a lower roc_auc than the default.
 WEAK = ("model.params.max_iter=3",)
-#: One tiny boosting round: fails the accuracy gate.
+#: One tiny boosting round: fails the balanced_accuracy gate.
 WORSE = ("model.params.max_iter=1", "model.params.learning_rate=0.01")
 LOGISTIC = ("model.estimator=logistic_regression", "model.params={}")
 SIGNATURE_GATE = "signature compatible with champion"
@@ -158,13 +158,14 @@ def test_worse_candidate_is_rejected_exit_3_and_becomes_challenger(original_run:
 
     result = ok(mlops("promote"), 3)
 
-    assert verdict(result).startswith("rejected v2: failed: accuracy, ")
+    assert verdict(result).startswith("rejected v2: failed: balanced_accuracy, ")
     assert "(challenger -> v2)" in verdict(result)
     assert aliases() == {"champion": "1", "challenger": "2"}
     assert version_of(worse) == "2"
     rec = record()
     assert rec["verdict"] == "rejected"
-    assert gate(rec, "accuracy")["passed"] is False
+    assert gate(rec, "balanced_accuracy")["passed"] is False
+    assert gate(rec, "balanced_accuracy vs champion")["passed"] is False  # a guard metric
     # one tiny boosting round predicts the majority species for every penguin
     assert gate(rec, VARIETY_GATE)["passed"] is False
     assert rec["notes"] == ["the model predicts a single class ('Adelie') for every row"]
@@ -187,7 +188,7 @@ def test_regression_tolerance_decides_promotion(original_run: str) -> None:
     assert [g["name"] for g in rec["gates"] if not g["passed"]] == ["roc_auc vs champion"]
     assert rec["tolerance"] == {
         "max_regression": 0.0001,
-        "mode": "absolute",
+        "mode": "auto",  # the example's setting: roc_auc is compared absolutely
         "modes": {"roc_auc": "absolute"},
     }
     assert aliases() == {"champion": "1", "challenger": "2"}

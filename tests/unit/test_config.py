@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from mlops.config import (
     CONFIG_ENV_VAR,
+    CsvParams,
     ModelParams,
     Params,
     Settings,
@@ -46,8 +47,23 @@ def test_example_project_loads_into_typed_objects(project: Path) -> None:
     assert config.params.data.task == "classification"
     assert config.params.split.test_size == pytest.approx(0.2)
     assert config.params.model.estimator == "hist_gradient_boosting"
-    assert config.params.model.params == {"max_iter": 100, "learning_rate": 0.1}
-    assert config.params.gate.metrics["accuracy"] == Threshold(min=0.9)
+    assert config.params.model.params == {
+        "hist_gradient_boosting": {"max_iter": 100, "learning_rate": 0.1}
+    }
+    assert config.params.model.active() == {"max_iter": 100, "learning_rate": 0.1}
+    assert config.params.model.class_weight is None
+    assert config.params.model.threshold is None
+    assert config.params.data.ordinal == {}
+    assert config.params.data.csv == CsvParams()
+    assert config.params.train.n_jobs is None
+    assert config.params.gate.metrics == {
+        "roc_auc": Threshold(min=0.95),
+        "balanced_accuracy": Threshold(min=0.9),
+    }
+    assert config.params.gate.primary == "roc_auc"
+    assert config.params.gate.regression_mode == "auto"
+    assert config.params.gate.guard is None
+    assert config.params.drift.exclude == []
     assert config.settings.registry.model_name == "penguins-classifier"
     assert config.settings.paths.schema_file == Path("data/schema.json")
     assert config.settings.paths.model_file == Path("models/model.skops")
@@ -221,7 +237,9 @@ def test_scientific_notation_is_a_float_in_files_too(project: Path) -> None:
     (project / "params.yaml").write_text(
         text.replace("learning_rate: 0.1", "learning_rate: 1e-3"), encoding="utf-8"
     )
-    assert load_config().params.model.params["learning_rate"] == pytest.approx(0.001)
+    model = load_config().params.model
+    assert model.params["hist_gradient_boosting"]["learning_rate"] == pytest.approx(0.001)
+    assert isinstance(model.active()["learning_rate"], float)
 
 
 def test_overrides_apply_with_yaml_types(project: Path) -> None:
@@ -231,26 +249,32 @@ def test_overrides_apply_with_yaml_types(project: Path) -> None:
             "model.params.early_stopping=true",
             "split.test_size=0.25",
             "data.drop=[year]",
-            "gate.metrics.accuracy.min=1.01",
+            "gate.metrics.balanced_accuracy.min=1.01",
         )
     )
+    # Flat keys sit beside the estimator's section and override it.
     assert config.params.model.params == {
+        "hist_gradient_boosting": {"max_iter": 100, "learning_rate": 0.1},
+        "max_iter": 50,
+        "early_stopping": True,
+    }
+    assert config.params.model.active() == {
         "max_iter": 50,
         "learning_rate": 0.1,
         "early_stopping": True,
     }
     assert config.params.split.test_size == pytest.approx(0.25)
     assert config.params.data.drop == ["year"]
-    assert config.params.gate.metrics["accuracy"].min == pytest.approx(1.01)
+    assert config.params.gate.metrics["balanced_accuracy"].min == pytest.approx(1.01)
     assert config.overrides == (
         "model.params.max_iter=50",
         "model.params.early_stopping=true",
         "split.test_size=0.25",
         "data.drop=[year]",
-        "gate.metrics.accuracy.min=1.01",
+        "gate.metrics.balanced_accuracy.min=1.01",
     )
     # The file itself is untouched.
-    assert load_config().params.model.params["max_iter"] == 100
+    assert load_config().params.model.active()["max_iter"] == 100
 
 
 def test_later_override_wins(project: Path) -> None:
@@ -297,13 +321,18 @@ def test_apply_overrides_does_not_mutate_its_input() -> None:
 
 def test_params_flat_is_what_mlflow_records(project: Path) -> None:
     flat = load_config().params_flat()
-    assert flat["model.params.max_iter"] == "100"
+    assert flat["model.params.hist_gradient_boosting.max_iter"] == "100"
+    assert flat["model.params.hist_gradient_boosting.learning_rate"] == "0.1"
     assert flat["model.estimator"] == "hist_gradient_boosting"
     assert flat["data.drop"] == "[]"
+    assert flat["data.ordinal"] == "{}"
     assert flat["split.order_by"] == "None"
-    assert flat["gate.metrics.accuracy.min"] == "0.9"
+    assert flat["gate.metrics.roc_auc.min"] == "0.95"
+    assert flat["gate.metrics.balanced_accuracy.min"] == "0.9"
+    assert flat["gate.guard"] == "None"
     assert all(isinstance(value, str) for value in flat.values())
     assert "model.params" not in flat
+    assert "model.params.max_iter" not in flat
 
 
 def test_flatten_nested_and_empty() -> None:

@@ -48,6 +48,15 @@ KEYED: dict[str, Any] = {
         "guard": None,
     },
 }
+#: The flat form: `model.params` holds the chosen estimator's hyperparameters only.
+FLAT: dict[str, Any] = {
+    "data": {"source": "builtin:penguins", "target": "species", "task": "classification"},
+    "model": {
+        "estimator": "hist_gradient_boosting",
+        "params": {"max_iter": 100, "learning_rate": 0.1},
+    },
+    "gate": {"metrics": {"roc_auc": {"min": 0.7}}, "primary": "roc_auc"},
+}
 
 
 def _write(path: Path, tree: dict[str, Any]) -> Path:
@@ -73,6 +82,23 @@ def regression(tmp_path: Path) -> Path:
 @pytest.fixture
 def keyed(tmp_path: Path) -> Path:
     return _write(tmp_path / "keyed" / "params.yaml", KEYED)
+
+
+@pytest.fixture
+def flat(tmp_path: Path) -> Path:
+    return _write(tmp_path / "flat" / "params.yaml", FLAT)
+
+
+def _fresh_example(project: Path) -> None:
+    """Only the files of a fresh example project are there (a failed command wrote nothing)."""
+    assert sorted(p.name for p in project.iterdir()) == [
+        ".mlops.yaml",
+        "configs",
+        "dvc.yaml",
+        "params.yaml",
+        "reports",
+    ]
+    assert sorted(p.name for p in (project / "reports").iterdir()) == ["champion.json"]
 
 
 # --------------------------------------------------------------------------- valid files pass
@@ -208,13 +234,15 @@ def test_class_weight_set_twice(keyed: Path) -> None:
 def test_a_rule_holds_however_the_value_arrives(project: Path) -> None:
     """The example file edited by hand fails like an override does."""
     text = (project / "params.yaml").read_text(encoding="utf-8")
+    assert "balanced_accuracy: {min: 0.9}" in text
     (project / "params.yaml").write_text(
-        text.replace("accuracy: {min: 0.9}", "accuracy: {min: .nan}"), encoding="utf-8"
+        text.replace("balanced_accuracy: {min: 0.9}", "balanced_accuracy: {min: .nan}"),
+        encoding="utf-8",
     )
     with pytest.raises(ConfigError) as caught:
         load_config()
     assert caught.value.problems == [
-        "params.yaml: gate.metrics.accuracy.min: must be a finite number (got nan)"
+        "params.yaml: gate.metrics.balanced_accuracy.min: must be a finite number (got nan)"
     ]
 
 
@@ -274,17 +302,17 @@ def test_a_section_is_overridden_by_its_key(keyed: Path) -> None:
     assert model.params["random_forest"] == {"n_estimators": 9, "max_depth": 6}
 
 
-def test_the_flat_form_is_the_chosen_estimators(project: Path) -> None:
-    model = load_config().params.model
+def test_the_flat_form_is_the_chosen_estimators(flat: Path) -> None:
+    model = load_params(flat).model
     assert not model.per_estimator()
     assert model.active() == {"max_iter": 100, "learning_rate": 0.1}
     assert model.params_key() == "model.params"
 
 
-def test_switching_on_the_flat_form_names_the_leftover_hyperparameters(project: Path) -> None:
+def test_switching_on_the_flat_form_names_the_leftover_hyperparameters(flat: Path) -> None:
     from mlops.train import check_model_params
 
-    params = load_config(overrides=("model.estimator=random_forest",)).params
+    params = load_params(flat, ("model.estimator=random_forest",))
     problems = check_model_params(params)
     assert [line.split(": ")[0] for line in problems] == [
         "model.params.learning_rate",
@@ -402,15 +430,15 @@ def test_cli_prints_one_error_line_per_problem(project: Path, cli: Invoke) -> No
     assert _error_lines(result) == [
         f"error: {params}: data.drop: lists the target 'species' (the column the model learns; "
         "remove it from data.drop)",
-        f"error: {params}: gate.metrics.accuracy: 'accuracy' is not a regression metric "
-        "(known: rmse, mae, r2, mape)",
         f"error: {params}: gate.metrics.roc_auc: 'roc_auc' is not a regression metric "
         "(known: rmse, mae, r2, mape)",
+        f"error: {params}: gate.metrics.balanced_accuracy: 'balanced_accuracy' is not a "
+        "regression metric (known: rmse, mae, r2, mape)",
         f"error: {params}: gate.primary: 'roc_auc' is not computed for regression "
         "(known: rmse, mae, r2, mape)",
         f"error: {params}: gate.max_regression: must be a finite number (got inf)",
     ]
-    assert sorted(p.name for p in project.iterdir()) == ["configs", "dvc.yaml", "params.yaml"]
+    _fresh_example(project)
 
 
 def test_cli_switches_estimator_with_one_override(project: Path, cli: Invoke) -> None:
@@ -439,7 +467,7 @@ def test_train_rejects_hyperparameters_before_reading_data(project: Path, cli: I
         f"error: {params}: model.params.max_iter: The 'max_iter' parameter of "
         "HistGradientBoostingClassifier must be an int in the range [1, inf). Got -1 instead."
     )
-    assert sorted(p.name for p in project.iterdir()) == ["configs", "dvc.yaml", "params.yaml"]
+    _fresh_example(project)
     # Without the bad values the same command gets as far as the missing data.
     assert re.search(r"run `mlops data ingest` first", _error_lines(cli("train"))[0])
 
