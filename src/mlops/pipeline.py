@@ -133,7 +133,7 @@ def stage_list(project: Project) -> Pipeline:
             "ingest",
             "mlops data ingest",
             deps=(rel(source),) if source is not None else (),
-            code=(f"{code}/data/ingest.py", f"{code}/data/schema.py", f"{code}/artifacts.py"),
+            code=(f"{code}/data/ingest.py", f"{code}/data/schema.py", f"{code}/artifacts"),
             params=("data",),
             outs=(Out(raw), Out(schema, cache=False)),
         ),
@@ -166,7 +166,7 @@ def stage_list(project: Project) -> Pipeline:
             # failed gate is not a failed stage, so `dvc repro` does not recompute it each time.
             "mlops eval --no-gate",
             deps=(model, run, test, schema),
-            code=(f"{code}/evaluate.py", f"{code}/gates.py"),
+            code=(f"{code}/evaluate", f"{code}/gates.py"),
             params=("gate",),
             outs=(
                 Out(f"{reports}/gate.json", cache=False),

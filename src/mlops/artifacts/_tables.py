@@ -1,20 +1,14 @@
-"""The one place that knows file formats. Every write is atomic (temp file + rename)."""
+"""Tables: CSV (dialect sniffed, text checked) and Parquet, read with one-line errors."""
 
 from __future__ import annotations
 
-import contextlib
-import glob
-import hashlib
-import json
-import os
 import re
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mlops.errors import DataError, ModelLoadError, first_line
+from mlops.artifacts._atomic import atomic_path
+from mlops.errors import DataError, first_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,123 +16,6 @@ if TYPE_CHECKING:
     from mlops.config import CsvParams
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
-
-#: Types a model artifact may contain beyond skops' own safe defaults. This list lives in our
-#: code on purpose: the list stored inside an artifact can be widened by whoever wrote it.
-TRUSTED_MODEL_TYPES: frozenset[str] = frozenset(
-    {
-        "numpy.dtype",
-        "sklearn.tree._tree.Tree",
-        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-        "sklearn._loss.link.IdentityLink",
-        "sklearn._loss.link.LogitLink",
-        "sklearn._loss.link.MultinomialLogit",
-        "sklearn._loss.loss.HalfSquaredError",
-        "sklearn._loss.loss.HalfBinomialLoss",
-        "sklearn._loss.loss.HalfMultinomialLoss",
-    }
-)
-
-
-# --------------------------------------------------------------------------- atomic writes
-
-
-@contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temp path beside `target`; rename it over `target` only if the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _sweep_stale_temps(target)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        tmp.chmod(_default_mode())  # mkstemp's 0600 would make every output private
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _default_mode() -> int:
-    """What `open()` would give a new file: 0666 less the process umask."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _sweep_stale_temps(target: Path) -> None:
-    """Remove temp files a killed writer of `target` left behind (its pid is gone)."""
-    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
-        pid = leftover.name.removeprefix(f".{target.name}.").split(".", 1)[0]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            leftover.unlink(missing_ok=True)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (ours or anyone's)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def write_bytes(target: Path, data: bytes) -> Path:
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
-    return target
-
-
-def write_text(target: Path, text: str) -> Path:
-    return write_bytes(target, text.encode("utf-8"))
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def to_json(payload: Any) -> str:
-    return json.dumps(payload, indent=2, sort_keys=False, default=_json_default) + "\n"
-
-
-def write_json(target: Path, payload: Any) -> Path:
-    return write_text(target, to_json(payload))
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise DataError(f"{path}: file not found") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from exc
-
-
-# --------------------------------------------------------------------------- hashing
-
-
-def file_md5(path: Path, chunk: int = 1 << 20) -> str:
-    """MD5 of a file's bytes: the same hash DVC records in `dvc.lock`."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-# --------------------------------------------------------------------------- tables
-
 
 #: Field separators a CSV file is sniffed for, most common first (the tie-breaker).
 CSV_SEPARATORS = (",", ";", "\t", "|")
@@ -403,82 +280,3 @@ def write_table(target: Path, frame: pd.DataFrame) -> Path:
         else:
             raise DataError(f"{target}: unsupported output type {suffix!r}, use .csv or .parquet")
     return target
-
-
-# --------------------------------------------------------------------------- models (skops)
-
-
-def untrusted_types(model_bytes: bytes) -> list[str]:
-    """Types in a skops payload that skops does not trust by default."""
-    import skops.io as sio
-
-    return list(sio.get_untrusted_types(data=model_bytes))
-
-
-def check_trusted(types: list[str], where: str) -> None:
-    beyond = sorted(set(types) - TRUSTED_MODEL_TYPES)
-    if beyond:
-        raise ModelLoadError(
-            f"{where}: model contains types outside the trusted allowlist: {', '.join(beyond)} "
-            "(pass --allow-unsafe-model to accept the risk)"
-        )
-
-
-def dump_model(model: Any) -> tuple[bytes, list[str]]:
-    """Serialise a fitted estimator with skops; return the bytes and the extra types it needs."""
-    import skops.io as sio
-
-    data = sio.dumps(model)
-    types = untrusted_types(data)
-    check_trusted(types, "model to save")
-    return data, types
-
-
-def save_model(target: Path, model: Any) -> list[str]:
-    """Write `model` as a skops file atomically; return the non-default types it uses."""
-    data, types = dump_model(model)
-    write_bytes(target, data)
-    return types
-
-
-def load_model(path: Path, *, allow_unsafe: bool = False) -> Any:
-    """Load a skops model, trusting only types on our allowlist (never pickle).
-
-    One pass: skops refuses anything beyond its defaults and our allowlist while loading;
-    only a refusal (or `allow_unsafe`, the user's explicit opt-in to trust whatever types the
-    file needs) pays for a separate audit of the file's types.
-    """
-    import skops.io as sio
-    from skops.io.exceptions import UntrustedTypesFoundException
-
-    if not path.exists():
-        raise ModelLoadError(f"{path}: model file not found")
-    data = path.read_bytes()
-    if allow_unsafe:
-        return _load_trusting(path, data, _audit(path, data))
-    try:
-        return sio.loads(data, trusted=sorted(TRUSTED_MODEL_TYPES))
-    except UntrustedTypesFoundException:
-        check_trusted(_audit(path, data), str(path))  # names the types beyond the allowlist
-        raise ModelLoadError(
-            f"{path}: model contains types outside the trusted allowlist"
-        ) from None
-    except Exception as exc:
-        _audit(path, data)  # "not a skops model file" when that is the reason
-        raise ModelLoadError(f"{path}: cannot load model ({first_line(exc)})") from exc
-
-
-def _audit(path: Path, data: bytes) -> list[str]:
-    try:
-        return untrusted_types(data)
-    except Exception as exc:
-        raise ModelLoadError(f"{path}: not a skops model file ({first_line(exc)})") from exc
-
-
-def _load_trusting(path: Path, data: bytes, types: list[str]) -> Any:
-    import skops.io as sio
-
-    try:
-        return sio.loads(data, trusted=types)
-    except Exception as exc:
-        raise ModelLoadError(f"{path}: cannot load model ({first_line(exc)})") from exc

@@ -1,0 +1,77 @@
+"""Typed configuration: `params.yaml` (the experiment) + `configs/<env>.yaml` (the environment).
+
+This is the only package that reads YAML. Both files load into frozen pydantic models with
+`extra="forbid"`, so a typo is an error, not a silent default.
+"""
+
+from __future__ import annotations
+
+from mlops.catalog import Task
+from mlops.config._checks import check_params
+from mlops.config._loading import (
+    CONFIG_ENV_VAR,
+    DEFAULT_CONFIG,
+    DEFAULT_PARAMS,
+    Config,
+    apply_overrides,
+    flatten,
+    load_config,
+    load_params,
+    load_settings,
+    parse_override,
+    read_yaml,
+    resolve_config_path,
+)
+from mlops.config._params import (
+    CsvParams,
+    DataParams,
+    DriftMethod,
+    DriftParams,
+    GateParams,
+    ModelParams,
+    Params,
+    SplitParams,
+    Threshold,
+    TrainParams,
+)
+from mlops.config._settings import (
+    DvcSettings,
+    PathSettings,
+    RegistrySettings,
+    ServeSettings,
+    Settings,
+    TrackingSettings,
+)
+
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "DEFAULT_CONFIG",
+    "DEFAULT_PARAMS",
+    "Config",
+    "CsvParams",
+    "DataParams",
+    "DriftMethod",
+    "DriftParams",
+    "DvcSettings",
+    "GateParams",
+    "ModelParams",
+    "Params",
+    "PathSettings",
+    "RegistrySettings",
+    "ServeSettings",
+    "Settings",
+    "SplitParams",
+    "Task",
+    "Threshold",
+    "TrackingSettings",
+    "TrainParams",
+    "apply_overrides",
+    "check_params",
+    "flatten",
+    "load_config",
+    "load_params",
+    "load_settings",
+    "parse_override",
+    "read_yaml",
+    "resolve_config_path",
+]

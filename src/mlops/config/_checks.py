@@ -1,0 +1,117 @@
+"""The cross-field rules of `params.yaml` that need no data and no sklearn."""
+
+from __future__ import annotations
+
+import math
+
+from mlops import catalog
+from mlops.catalog import Task
+from mlops.config._params import DataParams, GateParams, ModelParams, Params
+
+
+def _listed(names: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(names)
+
+
+def _check_data(data: DataParams) -> list[str]:
+    problems = []
+    if data.target in data.drop:
+        problems.append(
+            f"data.drop: lists the target {data.target!r} (the column the model learns; "
+            "remove it from data.drop)"
+        )
+    if data.features is not None:
+        if data.target in data.features:
+            problems.append(
+                f"data.features: lists the target {data.target!r}; "
+                "a model must not see its own label"
+            )
+        for name in data.features:
+            if name in data.drop:
+                problems.append(
+                    f"data.features: {name!r} is also in data.drop (keep it in one of them)"
+                )
+    for name in data.ordinal:
+        if name in data.drop:
+            problems.append(f"data.ordinal.{name}: the column is in data.drop")
+    return problems
+
+
+def _check_model(model: ModelParams, task: Task) -> list[str]:
+    problems = []
+    known = catalog.estimator_names(task)
+    if model.estimator not in known:
+        problems.append(
+            f"model.estimator: unknown estimator {model.estimator!r} for {task} "
+            f"(known: {_listed(known)})"
+        )
+    sections = model.sections()
+    for name, section in sections.items():
+        if name not in known:
+            problems.append(
+                f"model.params.{name}: {name} is not a {task} estimator (known: {_listed(known)})"
+            )
+        elif section is not None and not isinstance(section, dict):
+            problems.append(
+                f"model.params.{name}: expected a mapping of hyperparameters (got {section!r})"
+            )
+    if model.threshold is not None and task != "classification":
+        problems.append(
+            f"model.threshold: a decision threshold is for binary classification, but data.task "
+            f"is {task}"
+        )
+    if model.class_weight is not None:
+        if task != "classification":
+            problems.append(
+                f"model.class_weight: {model.class_weight} weighs classes, but data.task is "
+                f"{task}; set it to null"
+            )
+        elif "class_weight" in model.active():
+            problems.append(
+                f"model.class_weight: also set as {model.params_key()}.class_weight; keep one"
+            )
+    return problems
+
+
+def _finite(key: str, value: float | None) -> list[str]:
+    if value is None or math.isfinite(value):
+        return []
+    return [f"{key}: must be a finite number (got {value})"]
+
+
+def _check_gate(gate: GateParams, task: Task) -> list[str]:
+    problems = []
+    known = catalog.metric_names(task)
+    listed = _listed(known)
+    for name, bound in gate.metrics.items():
+        key = f"gate.metrics.{name}"
+        if name not in known:
+            problems.append(f"{key}: {name!r} is not a {task} metric (known: {listed})")
+        problems += _finite(f"{key}.min", bound.min)
+        problems += _finite(f"{key}.max", bound.max)
+        low, high = bound.min, bound.max
+        if low is not None and high is not None and low > high:
+            problems.append(f"{key}: min {low:g} is above max {high:g}; no value can pass")
+    if gate.primary is not None and gate.primary not in known:
+        problems.append(
+            f"gate.primary: {gate.primary!r} is not computed for {task} (known: {listed})"
+        )
+    for name in gate.guard or []:
+        if name not in known:
+            problems.append(f"gate.guard: {name!r} is not a {task} metric (known: {listed})")
+    problems += _finite("gate.max_regression", gate.max_regression)
+    return problems
+
+
+def check_params(params: Params) -> list[str]:
+    """Every cross-field rule of `params.yaml` that needs no data and no sklearn.
+
+    One line per problem, each starting with the key (`gate.primary: ...`); empty when valid.
+    Hyperparameter values are checked by `mlops.train.check_model_params` (it needs sklearn).
+    """
+    task = params.data.task
+    return [
+        *_check_data(params.data),
+        *_check_model(params.model, task),
+        *_check_gate(params.gate, task),
+    ]

@@ -1,0 +1,169 @@
+"""`params.yaml`: the experiment, as frozen pydantic models (what DVC tracks per key)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mlops import catalog
+from mlops.catalog import Task
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CsvParams(_Frozen):
+    """How to read a CSV source (each None: sniffed from the file)."""
+
+    sep: str | None = None
+    decimal: str | None = None
+    encoding: str | None = None
+    #: Extra strings read as missing values (besides pandas' defaults).
+    na_values: list[str] = Field(default_factory=list)
+
+
+class DataParams(_Frozen):
+    """Where the data comes from and what to learn."""
+
+    source: str = "builtin:penguins"
+    target: str = "species"
+    task: Task = "classification"
+    features: list[str] | None = None
+    drop: list[str] = Field(default_factory=list)
+    #: Ordered categories: column -> levels, lowest first (encoded in order, not one-hot).
+    ordinal: dict[str, list[str]] = Field(default_factory=dict)
+    csv: CsvParams = Field(default_factory=CsvParams)
+
+
+class SplitParams(_Frozen):
+    test_size: float = Field(default=0.2, gt=0.0, lt=1.0)
+    seed: int = 42
+    stratify: bool = True
+    order_by: str | None = None
+
+
+class ModelParams(_Frozen):
+    estimator: str = "hist_gradient_boosting"
+    #: Hyperparameters per estimator (`{random_forest: {n_estimators: 300}, ...}`: switching
+    #: `estimator` alone is enough), or flat: the hyperparameters of `estimator` only.
+    params: dict[str, Any] = Field(default_factory=dict)
+    #: `balanced`: weight classes inversely to their frequency (rare positive classes).
+    class_weight: Literal["balanced"] | None = None
+    #: Binary classifiers: the probability of the second class above which it is predicted.
+    #: None: 0.5 (the estimator's own); a number in (0, 1); `auto`: chosen on the training split
+    #: only, by 5-fold cross-validated probabilities, to maximise balanced accuracy.
+    threshold: Literal["auto"] | Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+
+    def sections(self) -> dict[str, Any]:
+        """The per-estimator sections of `params` (estimator name -> its hyperparameters)."""
+        return {k: v for k, v in self.params.items() if k in catalog.ESTIMATOR_NAMES}
+
+    def per_estimator(self) -> bool:
+        """Whether `params` is keyed by estimator names (not the flat form)."""
+        return bool(self.sections())
+
+    def flat(self) -> dict[str, Any]:
+        """Keys of `params` that are not estimator sections: the chosen estimator's (overrides
+        of its section, e.g. `--set model.params.max_iter=50` or `dvc exp run -S ...`)."""
+        return {k: v for k, v in self.params.items() if k not in catalog.ESTIMATOR_NAMES}
+
+    def active(self) -> dict[str, Any]:
+        """The chosen estimator's hyperparameters: its section, with flat keys over it."""
+        section = self.params.get(self.estimator)
+        return {**(section if isinstance(section, dict) else {}), **self.flat()}
+
+    def params_key(self, estimator: str | None = None) -> str:
+        """Where an estimator's hyperparameters are written (`model.params[.<estimator>]`)."""
+        if self.per_estimator():
+            return f"model.params.{estimator or self.estimator}"
+        return "model.params"
+
+
+class TrainParams(_Frozen):
+    """How fits and predictions run (not what they compute)."""
+
+    #: Native threads (OpenMP/BLAS) per fit and predict; None: all cores (the libraries' default).
+    n_jobs: int | None = Field(default=None, ge=1)
+
+
+class Threshold(_Frozen):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Threshold:
+        if self.min is None and self.max is None:
+            raise ValueError("a threshold needs `min` or `max`")
+        return self
+
+
+class GateParams(_Frozen):
+    metrics: dict[str, Threshold] = Field(default_factory=dict)
+    primary: str | None = None
+    max_regression: float = Field(default=0.01, ge=0.0)
+    #: `auto`: relative for error metrics in the target's units (rmse, mae), absolute otherwise.
+    regression_mode: Literal["absolute", "relative", "auto"] = "auto"
+    #: Metrics a candidate may not regress on beyond the tolerance (None: every gated metric).
+    guard: list[str] | None = None
+
+
+DriftMethod = Literal["auto", "ks", "chisquare", "psi", "jensenshannon", "wasserstein"]
+
+
+class DriftParams(_Frozen):
+    """`mlops drift`: per-column methods, thresholds and the dataset verdict rule."""
+
+    current: str = "data/processed/test.parquet"
+    #: Columns never compared (besides `data.drop` and identifier columns).
+    exclude: list[str] = Field(default_factory=list)
+    numeric_method: DriftMethod = "auto"
+    categorical_method: DriftMethod = "auto"
+    columns: dict[str, DriftMethod] = Field(default_factory=dict)
+    #: Distance thresholds by method (psi, jensenshannon, wasserstein); p-value tests use alpha.
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    #: Distance thresholds by column (win over `thresholds`).
+    column_thresholds: dict[str, float] = Field(default_factory=dict)
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    correction: Literal["bh", "bonferroni", "none"] = "bh"
+    share: float = Field(default=0.5, gt=0.0, le=1.0)
+    critical: list[str] = Field(default_factory=list)
+    large_sample: int = Field(default=1000, ge=1)
+    min_rows: int = Field(default=30, ge=1)
+    #: A numeric column with at most this many distinct values is compared as categorical.
+    few_unique: int = Field(default=5, ge=1)
+    #: An absolute change in a column's missing-value rate at least this large is flagged.
+    missing_change: float = Field(default=0.05, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _known_methods(self) -> DriftParams:
+        distances = ("psi", "jensenshannon", "wasserstein")
+        for method, value in self.thresholds.items():
+            if method not in distances:
+                raise ValueError(
+                    f"thresholds: {method!r} is not a distance method ({', '.join(distances)}); "
+                    "p-value tests (ks, chisquare) use `alpha`"
+                )
+            if not value > 0:
+                raise ValueError(f"thresholds: {method} must be > 0")
+        for column, value in self.column_thresholds.items():
+            if not value > 0:
+                raise ValueError(f"column_thresholds: {column} must be > 0")
+        if self.categorical_method in ("ks", "wasserstein"):
+            raise ValueError(
+                f"categorical_method: {self.categorical_method} needs numbers "
+                "(use auto, chisquare, psi or jensenshannon)"
+            )
+        return self
+
+
+class Params(_Frozen):
+    """Everything in `params.yaml`: what DVC tracks per key."""
+
+    data: DataParams = Field(default_factory=DataParams)
+    split: SplitParams = Field(default_factory=SplitParams)
+    model: ModelParams = Field(default_factory=ModelParams)
+    train: TrainParams = Field(default_factory=TrainParams)
+    gate: GateParams = Field(default_factory=GateParams)
+    drift: DriftParams = Field(default_factory=DriftParams)

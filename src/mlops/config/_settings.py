@@ -1,0 +1,78 @@
+"""`configs/<env>.yaml`: the environment (where things live on this machine), as frozen models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ConfigDict, Field, model_validator
+
+from mlops.config._params import _Frozen
+
+
+class PathSettings(_Frozen):
+    raw: Path = Path("data/raw/dataset.parquet")
+    schema_file: Path = Field(default=Path("data/schema.json"), alias="schema")
+    train: Path = Path("data/processed/train.parquet")
+    test: Path = Path("data/processed/test.parquet")
+    model_dir: Path = Path("models")
+    reports: Path = Path("reports")
+    #: Registry versions fetched from a remote artifact store, kept for scoring processes.
+    model_cache: Path = Path(".mlops/model-cache")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _inside_project(self) -> PathSettings:
+        """Every path the toolkit writes stays inside the project: no `..`, no absolute paths."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value.is_absolute() or ".." in value.parts:
+                raise ValueError(f"{name}: {value} must be a relative path inside the project")
+        return self
+
+    @property
+    def model_file(self) -> Path:
+        return self.model_dir / "model.skops"
+
+    @property
+    def run_file(self) -> Path:
+        return self.model_dir / "run.json"
+
+
+class TrackingSettings(_Frozen):
+    uri: str = "sqlite:///mlflow.db"
+    experiment: str = "mlops"
+    artifact_root: Path = Path("mlartifacts")
+    #: Seconds one request to a tracking server may take (MLflow's MLFLOW_HTTP_REQUEST_TIMEOUT).
+    timeout: float = Field(default=30.0, gt=0.0, le=3600.0)
+    #: Retries of a failed request to a live server (MLflow's MLFLOW_HTTP_REQUEST_MAX_RETRIES).
+    retries: int = Field(default=2, ge=0, le=10)
+
+
+class RegistrySettings(_Frozen):
+    model_name: str = "mlops-model"
+    champion_alias: str = "champion"
+    previous_alias: str = "previous"
+    challenger_alias: str = "challenger"
+
+
+class ServeSettings(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    reload_interval: float = Field(default=5.0, gt=0.0)
+
+
+class DvcSettings(_Frozen):
+    remote: str | None = None  # None: the repository's default DVC remote
+
+
+class Settings(_Frozen):
+    """Everything in `configs/<env>.yaml`: where things live on this machine."""
+
+    paths: PathSettings = Field(default_factory=PathSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    dvc: DvcSettings = Field(default_factory=DvcSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)

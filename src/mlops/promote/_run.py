@@ -1,0 +1,353 @@
+"""`mlops promote`: gate the candidate, re-score the champion, decide, move aliases, record."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlops import artifacts, faults, registry, threads
+from mlops.config import Task
+from mlops.data import load_schema, load_split
+from mlops.errors import (
+    ConfigError,
+    MlopsError,
+    ModelLoadError,
+    PromotionConflictError,
+    StageOrderError,
+)
+from mlops.evaluate import LOWER_IS_BETTER, Scores, assess_model, default_primary, metric_names
+from mlops.gates import GateResult, evaluate_gates, model_checks
+from mlops.project import Project
+from mlops.promote.lock import promotion_lock
+from mlops.promote.policy import (
+    compare_metrics,
+    comparison_checks,
+    signature_changes,
+    tolerances,
+    unknown_guards,
+)
+from mlops.promote.record import DecisionRecord, ModelSide, to_markdown
+from mlops.tracking import Store, first_line, tags
+
+#: Which version is champion, rewritten only when that changes: the drift stage depends on it.
+CHAMPION_FILE = "champion.json"
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    record: DecisionRecord
+    json_path: Path
+    markdown_path: Path
+    #: False when nothing was decided (the candidate already is the champion): no file written.
+    written: bool = True
+
+
+def decided_by() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def candidate_run_id(project: Project, run_id: str | None) -> str:
+    """The given run, or the one recorded by the last `mlops train`."""
+    if run_id:
+        return run_id
+    path = project.settings.paths.run_file
+    if not path.exists():
+        raise StageOrderError(f"{path}: no trained candidate found; run `mlops train` first")
+    record = artifacts.read_json(path)
+    if not isinstance(record, dict) or not record.get("run_id"):
+        raise StageOrderError(f"{path}: no run_id recorded; run `mlops train` again")
+    return str(record["run_id"])
+
+
+def write_champion(project: Project, store: Store) -> Path:
+    """`reports/champion.json`: the champion's version and run (null without one); written only
+    when it changes, so DVC reruns the drift stage exactly when the champion moves."""
+    names = store.names
+    info = (
+        registry.find_alias(store, names.model_name, names.champion_alias)
+        if store.exists()
+        else None
+    )
+    payload = {
+        "model": names.model_name,
+        "alias": names.champion_alias,
+        "version": info.version if info else None,
+        "run_id": info.run_id if info else None,
+    }
+    path = project.paths.reports / CHAMPION_FILE
+    if path.is_file():
+        try:
+            if artifacts.read_json(path) == payload:
+                return path
+        except MlopsError:  # unreadable: rewrite it
+            pass
+    return artifacts.write_json(path, payload)
+
+
+def _record_paths(project: Project, stem: str) -> tuple[Path, Path]:
+    reports = project.settings.paths.reports
+    return reports / f"{stem}.json", reports / f"{stem}.md"
+
+
+def _write_record(project: Project, record: DecisionRecord, stem: str) -> PromotionResult:
+    reports = project.settings.paths.reports
+    json_path = artifacts.write_json(reports / f"{stem}.json", record.to_json())
+    md_path = artifacts.write_text(reports / f"{stem}.md", to_markdown(record))
+    return PromotionResult(record, json_path, md_path)
+
+
+def _test_data(project: Project) -> tuple[Any, Any, Task]:
+    schema = load_schema(project.settings.paths.schema_file)
+    test = load_split(project, "test")
+    if schema.target not in test.columns:
+        raise StageOrderError(f"{project.settings.paths.test}: target {schema.target!r} missing")
+    return test.drop(columns=[schema.target]), test[schema.target], schema.task
+
+
+def _score(model: Any, features: Any, target: Any, task: Any, uri: str) -> Scores:
+    try:
+        return assess_model(model, features, target, task)
+    except (KeyError, ValueError) as exc:
+        raise ModelLoadError(f"{uri}: cannot score the test split ({first_line(exc)})") from exc
+
+
+def _find_version(store: Store, run_id: str) -> registry.ModelVersionInfo | None:
+    for info in registry.list_versions(store):
+        if info.run_id == run_id:
+            return info
+    return None
+
+
+def _already_champion(project: Project, store: Store, candidate_id: str) -> PromotionResult | None:
+    """The no-op of a re-run: the candidate already is the champion, so nothing is decided,
+    re-scored or rewritten (read through the MLflow-free lookup where the store allows)."""
+    names = store.names
+    champion = registry.find_alias(store, names.model_name, names.champion_alias)
+    if champion is None or champion.run_id != candidate_id:
+        return None
+    record = DecisionRecord(
+        action="promote",
+        verdict="unchanged",
+        model_name=names.model_name,
+        decided_by=decided_by(),
+        decided_at=now(),
+        candidate=ModelSide(run_id=candidate_id, model_uri=champion.uri, version=champion.version),
+        message=f"run {candidate_id} already is the champion (v{champion.version}); nothing to do",
+    )
+    json_path, md_path = _record_paths(project, "promotion")
+    return PromotionResult(record, json_path, md_path, written=False)
+
+
+def _rollback_check(version: registry.ModelVersionInfo | None) -> GateResult | None:
+    """A version the champion was rolled back from is not promoted again unless forced."""
+    note = version.tags.get(tags.ROLLED_BACK, "") if version is not None else ""
+    if not note or version is None:
+        return None
+    return GateResult(
+        name=f"v{version.version} was not rolled back from",
+        value=None,
+        threshold=f"{note}; promote it again only with --force --reason",
+        passed=False,
+    )
+
+
+def run_promotion(
+    project: Project,
+    store: Store,
+    run_id: str | None = None,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    reason: str = "",
+) -> PromotionResult:
+    """Gate the candidate, re-score the champion on the same split, decide, and record it all."""
+    names = store.names
+    candidate_id = candidate_run_id(project, run_id)
+    unchanged = _already_champion(project, store, candidate_id)
+    if unchanged is not None:
+        return unchanged
+    candidate_uri = store.logged_model_uri(candidate_id)
+    features, target, task = _test_data(project)
+    gate = project.params.gate
+    primary = gate.primary or default_primary(project.params.data.task, target)
+
+    with promotion_lock(store), threads.limited(project.params.train.n_jobs):
+        # Again under the lock: a concurrent promotion of the same run may have just won.
+        unchanged = _already_champion(project, store, candidate_id)
+        if unchanged is not None:
+            return unchanged
+        started = time.perf_counter()
+        candidate = registry.load_model(store, candidate_uri)
+        scored = _score(candidate.model, features, target, task, candidate_uri)
+        cand_metrics = scored.metrics
+        known = {*metric_names(task), *cand_metrics}
+        unknown = unknown_guards(gate, known)
+        if unknown:
+            raise ConfigError(
+                f"gate.guard: unknown metric {unknown[0]!r} (known: {', '.join(sorted(known))})"
+            )
+        checks, notes = model_checks(scored.predicted)
+        gates = evaluate_gates(cand_metrics, gate.metrics, checks=checks, notes=notes)
+        results: list[GateResult] = list(gates.results)
+        existing = _find_version(store, candidate_id)
+        rolled_back = _rollback_check(existing)
+        if rolled_back is not None:
+            results.append(rolled_back)
+        champion_info = registry.get_alias(store, names.champion_alias)
+        champion_side: ModelSide | None = None
+        comparison = []
+        changes: list[str] = []
+        if champion_info is not None:
+            champion = registry.load_model(store, champion_info.uri)
+            champ_metrics = _score(
+                champion.model, features, target, task, champion_info.uri
+            ).metrics
+            comparison = compare_metrics(cand_metrics, champ_metrics, LOWER_IS_BETTER)
+            # The primary metric, then every guard: better on one, worse on another is no gain.
+            results += comparison_checks(
+                primary, cand_metrics, champ_metrics, gate, LOWER_IS_BETTER
+            )
+            changes = signature_changes(candidate.inputs, champion.inputs)
+            results.append(
+                GateResult(
+                    name="signature compatible with champion",
+                    value=None,
+                    threshold="same required columns and types",
+                    passed=not changes,
+                )
+            )
+            champion_side = ModelSide(
+                run_id=champion_info.run_id,
+                model_uri=champion_info.uri,
+                version=champion_info.version,
+                metrics=champ_metrics,
+                lineage=store.lineage(champion_info.run_id),
+            )
+        rescoring = time.perf_counter() - started
+
+        passed = all(r.passed for r in results)
+        if passed or force:
+            verdict = "promoted"
+            failed = [r.name for r in results if not r.passed]
+            message = "all gates passed" if passed else f"forced past: {', '.join(failed)}"
+        else:
+            verdict = "rejected"
+            message = "failed: " + ", ".join(r.name for r in results if not r.passed)
+
+        record = DecisionRecord(
+            action="promote",
+            verdict=verdict,  # type: ignore[arg-type]
+            model_name=names.model_name,
+            dry_run=dry_run,
+            forced=force and not passed and verdict == "promoted",
+            reason=reason,
+            decided_by=decided_by(),
+            decided_at=now(),
+            primary_metric=primary,
+            tolerance=tolerances(primary, gate),
+            candidate=ModelSide(
+                run_id=candidate_id,
+                model_uri=candidate_uri,
+                metrics=cand_metrics,
+                lineage=store.lineage(candidate_id),
+            ),
+            champion=champion_side,
+            gates=results,
+            comparison=comparison,
+            signature_changes=changes,
+            notes=gates.notes,
+            message=message,
+        )
+
+        started = time.perf_counter()
+        if not dry_run:
+            record = _apply(store, record, champion_info, existing)
+        record.timings = {
+            "rescoring_s": round(rescoring, 4),
+            "registry_s": round(time.perf_counter() - started, 4),
+        }
+        # Written under the lock: the local record is always the latest decision.
+        result = _write_record(project, record, "promotion")
+        if not dry_run and record.candidate.version:
+            # The decision record is the version's description: MLflow's UI shows it.
+            registry.set_description(store, record.candidate.version, to_markdown(record))
+        if not dry_run:
+            write_champion(project, store)
+    # A dry run changes no registry state, but its record still goes on the candidate's run.
+    store.attach_files(
+        candidate_id,
+        {"json": result.json_path, "md": result.markdown_path},
+        "promotion-dry-run" if dry_run else "promotion",
+    )
+    if not dry_run:
+        store.set_run_tags(candidate_id, {tags.PROMOTION_VERDICT: verdict})
+    return result
+
+
+def _version_tags(record: DecisionRecord) -> dict[str, str]:
+    values = {
+        tags.RUN_ID: record.candidate.run_id or "",
+        tags.VERDICT: record.verdict,
+        tags.DECIDED_BY: record.decided_by,
+        tags.DECIDED_AT: record.decided_at,
+        tags.REASON: record.reason,
+        tags.FORCED: str(record.forced).lower(),
+        **record.candidate.lineage,
+    }
+    values.update({tags.metric(k): f"{v:.6g}" for k, v in record.candidate.metrics.items()})
+    if record.verdict == "promoted" and record.forced:
+        values[tags.ROLLED_BACK] = ""  # forced back in: the rollback no longer holds it out
+    return values
+
+
+def _apply(
+    store: Store,
+    record: DecisionRecord,
+    champion: registry.ModelVersionInfo | None,
+    existing: registry.ModelVersionInfo | None,
+) -> DecisionRecord:
+    """Register the candidate and move aliases; the champion moves last, after a re-read."""
+    names = store.names
+    if existing is None:
+        version = registry.register(store, record.candidate.model_uri or "", _version_tags(record))
+    else:
+        version = existing
+        registry.set_version_tags(store, version.version, _version_tags(record))
+    record.candidate.version = version.version
+    faults.checkpoint("promote.after_register")
+    if record.verdict == "rejected":
+        registry.set_alias(store, names.challenger_alias, version.version)
+        record.aliases = {names.challenger_alias: version.version}
+        return record
+    current = registry.get_alias(store, names.champion_alias)
+    before = champion.version if champion else None
+    if (current.version if current else None) != before:
+        raise PromotionConflictError(
+            f"champion of {names.model_name!r} changed during promotion "
+            f"(v{before} -> v{current.version if current else None}); re-run `mlops promote`"
+        )
+    # Make sure the registered copy loads before the champion points at it.
+    registry.load_model(store, version.uri)
+    if champion is not None:
+        registry.set_alias(store, names.previous_alias, champion.version)
+        record.aliases[names.previous_alias] = champion.version
+    faults.checkpoint("promote.before_champion_alias")
+    registry.set_alias(store, names.champion_alias, version.version)
+    record.aliases[names.champion_alias] = version.version
+    challenger = registry.get_alias(store, names.challenger_alias)
+    if challenger is not None and challenger.version == version.version:
+        registry.delete_alias(store, names.challenger_alias)
+    return record
