@@ -73,6 +73,8 @@ def main() -> int:
         ran = stages_run(output)
         first_promote, counted = timed([python, "-c", COUNTED_PROMOTE], clone, env)
         connections = re.search(r"connections=(\d+)", counted)
+        # The champion moved: drift reruns once against it (what `mlops pipeline run` does).
+        timed([dvc, "repro", "drift"], clone, env)
         noop: list[float] = []
         again: list[float] = []
         record = clone / "reports" / "promotion.json"
@@ -81,9 +83,11 @@ def main() -> int:
             seconds, output = timed([dvc, "repro"], clone, env)
             if stages_run(output):
                 sys.exit(f"a no-op rerun ran stages: {stages_run(output)}")
-            promote, _ = timed([mlops, "promote"], clone, env)
             noop.append(seconds)
-            again.append(seconds + promote)
+            second, output = timed([mlops, "pipeline", "run"], clone, env)
+            if stages_run(output):
+                sys.exit(f"a second make run ran stages: {stages_run(output)}")
+            again.append(second)
         if record.read_bytes() != before:
             sys.exit("a second make run rewrote reports/promotion.json")
         status, _ = timed([dvc, "status"], clone, env)
@@ -104,7 +108,7 @@ def main() -> int:
         total = statistics.median(again)
         verdict = "met" if total <= GOAL_NOOP_SECONDS else "MISSED"
         print(
-            f"second make run (dvc repro + mlops promote, nothing changed): {total:.2f} s median "
+            f"second make run (`mlops pipeline run`, nothing changed): {total:.2f} s median "
             f"of {len(again)} (min {min(again):.2f} s, max {max(again):.2f} s; goal <= "
             f"{GOAL_NOOP_SECONDS:.0f} s: {verdict}); reports/promotion.json byte-identical"
         )
