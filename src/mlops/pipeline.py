@@ -303,13 +303,35 @@ def _dvc(project: Project, *args: str) -> None:
         )
 
 
+def _check_model_once(project: Project) -> None:
+    """`train.require_valid_model`, skipped when the same model params already passed with the
+    same scikit-learn (importing sklearn costs about a second of a no-op `make run`)."""
+    import hashlib
+    import json
+    from importlib.metadata import version
+
+    from mlops import artifacts
+
+    model = project.params.model.model_dump(mode="json")
+    key = json.dumps(
+        [model, project.params.data.task, version("scikit-learn"), __version__], sort_keys=True
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    marker = project.root / ".mlops" / "model-params-checked"
+    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == digest:
+        return
+    from mlops.train import require_valid_model
+
+    require_valid_model(project)
+    artifacts.write_text(marker, digest + "\n")
+
+
 def run(project: Project, store: Any) -> RunResult:
     """`make run`: regenerate dvc.yaml, `dvc repro`, promote, and re-run drift when the
     champion moved (so prediction drift is tested against the new champion, first run included)."""
     from mlops.promote import run_promotion, write_champion
-    from mlops.train import require_valid_model
 
-    require_valid_model(project)  # hyperparameters checked before any stage runs
+    _check_model_once(project)  # hyperparameters checked before any stage runs
     changed = write(project)
     champion = write_champion(project, store)
     before = champion.read_bytes()
