@@ -232,12 +232,22 @@ def signature_example(train: pd.DataFrame, schema: Schema, rows: int = 5) -> pd.
 
     An integer column the contract allows to be missing is declared double: a missing value
     turns it into floats. The others stay integers, so MLflow accepts the data as it comes.
+    Personal columns (`data.pii` hash or keep) are redacted: missing numbers, `<redacted>` text.
     """
+    from mlops.data.pii import REDACTED
+
     example = train[schema.features].head(rows)
+    personal = schema.personal()
     nullable_ints = [
-        c.name for c in schema.feature_columns() if c.dtype == "integer" and c.nullable
+        c.name
+        for c in schema.feature_columns()
+        if c.dtype == "integer" and (c.nullable or c.name in personal)
     ]
-    return example.astype(dict.fromkeys(nullable_ints, "float64"))
+    example = example.astype(dict.fromkeys(nullable_ints, "float64"))
+    for col in schema.feature_columns():  # personal values never reach the tracker
+        if col.name in personal:
+            example[col.name] = float("nan") if col.kind == "numeric" else REDACTED
+    return example
 
 
 @dataclass(frozen=True)

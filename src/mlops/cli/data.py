@@ -1,4 +1,4 @@
-"""`mlops data ...`: ingest, validate, split."""
+"""`mlops data ...`: ingest, scan, validate, split."""
 
 from __future__ import annotations
 
@@ -27,6 +27,56 @@ def ingest(ctx: typer.Context) -> None:
     )
     for name, why in schema.identifiers().items():
         typer.echo(f"not a feature: {name!r} ({why}); list it in data.features to use it", err=True)
+
+
+@app.command()
+def scan(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV or Parquet file to scan.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Classify each column of a file as personal data or not (exit 3 if any is undecided).
+
+    Inside a project the decisions come from params.yaml `data.pii`; elsewhere every flagged
+    column is undecided.
+
+    Examples: `mlops data scan data/source/customers.csv`, `mlops data scan x.parquet --json`
+    """
+    from mlops.cli.state import print_json, stdout
+    from mlops.data.ingest import scan_source
+    from mlops.project import find_root
+
+    opts = options(ctx)
+    inside = opts.project_dir is not None or find_root() is not None
+    params = opts.project(check_schema=False).params.data if inside else None
+    report = scan_source(path, params)
+    if json_out:
+        print_json(report.to_json())
+    elif report.findings:
+        from rich.table import Table
+
+        table = Table(title=f"Personal data in {report.path}")
+        for column in ("column", "kind", "share", "decision", "evidence"):
+            table.add_column(column, overflow="fold")
+        for f in report.findings:
+            table.add_row(f.column, f.kind, f"{f.share:.0%}", f.decision or "undecided", f.evidence)
+        stdout().print(table)
+    pending = report.undecided
+    verdict = (
+        f"undecided personal data in {', '.join(f.column for f in pending)}: decide each in "
+        "params.yaml data.pii: {column: drop | hash | keep}"
+        if pending
+        else f"{len(report.findings)} personal column(s), all decided"
+        if report.findings
+        else "no personal data found"
+    )
+    typer.echo(
+        f"scan: {verdict} ({report.rows:,} rows, {report.columns} columns, "
+        f"{report.seconds:.2f} s)",
+        err=json_out,
+    )
+    if pending:
+        raise typer.Exit(3)
 
 
 @app.command()

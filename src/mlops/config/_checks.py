@@ -34,6 +34,26 @@ def _check_data(data: DataParams) -> list[str]:
     for name in data.ordinal:
         if name in data.drop:
             problems.append(f"data.ordinal.{name}: the column is in data.drop")
+    return problems + _check_pii(data)
+
+
+def _check_pii(data: DataParams) -> list[str]:
+    problems = []
+    decision = data.pii.get(data.target)
+    if decision in ("drop", "hash"):
+        problems.append(
+            f"data.pii.{data.target}: the target cannot be {decision} (the model learns it); "
+            "use keep"
+        )
+    for name in data.features or []:
+        if data.pii.get(name) == "drop":
+            problems.append(f"data.features: {name!r} is dropped by data.pii (keep it in one)")
+    for name in data.ordinal:
+        if data.pii.get(name) in ("drop", "hash"):
+            problems.append(f"data.ordinal.{name}: the column is {data.pii[name]} in data.pii")
+    repeated = sorted({n for n in data.quasi_identifiers if data.quasi_identifiers.count(n) > 1})
+    if repeated:
+        problems.append(f"data.quasi_identifiers: listed more than once: {_listed(repeated)}")
     return problems
 
 

@@ -35,6 +35,10 @@ class DataParams(_Frozen):
     #: Ordered categories: column -> levels, lowest first (encoded in order, not one-hot).
     ordinal: dict[str, list[str]] = Field(default_factory=dict)
     csv: CsvParams = Field(default_factory=CsvParams)
+    #: Personal data found by the ingest scan: column -> drop | hash (keyed) | keep.
+    pii: dict[str, Literal["drop", "hash", "keep"]] = Field(default_factory=dict)
+    #: Columns that together could re-identify a person: their k-anonymity goes in the contract.
+    quasi_identifiers: list[str] = Field(default_factory=list)
 
 
 class SplitParams(_Frozen):

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops import artifacts
-from mlops.config import CsvParams
-from mlops.data.schema import BUILTIN_PREFIX, Schema, as_labels, infer_schema
+from mlops.config import CsvParams, DataParams
+from mlops.data import pii
+from mlops.data.schema import BUILTIN_PREFIX, ColumnSchema, Schema, as_labels, infer_schema
 from mlops.errors import DataError
 from mlops.project import Project
 
@@ -63,17 +64,128 @@ class IngestResult:
     schema: Schema
 
 
+@dataclass(frozen=True)
+class PersonalData:
+    """What the PII scan found and what became of it (before the schema is inferred)."""
+
+    frame: pd.DataFrame
+    records: list[pii.PiiColumn]
+    k_anonymity: pii.KAnonymity | None
+    #: Hashed and kept personal columns: identifiers (not features unless `data.features`
+    #: lists them: a model would hold a kept column's values), with why.
+    identifiers: dict[str, str]
+
+
+def protect(frame: pd.DataFrame, params: DataParams, source: str, root: Path) -> PersonalData:
+    """Scan for personal data and apply `data.pii`: stop on undecided columns, drop, hash.
+
+    Raises DataError naming every flagged column without a decision (nothing is written).
+    """
+    pii.check_decided_columns(frame, params.pii, params.quasi_identifiers, source)
+    findings = pii.scan(frame)
+    pending = pii.undecided(findings, params.pii)
+    if pending:
+        raise DataError(pii.undecided_message(source, pending))
+    flagged = {f.column for f in findings}
+    for name in params.pii:
+        if name not in flagged:  # a decision for a column the scan does not flag still holds
+            findings.append(pii.ColumnFinding(column=name, kind="declared", share=0.0, sampled=0))
+    wants_key = any(d == "hash" for d in params.pii.values())
+    key = pii.load_key(root) if wants_key else None
+    k_anon = pii.k_anonymity(frame, list(params.quasi_identifiers))
+    protected = pii.apply_decisions(frame, params.pii, key)
+    personal = {
+        name: f"personal data ({'keyed hash' if decision == 'hash' else 'kept raw'}, data.pii)"
+        for name, decision in params.pii.items()
+        if decision != "drop"
+    }
+    return PersonalData(protected, pii.records(findings, params.pii), k_anon, personal)
+
+
+def _without_values(col: ColumnSchema, decision: str | None) -> ColumnSchema:
+    """A kept personal column's contract entry without raw values (no categories, no range);
+    ordered levels stay (they are the encoding)."""
+    if decision != "keep":
+        return col
+    update: dict[str, object] = {"min": None, "max": None}
+    if not col.ordered:
+        update["categories"] = None
+    return col.model_copy(update=update)
+
+
 def ingest(project: Project) -> IngestResult:
-    """Read the configured source, freeze its schema contract, and write both atomically."""
+    """Read the configured source, scan it for personal data and apply `data.pii`, freeze its
+    schema contract, and write both atomically."""
     params = project.params.data
     paths = project.settings.paths
     source = project.source_file()
     frame = read_source(params.source if source is None else str(source), params.csv)
     frame.columns = [str(c) for c in frame.columns]
-    schema = infer_schema(frame, params, params.source)
+    personal = protect(frame, params, params.source, project.root)
+    frame = personal.frame
+    dropped = {name for name, decision in params.pii.items() if decision == "drop"}
+    kept = params.model_copy(update={"drop": [n for n in params.drop if n not in dropped]})
+    schema = infer_schema(frame, kept, params.source, personal.identifiers)
+    schema = schema.model_copy(
+        update={
+            "pii": personal.records,
+            "k_anonymity": personal.k_anonymity,
+            "columns": [_without_values(col, params.pii.get(col.name)) for col in schema.columns],
+        }
+    )
     for col in schema.columns:
         if col.ordered:  # stored as text labels: the contract holds the order
             frame[col.name] = as_labels(frame[col.name])
     artifacts.write_table(paths.raw, frame)
     artifacts.write_json(paths.schema_file, schema.model_dump(mode="json"))
     return IngestResult(raw_path=paths.raw, schema_path=paths.schema_file, schema=schema)
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """`mlops data scan`: the personal-data classification of one file, with decisions."""
+
+    path: str
+    rows: int
+    columns: int
+    seconds: float
+    findings: list[pii.PiiColumn]
+    #: Whether decisions were known (inside a project: `data.pii`).
+    decided_by_params: bool
+
+    @property
+    def undecided(self) -> list[pii.PiiColumn]:
+        return [f for f in self.findings if f.decision is None]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "rows": self.rows,
+            "columns_scanned": self.columns,
+            "seconds": round(self.seconds, 3),
+            "undecided": [f.column for f in self.undecided],
+            "columns": [
+                {**f.model_dump(mode="json"), "evidence": f.evidence} for f in self.findings
+            ],
+        }
+
+
+def scan_source(path: Path, params: DataParams | None = None) -> ScanReport:
+    """Scan a CSV/Parquet file for personal data; `params` (a project's) supply the decisions
+    and how to read a CSV."""
+    import time
+
+    frame = artifacts.read_table(path, params.csv if params else None, setting="data.csv")
+    frame.columns = [str(c) for c in frame.columns]
+    start = time.perf_counter()
+    findings = pii.scan(frame)
+    seconds = time.perf_counter() - start
+    decisions = params.pii if params is not None else {}
+    return ScanReport(
+        path=str(path),
+        rows=len(frame),
+        columns=len(frame.columns),
+        seconds=seconds,
+        findings=pii.records(findings, decisions),
+        decided_by_params=params is not None,
+    )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mlops import artifacts
 from mlops.config import DataParams, Task
 from mlops.data.identifiers import identifier_reason
+from mlops.data.pii import KAnonymity, PiiColumn
 from mlops.errors import DataError, StageOrderError
 
 if TYPE_CHECKING:
@@ -59,6 +61,16 @@ class Schema(BaseModel):
     rows: int
     columns: list[ColumnSchema]
     features: list[str]
+    #: Columns the ingest scan took for personal data, with the `data.pii` decision (no values).
+    pii: list[PiiColumn] = Field(default_factory=list)
+    #: k-anonymity of `data.quasi_identifiers` (None: none declared).
+    k_anonymity: KAnonymity | None = None
+
+    def personal(self) -> dict[str, str]:
+        """Personal columns still in the data (hashed or kept), with their decision: what
+        tracked artifacts must redact."""
+        names = {col.name for col in self.columns}
+        return {p.column: p.decision or "undecided" for p in self.pii if p.column in names}
 
     def column(self, name: str) -> ColumnSchema:
         for col in self.columns:
@@ -174,13 +186,20 @@ def infer_column(name: str, series: pd.Series, levels: list[str] | None = None) 
     )
 
 
-def infer_schema(frame: pd.DataFrame, params: DataParams, source: str) -> Schema:
+def infer_schema(
+    frame: pd.DataFrame,
+    params: DataParams,
+    source: str,
+    identifiers: Mapping[str, str] | None = None,
+) -> Schema:
     """Infer the contract from a dataset and check it can serve the configured task.
 
     Ordinal columns (`data.ordinal`, ordered categoricals) are recorded with their levels;
-    row-number and key columns are recorded as identifiers and not used as features unless
-    `data.features` lists them.
+    row-number and key columns (and the columns `identifiers` names, with why: hashed personal
+    data) are recorded as identifiers and not used as features unless `data.features` lists
+    them.
     """
+    forced = dict(identifiers or {})
     _check_columns(frame, params, source)
     ordinal = _ordinal_levels(frame, params, source)
     columns: list[ColumnSchema] = []
@@ -198,6 +217,7 @@ def infer_schema(frame: pd.DataFrame, params: DataParams, source: str) -> Schema
         if not col.ordered
         and (reason := identifier_reason(col.name, frame[col.name], params.target)) is not None
     }
+    identifiers.update({name: why for name, why in forced.items() if name in by_name})
     if params.features is not None:
         features = list(params.features)
     else:

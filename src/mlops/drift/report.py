@@ -163,6 +163,23 @@ class DriftReport(_Model):
 # --------------------------------------------------------------------------- verdicts
 
 
+def redact_personal(columns: Sequence[ColumnDrift], personal: set[str]) -> list[ColumnDrift]:
+    """Columns of personal data with their category labels redacted (`<redacted>#1`, ...):
+    counts and verdicts stay, values never reach a report."""
+    from mlops.data.pii import redact_labels
+
+    out = []
+    for c in columns:
+        if c.column in personal:
+            update: dict[str, Any] = {"unseen_categories": redact_labels(c.unseen_categories)}
+            if c.histogram is not None:  # bin edges of a numeric column are values too
+                labels = redact_labels(c.histogram.labels)
+                update["histogram"] = c.histogram.model_copy(update={"labels": labels})
+            c = c.model_copy(update=update)
+        out.append(c)
+    return out
+
+
 def by_severity(columns: Sequence[ColumnDrift]) -> list[ColumnDrift]:
     """Most urgent first: drift (strongest first), schema mismatches, the rest by score."""
     return sorted(columns, key=lambda c: (VERDICT_RANK[c.verdict], -c.severity, c.column))

@@ -27,6 +27,7 @@ from mlops.drift.report import (
     apply_correction,
     by_severity,
     dataset_verdict,
+    redact_personal,
     summarise,
 )
 from mlops.drift.source import TableSource, open_table
@@ -114,6 +115,9 @@ def excluded_columns(project: Project, schema: Schema | None) -> dict[str, str]:
         skip[name] = "listed in drift.exclude"
     for name in project.params.data.drop:
         skip.setdefault(name, "listed in data.drop")
+    for name, decision in project.params.data.pii.items():
+        if decision != "keep":  # dropped or hashed personal data: nothing to compare
+            skip.setdefault(name, f"personal data ({decision} in data.pii)")
     if schema is not None:
         for name, reason in schema.identifiers().items():
             skip.setdefault(name, f"identifier column ({reason})")
@@ -185,6 +189,14 @@ def compare_predictions(
     return results, f"scored with {champion.label} ({champion.info.uri})"
 
 
+def _kept_personal(project: Project, schema: Schema | None) -> set[str]:
+    """Personal columns compared with their raw values (`keep`): their labels are redacted."""
+    kept = {n for n, d in project.params.data.pii.items() if d == "keep"}
+    if schema is not None:
+        kept |= {n for n, d in schema.personal().items() if d != "hash"}
+    return kept
+
+
 def _schema(project: Project) -> Schema | None:
     path = project.settings.paths.schema_file
     return load_schema(path) if path.exists() else None
@@ -247,6 +259,7 @@ def build_report(
     corrected = apply_correction(
         [*features, *([target_result] if target_result else []), *prediction], params
     )
+    corrected = redact_personal(corrected, _kept_personal(project, schema))
     features = by_severity([c for c in corrected if c.role == "feature"])
     target_result = next((c for c in corrected if c.role == "target"), None)
     prediction = by_severity([c for c in corrected if c.role == "prediction"])

@@ -1,0 +1,51 @@
+"""Personal data: scan columns for PII, apply `data.pii` decisions, k-anonymity, redaction."""
+
+from mlops.data.pii._decide import (
+    DECISIONS,
+    K_TARGET,
+    KEY_ENV,
+    KEY_FILE_ENV,
+    REDACTED,
+    Decision,
+    KAnonymity,
+    PiiColumn,
+    apply_decisions,
+    check_decided_columns,
+    k_anonymity,
+    keyed_hash,
+    load_key,
+    records,
+    redact_labels,
+    undecided,
+    undecided_message,
+)
+from mlops.data.pii._patterns import PiiKind, hinted_kinds, iban_valid, luhn_valid
+from mlops.data.pii._scan import SAMPLE, ColumnFinding, classify, scan
+
+__all__ = [
+    "DECISIONS",
+    "KEY_ENV",
+    "KEY_FILE_ENV",
+    "K_TARGET",
+    "REDACTED",
+    "SAMPLE",
+    "ColumnFinding",
+    "Decision",
+    "KAnonymity",
+    "PiiColumn",
+    "PiiKind",
+    "apply_decisions",
+    "check_decided_columns",
+    "classify",
+    "hinted_kinds",
+    "iban_valid",
+    "k_anonymity",
+    "keyed_hash",
+    "load_key",
+    "luhn_valid",
+    "records",
+    "redact_labels",
+    "scan",
+    "undecided",
+    "undecided_message",
+]
