@@ -138,16 +138,3 @@ def test_init_run_stops_on_personal_data_then_nothing_leaks(
     assert "correct horse" not in (project / "params.yaml").read_text()
     assert leaked(tracked, [key["MLOPS_PII_KEY"]]) == []
     assert yaml.safe_load((project / "params.yaml").read_text())["data"]["pii"]["email"] == "hash"
-
-
-def test_data_scan_outside_a_project(tmp_path: Path) -> None:
-    source = tmp_path / "people.csv"
-    personal_csv(source, rows=120)
-    flagged = mlops("data", "scan", source, cwd=tmp_path, check=False)
-    assert flagged.returncode == 3, flagged.stderr
-    for column in ("full_name", "email", "phone", "card"):
-        assert column in flagged.stdout
-    assert "undecided" in flagged.stdout
-    clean = tmp_path / "clean.csv"
-    pd.DataFrame({"x": range(60), "colour": ["red", "blue"] * 30}).to_csv(clean, index=False)
-    assert mlops("data", "scan", clean, cwd=tmp_path).returncode == 0
