@@ -15,7 +15,11 @@ from mlops.data.ingest import BUILTIN_DATASETS, protect
 from mlops.errors import ConfigError, DataError
 
 VALID_CARDS = ["4111 1111 1111 1111", "5500-0000-0000-0004", "4012888888881881", "378282246310005"]
-VALID_IBANS = ["GB82 WEST 1234 5698 7654 32", "DE89370400440532013000", "FR1420041010050500013M02606"]
+VALID_IBANS = [
+    "GB82 WEST 1234 5698 7654 32",
+    "DE89370400440532013000",
+    "FR1420041010050500013M02606",
+]
 
 
 def kinds(frame: pd.DataFrame) -> dict[str, str]:
@@ -29,7 +33,9 @@ def column(values: list[str], name: str = "x", repeat: int = 30) -> pd.DataFrame
 def test_luhn_and_iban_checksums() -> None:
     digits = pd.Series(["4111111111111111", "4111111111111112", "79927398713", "378282246310005"])
     assert pii.luhn_valid(digits).tolist() == [True, False, False, True]  # 11 digits: too short
-    compact = pd.Series(["GB82WEST12345698765432", "GB83WEST12345698765432", "DE89370400440532013000"])
+    compact = pd.Series(
+        ["GB82WEST12345698765432", "GB83WEST12345698765432", "DE89370400440532013000"]
+    )
     assert pii.iban_valid(compact).tolist() == [True, False, True]
 
 
@@ -50,14 +56,19 @@ def test_full_column_checksum_on_flagged_columns() -> None:
 
 def test_iban_needs_mod97() -> None:
     assert kinds(column(VALID_IBANS, "account_no")) == {"account_no": "iban"}
-    broken = ["GB00 WEST 1234 5698 7654 32", "DE00370400440532013000", "FR0020041010050500013M02606"]
+    broken = [
+        "GB00 WEST 1234 5698 7654 32",
+        "DE00370400440532013000",
+        "FR0020041010050500013M02606",
+    ]
     assert kinds(column(broken, "ref")) == {}
 
 
 def test_phones_emails_ips_national_ids() -> None:
     frame = pd.DataFrame(
         {
-            "contact": ["+44 20 7946 0958", "(415) 555-2671", "020 7946 0958", "0033 1 23 45 67 89"] * 20,
+            "contact": ["+44 20 7946 0958", "(415) 555-2671", "020 7946 0958", "0033 1 23 45 67 89"]
+            * 20,
             "mail": ["a.b@example.com", "x_y+tag@mail.example.co.uk"] * 40,
             "addr": ["192.168.0.1", "10.0.0.255", "2001:db8::1", "fe80::1ff:fe23:4567:890a"] * 20,
             "ssn": ["123-45-6789", "AB 12 34 56 C"] * 40,
@@ -71,8 +82,16 @@ def test_phones_emails_ips_national_ids() -> None:
 
 def test_names_by_header_hint_and_by_shape() -> None:
     rng = np.random.default_rng(1)
-    first = [f"{a}{b}" for a in ("Al", "Be", "Ca", "Do", "El", "Fa", "Gi", "Ho") for b in ("ice", "rt", "ra", "na", "o", "x", "ine", "ard")]
-    last = [f"{a}{b}" for a in ("Sch", "Ok", "Lind", "Mor", "Tak", "Nov") for b in ("midt", "afor", "qvist", "eau")]
+    first = [
+        f"{a}{b}"
+        for a in ("Al", "Be", "Ca", "Do", "El", "Fa", "Gi", "Ho")
+        for b in ("ice", "rt", "ra", "na", "o", "x", "ine", "ard")
+    ]
+    last = [
+        f"{a}{b}"
+        for a in ("Sch", "Ok", "Lind", "Mor", "Tak", "Nov")
+        for b in ("midt", "afor", "qvist", "eau")
+    ]
     full = [f"{rng.choice(first)} {rng.choice(last)}" for _ in range(200)]
     frame = pd.DataFrame(
         {
@@ -201,7 +220,7 @@ def test_protect_drops_hashes_and_records(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_decided_columns_must_exist(tmp_path: Path) -> None:
     params = DataParams(source="s.csv", target="y", pii={"mail": "drop"})
-    with pytest.raises(DataError, match="data.pii names column"):
+    with pytest.raises(DataError, match=r"data\.pii names column"):
         protect(_frame(), params, "s.csv", tmp_path)
 
 
@@ -228,8 +247,13 @@ def test_drift_redaction_keeps_counts() -> None:
         current=side,
         unseen_categories=["Alice Smith"],
         unseen_count=1,
-        histogram=Histogram(kind="categories", labels=["Bob Jones", "Alice Smith"], reference=[1, 0], current=[0, 1]),
+        histogram=Histogram(
+            kind="categories", labels=["Bob Jones", "Alice Smith"], reference=[1, 0], current=[0, 1]
+        ),
     )
     (redacted,) = redact_personal([column_drift], {"name"})
     assert "Alice" not in redacted.model_dump_json() and redacted.unseen_count == 1
-    assert redacted.histogram is not None and redacted.histogram.labels == ["<redacted>#1", "<redacted>#2"]
+    assert redacted.histogram is not None and redacted.histogram.labels == [
+        "<redacted>#1",
+        "<redacted>#2",
+    ]

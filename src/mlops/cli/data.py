@@ -71,8 +71,7 @@ def scan(
         else "no personal data found"
     )
     typer.echo(
-        f"scan: {verdict} ({report.rows:,} rows, {report.columns} columns, "
-        f"{report.seconds:.2f} s)",
+        f"scan: {verdict} ({report.rows:,} rows, {report.columns} columns, {report.seconds:.2f} s)",
         err=json_out,
     )
     if pending:

@@ -54,7 +54,9 @@ class KAnonymity(BaseModel):
     target: int = K_TARGET
 
 
-def undecided(findings: Iterable[ColumnFinding], decisions: Mapping[str, str]) -> list[ColumnFinding]:
+def undecided(
+    findings: Iterable[ColumnFinding], decisions: Mapping[str, str]
+) -> list[ColumnFinding]:
     return [f for f in findings if f.column not in decisions]
 
 
@@ -67,10 +69,10 @@ def undecided_message(source: str, findings: Iterable[ColumnFinding]) -> str:
     )
 
 
-def records(findings: Iterable[ColumnFinding], decisions: Mapping[str, Decision]) -> list[PiiColumn]:
-    return [
-        PiiColumn(**f.model_dump(), decision=decisions.get(f.column)) for f in findings
-    ]
+def records(
+    findings: Iterable[ColumnFinding], decisions: Mapping[str, Decision]
+) -> list[PiiColumn]:
+    return [PiiColumn(**f.model_dump(), decision=decisions.get(f.column)) for f in findings]
 
 
 def load_key(root: Path, environ: Mapping[str, str] | None = None) -> bytes:

@@ -8,6 +8,7 @@ second.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import TYPE_CHECKING, Literal
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
     import pandas as pd
+    import pyarrow as pa
 
 #: `declared`: not detected, but decided in `data.pii` (a column the user knows is personal).
 PiiKind = Literal[
@@ -125,7 +127,7 @@ def name_tokens(column: str) -> list[str]:
     """`customerEmail`, `customer_email` -> ["customer", "email"]; joined pairs are added
     (`first_name` -> also "firstname") so a hint matches however the name is spelt."""
     words = [w.lower() for w in _SPLIT.split(column.strip()) if w]
-    return [*words, *(a + b for a, b in zip(words, words[1:], strict=False))]
+    return [*words, *(a + b for a, b in itertools.pairwise(words))]
 
 
 def hinted_kinds(column: str) -> list[PiiKind]:
@@ -139,48 +141,105 @@ def hinted_kinds(column: str) -> list[PiiKind]:
     return kinds
 
 
-def _digit_matrix(values: list[str], width: int) -> npt.NDArray[np.int64]:
+def _text(values: pa.Array | pd.Series) -> pa.Array:
+    import pyarrow as pa
+
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values
+    return pa.array(values.to_numpy(dtype=object), type=pa.string())
+
+
+def _rows_of_width(
+    values: pa.Array, width: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+    """Positions of the values `width` bytes long, and their bytes as an (n, width) matrix
+    (read straight from the Arrow buffers: no Python string per value)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lengths = pc.binary_length(values).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(np.nan_to_num(lengths, nan=0) == width).astype(np.int64)
+    if len(rows) == 0:
+        return rows, np.zeros((0, width), dtype=np.uint8)
+    picked = values.take(pa.array(rows))
+    if isinstance(picked, pa.ChunkedArray):
+        picked = picked.combine_chunks()
+    large = pa.types.is_large_string(picked.type) or pa.types.is_large_binary(picked.type)
+    offsets = np.frombuffer(picked.buffers()[1], dtype=np.int64 if large else np.int32)
+    offsets = offsets[picked.offset : picked.offset + len(picked) + 1]
+    data = np.frombuffer(picked.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return rows, data.reshape(len(picked), width)
+
+
+def _luhn_sum(raw: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
     import numpy as np
 
-    raw = np.frombuffer("".join(values).encode("ascii"), dtype=np.uint8)
-    return raw.reshape(len(values), width).astype(np.int64) - ord("0")
+    matrix = raw[:, ::-1].astype(np.int16) - ord("0")
+    doubled = matrix[:, 1::2] * 2
+    total: npt.NDArray[np.int64] = matrix[:, 0::2].sum(axis=1, dtype=np.int64) + (
+        doubled - 9 * (doubled > 9)
+    ).sum(axis=1, dtype=np.int64)
+    return total
 
 
-def luhn_valid(digits: pd.Series) -> npt.NDArray[np.bool_]:
+def luhn_valid(digits: pa.Array | pd.Series) -> npt.NDArray[np.bool_]:
     """Per value (digits only, as text): whether the Luhn checksum holds (13 to 19 digits)."""
     import numpy as np
 
-    lengths = digits.str.len().to_numpy(dtype=np.int64, na_value=0)
-    valid = np.zeros(len(digits), dtype=bool)
-    values = digits.to_numpy(dtype=object)
+    values = _text(digits)
+    valid = np.zeros(len(values), dtype=bool)
     for width in range(13, 20):
-        rows = np.flatnonzero(lengths == width)
+        rows, raw = _rows_of_width(values, width)
         if len(rows) == 0:
             continue
-        matrix = _digit_matrix([values[i] for i in rows], width)[:, ::-1]
-        doubled = matrix[:, 1::2] * 2
-        total = matrix[:, 0::2].sum(axis=1) + (doubled - 9 * (doubled > 9)).sum(axis=1)
-        valid[rows] = total % 10 == 0
+        valid[rows] = np.concatenate(
+            [_luhn_sum(raw[i : i + CHUNK]) % 10 == 0 for i in range(0, len(raw), CHUNK)]
+        )
     return valid
 
 
-def iban_valid(compact: pd.Series) -> npt.NDArray[np.bool_]:
+#: 10^i mod 97 for every exponent an IBAN can need (34 characters, two digits per letter).
+_POW10_MOD97_LIST = [pow(10, i, 97) for i in range(70)]
+
+
+def _pow10() -> npt.NDArray[np.int32]:
+    import numpy as np
+
+    return np.array(_POW10_MOD97_LIST, dtype=np.int32)
+
+
+#: Rows checked at once: small matrices stay in the CPU cache.
+CHUNK = 1 << 15
+
+
+def _mod97(raw: npt.NDArray[np.uint8]) -> npt.NDArray[np.int32]:
+    """The IBAN number (first four characters moved to the end, letters as 10..35) mod 97."""
+    import numpy as np
+
+    chars = np.concatenate([raw[:, 4:], raw[:, :4]], axis=1).astype(np.int32)
+    letter = chars >= ord("A")
+    codes = np.where(letter, chars - (ord("A") - 10), chars - ord("0"))
+    # One weighted sum: each code times 10^(digits after it) mod 97 (letters are two digits).
+    places = np.where(letter, 2, 1).astype(np.int32)
+    after = np.cumsum(places[:, ::-1], axis=1)[:, ::-1] - places
+    result: npt.NDArray[np.int32] = (codes * _pow10()[after]).sum(axis=1) % 97
+    return result
+
+
+def iban_valid(compact: pa.Array | pd.Series) -> npt.NDArray[np.bool_]:
     """Per value (upper-case, no spaces): whether the ISO 13616 mod-97 check holds."""
     import numpy as np
 
-    lengths = compact.str.len().to_numpy(dtype=np.int64, na_value=0)
-    valid = np.zeros(len(compact), dtype=bool)
-    values = compact.to_numpy(dtype=object)
+    values = _text(compact)
+    valid = np.zeros(len(values), dtype=bool)
     for width in range(15, 35):
-        rows = np.flatnonzero(lengths == width)
+        rows, raw = _rows_of_width(values, width)
         if len(rows) == 0:
             continue
-        moved = [values[i][4:] + values[i][:4] for i in rows]
-        chars = np.frombuffer("".join(moved).encode("ascii"), dtype=np.uint8).reshape(-1, width)
-        codes = np.where(chars >= ord("A"), chars.astype(np.int64) - ord("A") + 10, chars - 48)
-        remainder = np.zeros(len(rows), dtype=np.int64)
-        for col in range(width):
-            code = codes[:, col]
-            remainder = (remainder * np.where(code >= 10, 100, 10) + code) % 97
-        valid[rows] = remainder == 1
+        valid[rows] = np.concatenate(
+            [_mod97(raw[i : i + CHUNK]) == 1 for i in range(0, len(raw), CHUNK)]
+        )
     return valid

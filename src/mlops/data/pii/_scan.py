@@ -142,18 +142,16 @@ def _matches(values: pa.Array, pattern: str) -> npt.NDArray[np.bool_]:
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _digits(values: pa.Array) -> pd.Series:
-    import pandas as pd
+def _digits(values: pa.Array) -> pa.Array:
     import pyarrow.compute as pc
 
-    return pd.Series(pc.replace_substring_regex(values, r"\D", "").to_numpy(zero_copy_only=False))
+    return pc.replace_substring_regex(values, r"\D", "")
 
 
-def _compact(values: pa.Array) -> pd.Series:
-    import pandas as pd
+def _compact(values: pa.Array) -> pa.Array:
     import pyarrow.compute as pc
 
-    return pd.Series(pc.replace_substring(values, " ", "").to_numpy(zero_copy_only=False))
+    return pc.replace_substring(values, " ", "")
 
 
 def _shares(column: str, values: pa.Array, integer: bool) -> dict[PiiKind, float]:
@@ -185,7 +183,7 @@ def _shares(column: str, values: pa.Array, integer: bool) -> dict[PiiKind, float
         shares["national_id"] = float(_matches(values, NATIONAL_ID).sum()) / n
         phone = _matches(values, PHONE) & ~card_like
         if phone.any():
-            count = _digits(values).str.len().to_numpy()
+            count = pc.utf8_length(_digits(values)).to_numpy(zero_copy_only=False)
             phone &= (count >= 7) & (count <= 15)
         shares["phone"] = float(phone.sum()) / n
     words = np.asarray(
@@ -199,12 +197,15 @@ def _shares(column: str, values: pa.Array, integer: bool) -> dict[PiiKind, float
             shares["person_name"] = float(_matches(values, NAME).sum()) / n
     elif distinct >= NAME_DISTINCT:
         shares["person_name"] = float(_matches(values, FULL_NAME).sum()) / n
-    if distinct >= NAME_DISTINCT and (float(words.mean()) >= TEXT_WORDS or "free_text" in hints):
+    varied = unique >= min(NAME_VALUES, NAME_DISTINCT * n)
+    if varied and (float(words.mean()) >= TEXT_WORDS or "free_text" in hints):
         shares["free_text"] = float((words >= 3).sum()) / n
     return {kind: share for kind, share in shares.items() if share > 0}
 
 
-def classify(column: str, series: pd.Series, sample: int = SAMPLE, seed: int = 0) -> ColumnFinding | None:
+def classify(
+    column: str, series: pd.Series, sample: int = SAMPLE, seed: int = 0
+) -> ColumnFinding | None:
     """The finding for one column, or None when it does not look personal."""
     import pandas as pd
 
@@ -222,7 +223,9 @@ def classify(column: str, series: pd.Series, sample: int = SAMPLE, seed: int = 0
     if not flagged:
         return None
     # The best-matching kind; a hinted kind wins when it matches nearly as well.
-    kind = max(flagged, key=lambda k: (shares[k] + (0.1 if k in hints else 0.0), -_PRIORITY.index(k)))
+    kind = max(
+        flagged, key=lambda k: (shares[k] + (0.1 if k in hints else 0.0), -_PRIORITY.index(k))
+    )
     hint = f"named {column!r}" if kind in hints else None
     return ColumnFinding(
         column=column, kind=kind, share=round(shares[kind], 4), sampled=len(values), hint=hint
@@ -231,13 +234,18 @@ def classify(column: str, series: pd.Series, sample: int = SAMPLE, seed: int = 0
 
 def _full_check(series: pd.Series, finding: ColumnFinding) -> ColumnFinding:
     """Cards and IBANs: the checksum over every non-missing value of the column."""
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
     present = series.dropna()
-    values = pc.utf8_trim_whitespace(
-        pa.array(present.astype(str).to_numpy(dtype=object), type=pa.string())
-    )
+    if pd.api.types.is_string_dtype(present.dtype) and not pd.api.types.is_object_dtype(
+        present.dtype
+    ):
+        array = pa.array(present)  # Arrow-backed text: no copy into Python strings
+    else:
+        array = pa.array(present.astype(str).to_numpy(dtype=object), type=pa.string())
+    values = pc.utf8_trim_whitespace(array)
     if finding.kind == "credit_card":
         valid = luhn_valid(_digits(values)) & _matches(values, CARD)
     else:
