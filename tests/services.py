@@ -374,3 +374,74 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """An S3-compatible object store (`rclone serve s3`) for the session."""
     with S3Server.running(tmp_path_factory.mktemp("s3") / "store") as server:
         yield server
+
+
+# --------------------------------------------------------------------------- a team project
+
+
+@dataclass
+class TeamProject:
+    """The example project in a git + DVC repo, run with `configs/team.yaml` pointed at the
+    session's services: tracking on `server`, DVC remote `team` on `s3`."""
+
+    root: Path
+    server: MlflowServer
+    s3: S3Server
+    model_name: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **service_env(),
+            **self.s3.env,
+            "MLOPS_CONFIG": "configs/team.yaml",
+            "OMP_NUM_THREADS": "1",
+            **self.extra_env,
+        }
+
+    def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """A real process in the project (`mlops ...`, `dvc ...`, resolved beside python)."""
+        command = [str(BIN / args[0]) if (BIN / args[0]).exists() else args[0], *args[1:]]
+        return subprocess.run(
+            command, cwd=self.root, env=self.env, capture_output=True, text=True,
+            timeout=timeout, check=False,
+        )  # fmt: skip
+
+    def mlops(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return self.run("mlops", *args, timeout=timeout)
+
+
+def make_team_project(
+    destination: Path,
+    server: MlflowServer,
+    s3: S3Server,
+    *,
+    model_name: str,
+    experiment: str | None = None,
+    **serve: object,
+) -> TeamProject:
+    """Render the example (its `configs/team.yaml` included), point the config at `server` and
+    the `team` DVC remote at `s3` (own prefix per model), `git init` + `dvc init`.
+
+    A distinct `model_name` (and experiment) per test module keeps modules sharing the
+    session's server apart.
+    """
+    import yaml
+
+    from conftest import copy_example, git_init
+
+    root = copy_example(destination)
+    config_file = root / "configs" / "team.yaml"
+    settings = yaml.safe_load(config_file.read_text())
+    settings["tracking"]["uri"] = server.url
+    settings["tracking"]["experiment"] = experiment or model_name
+    settings["registry"]["model_name"] = model_name
+    settings["serve"] = {**settings.get("serve", {}), **serve}
+    config_file.write_text(yaml.safe_dump(settings))
+    git_init(root)
+    project = TeamProject(root, server, s3, model_name)
+    done = project.run("dvc", "init", "-q")
+    assert done.returncode == 0, done.stderr
+    s3.dvc_remote(root, "team", prefix=model_name)
+    return project
