@@ -16,9 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from services import BUCKET, MlflowServer, S3Server, TeamProject, make_team_project
+from cli.helpers import run_mlops
+from services import (
+    BUCKET,
+    MlflowServer,
+    PostgresCluster,
+    S3Server,
+    TeamProject,
+    make_team_project,
+)
 
+from .registry_helpers import keep_mlflow_uris
 from .serving import Server, feature_rows
+
+__all__ = ["keep_mlflow_uris"]  # an autouse fixture, used by being imported
 
 MODEL = "penguins-team"
 
@@ -157,3 +168,45 @@ def test_serve_follows_the_champion_on_the_server(lifecycle: Lifecycle) -> None:
     finally:
         server.stop()
     assert "Traceback" not in server.output()
+
+
+# --------------------------------------------------------------------------- PostgreSQL directly
+
+
+def test_a_postgresql_tracking_uri_works_directly(
+    postgres: PostgresCluster, trained_template: Path, tmp_path: Path
+) -> None:
+    """`tracking.uri: postgresql://...` (no server): train, promote, list, and score with the
+    champion, whose lookup has no MLflow-free reader for PostgreSQL and uses the client."""
+    from conftest import open_store
+    from mlops import registry
+    from mlops.registry.lookup import Unavailable, open_lookup
+
+    from .registry_helpers import set_tracking_uri
+
+    uri = postgres.create_database("mlops_direct")
+    assert uri.startswith("postgresql://mlops:")  # bare: the installed driver is picked
+    project = tmp_path / "project"
+    shutil.copytree(trained_template, project)
+    shutil.rmtree(project / "mlartifacts", ignore_errors=True)
+    (project / "mlflow.db").unlink()
+    set_tracking_uri(project, uri)
+
+    ok(run_mlops("train", cwd=project))
+    promoted = ok(run_mlops("promote", cwd=project))
+    assert "promoted v1" in promoted
+    listed = run_mlops("models", "list", "--json", cwd=project)
+    versions = json.loads(ok(listed) and listed.stdout)["versions"]
+    assert [(v["version"], v["aliases"]) for v in versions] == [("1", ["champion"])]
+    assert "secret" not in listed.stdout + listed.stderr
+
+    store = open_store(project)
+    with pytest.raises(Unavailable):
+        open_lookup(store.location)
+    champion = registry.get_alias(store, "champion")
+    assert champion is not None and champion.version == "1"
+
+    rows = feature_rows(project).head(5)
+    rows.to_csv(tmp_path / "batch.csv", index=False)
+    ok(run_mlops("predict", str(tmp_path / "batch.csv"), str(tmp_path / "out.csv"), cwd=project))
+    assert "model_version" in (tmp_path / "out.csv").read_text().splitlines()[0]

@@ -106,7 +106,8 @@ class TrackingUri:
         if self.host is not None:
             netloc = self.host if self.port is None else f"{self.host}:{self.port}"
             parts = urllib.parse.urlsplit(self.raw)
-            return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+            scheme = self.scheme  # without a driver: the same database whichever one is used
+            return urllib.parse.urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
         return self.shown
 
     def lock_path(self, name: str, fallback_dir: Path) -> Path:
