@@ -144,9 +144,7 @@ def test_data_push_pull_verify_through_s3(lifecycle: Lifecycle) -> None:
 def test_serve_follows_the_champion_on_the_server(lifecycle: Lifecycle) -> None:
     project = lifecycle.project
     rows = feature_rows(project.root).head(8)
-    payload = json.dumps(
-        {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}
-    )
+    payload = json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))})
     server = Server.start(project.root, env=project.env)
     try:
         health = server.wait_ready(timeout=120)
