@@ -103,3 +103,10 @@ def trained_project(
     monkeypatch.chdir(path)
     monkeypatch.delenv("MLOPS_CONFIG", raising=False)
     yield path
+
+
+# The team stack (PostgreSQL, an MLflow server on it, an S3 server), started once per session
+# by the first test that asks for it: see tests/services.py.
+from services import postgres, s3_server, team_server  # noqa: E402
+
+__all__ = ["postgres", "s3_server", "team_server"]

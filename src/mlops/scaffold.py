@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 TEMPLATES = {
     "params.yaml.j2": "params.yaml",
     "configs/local.yaml.j2": "configs/local.yaml",
+    "configs/team.yaml.j2": "configs/team.yaml",
     "gitignore.j2": ".gitignore",
     "dvcignore.j2": ".dvcignore",
     "Makefile.j2": "Makefile",
@@ -36,7 +37,7 @@ TEMPLATES = {
     "requirements.txt.j2": "requirements.txt",
 }
 #: The files of this repository's example project that the templates produce.
-EXAMPLE_FILES = ("params.yaml", "configs/local.yaml")
+EXAMPLE_FILES = ("params.yaml", "configs/local.yaml", "configs/team.yaml")
 #: A numeric target with at most this many distinct whole-number values is a class label.
 MAX_CLASS_VALUES = 20
 #: A minority class below this share of rows: the ranking metric is average precision.

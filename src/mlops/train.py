@@ -300,6 +300,7 @@ def run_training(project: Project, store: tracking.Store) -> TrainingResult:
             }
         )
         tracking.log_params(project.config.params_flat())
+        faults.checkpoint("train.in_run")
         extra = {"threshold": threshold} if threshold is not None else {}
         tracking.log_metrics({**metrics, "fit_seconds": fit_seconds, **extra}, prefix="train_")
         tracking.log_dataset(

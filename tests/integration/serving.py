@@ -117,13 +117,20 @@ class Server:
     connections: list[http.client.HTTPConnection] = field(default_factory=list)
 
     @classmethod
-    def start(cls, project: Path, *args: str, timeout: float = 60) -> Server:
+    def start(
+        cls,
+        project: Path,
+        *args: str,
+        timeout: float = 60,
+        env: Mapping[str, str] | None = None,
+    ) -> Server:
+        """`mlops serve --port 0 ARGS` in `project`; `env` replaces the test environment."""
         log = project / f"serve-{time.monotonic_ns()}.log"
         with log.open("wb") as sink:
             process = subprocess.Popen(
                 [str(MLOPS), "serve", "--port", "0", *args],
                 cwd=project,
-                env=process_env(),
+                env=dict(env) if env is not None else process_env(),
                 stdout=sink,
                 stderr=sink,
             )

@@ -143,7 +143,8 @@ def test_a_postgresql_database() -> None:
     assert parsed.scheme == "postgresql"
     assert (parsed.host, parsed.port) == ("host", 5432)
     assert not parsed.is_server and not parsed.is_local and not parsed.is_sqlite
-    assert parsed.uri == "postgresql://user:secret@host:5432/db"
+    assert parsed.uri.startswith("postgresql")  # + the installed driver: see below
+    assert parsed.uri.endswith("://user:secret@host:5432/db")
     assert "secret" not in parsed.shown
     assert parsed.shown.startswith("postgresql://") and parsed.shown.endswith("@host:5432/db")
     assert parsed.identity == "postgresql://host:5432/db"
@@ -153,6 +154,8 @@ def test_a_postgresql_database() -> None:
     assert driver.scheme == "postgresql"
     assert (driver.host, driver.port) == ("db.example", None)
     assert "secret" not in driver.shown and "secret" not in driver.identity
+    # The driver does not change which database it is (model cache keys, lock names).
+    assert driver.identity == "postgresql://db.example/mlflow"
 
 
 # --------------------------------------------------------------------------- locks, errors
@@ -195,3 +198,56 @@ def test_a_bare_databricks_uri_is_a_server_not_a_local_folder() -> None:
     parsed = parse_tracking_uri("databricks", ROOT)
     assert parsed.is_server and not parsed.is_local
     assert parsed.uri == "databricks"  # as before the redesign: given to MLflow unchanged
+
+
+# --------------------------------------------------------------------------- PostgreSQL drivers
+
+
+def _drivers(monkeypatch: pytest.MonkeyPatch, *installed: str) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: object) -> object:
+        if name in ("psycopg", "psycopg2"):
+            return real("json") if name in installed else None
+        return real(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+
+
+@pytest.mark.parametrize(
+    ("installed", "expected"),
+    [
+        (("psycopg2",), "postgresql+psycopg2://u:p@db:5432/mlflow"),
+        (("psycopg", "psycopg2"), "postgresql+psycopg://u:p@db:5432/mlflow"),
+        ((), "postgresql://u:p@db:5432/mlflow"),
+    ],
+)
+def test_a_bare_postgresql_uri_uses_the_installed_driver(
+    monkeypatch: pytest.MonkeyPatch, installed: tuple[str, ...], expected: str
+) -> None:
+    """SQLAlchemy 2.1 maps `postgresql://` to psycopg 3; the `postgres` extra is psycopg2."""
+    _drivers(monkeypatch, *installed)
+    parsed = parse_tracking_uri("postgresql://u:p@db:5432/mlflow")
+    assert parsed.is_postgres and parsed.driver == "" and (parsed.host, parsed.port) == ("db", 5432)
+    assert parsed.uri == expected
+    assert parsed.shown == "postgresql://***@db:5432/mlflow"
+    named = parse_tracking_uri("postgresql+psycopg2://u:p@db/mlflow")
+    assert named.driver == "psycopg2" and named.uri == named.raw
+
+
+@pytest.mark.parametrize("uri", ["postgresql://u:secret@db/mlflow", "postgresql+psycopg2://db/m"])
+def test_no_postgresql_driver_is_one_config_error_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, uri: str
+) -> None:
+    from mlops.config import TrackingSettings
+    from mlops.tracking import Store
+
+    _drivers(monkeypatch)
+    store = Store(TrackingSettings(uri=uri), root=tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        store.client  # noqa: B018  (connecting is what fails)
+    message = str(caught.value)
+    assert "pip install 'mlops[postgres]'" in message
+    assert "\n" not in message and "secret" not in message

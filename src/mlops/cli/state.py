@@ -72,7 +72,8 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(_RedactSecrets())
     if verbose < 2:
-        for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "dvc", "git", "filelock"):
+        noisy_loggers = ("mlflow", "alembic", "urllib3", "matplotlib", "dvc", "git", "filelock")
+        for noisy in (*noisy_loggers, "botocore", "aiobotocore", "s3fs"):
             logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 

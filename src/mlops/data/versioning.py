@@ -149,42 +149,58 @@ def verify(project: Project) -> VerifyReport:
     return report
 
 
-def _dvc_error(action: str, exc: Exception) -> DataError:
+#: Libraries under DVC's remotes whose exceptions DVC lets through unwrapped (an S3 endpoint
+#: that refuses the connection raises botocore's EndpointConnectionError from `repo.push`).
+_REMOTE_LIBRARIES = frozenset(
+    {"botocore", "aiobotocore", "aiohttp", "s3fs", "fsspec", "gcsfs", "adlfs", "urllib3"}
+)
+
+
+def _remote_failure(exc: Exception) -> bool:
+    """An error of the remote's transport (network, credentials), not a bug of ours or DVC's."""
+    from dvc.exceptions import DvcException
+
+    root = type(exc).__module__.split(".", 1)[0]
+    return isinstance(exc, DvcException | OSError) or root in _REMOTE_LIBRARIES
+
+
+def _dvc_error(action: str, exc: Exception, remote: str | None = None) -> DataError:
     """DVC's message on one line, with the advice it prints below the first line kept."""
-    return DataError(f"dvc {action}: {one_line(exc)}")
+    where = f" (remote {remote!r})" if remote else ""
+    return DataError(f"dvc {action}{where}: {one_line(exc)}")
 
 
 def push(project: Project) -> int:
     """Push cached outputs to the configured remote; return how many objects were sent."""
-    from dvc.exceptions import DvcException
-
     with open_repo(project.root) as repo:
         try:
             return int(repo.push(remote=project.settings.dvc.remote))
-        except DvcException as exc:
-            raise _dvc_error("push", exc) from exc
+        except Exception as exc:
+            if not _remote_failure(exc):
+                raise
+            raise _dvc_error("push", exc, project.settings.dvc.remote) from exc
 
 
 def pull(project: Project) -> dict[str, Any]:
     """Pull from the remote into the cache and workspace, then verify what arrived."""
-    from dvc.exceptions import DvcException
-
     with open_repo(project.root) as repo:
         try:
             stats = repo.pull(remote=project.settings.dvc.remote)
-        except DvcException as exc:
-            raise _dvc_error("pull", exc) from exc
+        except Exception as exc:
+            if not _remote_failure(exc):
+                raise
+            raise _dvc_error("pull", exc, project.settings.dvc.remote) from exc
     return {key: len(value) if isinstance(value, list) else value for key, value in stats.items()}
 
 
 def status(project: Project) -> dict[str, Any]:
     """What differs between the workspace, the cache and the remote."""
-    from dvc.exceptions import DvcException
-
     with open_repo(project.root) as repo:
         try:
             local = repo.status()
             cloud = repo.status(cloud=True, remote=project.settings.dvc.remote)
-        except DvcException as exc:
-            raise _dvc_error("status", exc) from exc
+        except Exception as exc:
+            if not _remote_failure(exc):
+                raise
+            raise _dvc_error("status", exc, project.settings.dvc.remote) from exc
     return {"workspace": local, "remote": cloud}

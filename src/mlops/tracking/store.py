@@ -17,9 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.config import RegistrySettings, TrackingSettings
-from mlops.errors import TrackingError, first_line
+from mlops.errors import ConfigError, TrackingError, first_line
 from mlops.tracking import tags
-from mlops.tracking.uri import SQLITE_BUSY_TIMEOUT, TrackingUri, parse_tracking_uri
+from mlops.tracking.uri import (
+    POSTGRES_EXTRA,
+    SQLITE_BUSY_TIMEOUT,
+    TrackingUri,
+    parse_tracking_uri,
+    postgres_driver,
+)
 
 if TYPE_CHECKING:
     from mlops.project import Project
@@ -158,8 +164,28 @@ class Store:
                 f"tracking store {self.shown}: cannot reach {location.host}:{port} ({reason})"
             ) from exc
 
+    def _driver(self) -> None:
+        """A database URI needs its Python driver: say which extra installs it, in one line."""
+        location = self.location
+        if not location.is_postgres:
+            return
+        import importlib.util
+
+        named = location.driver.partition("_")[0]  # psycopg_async -> psycopg
+        missing = (
+            postgres_driver() is None
+            if not named
+            else importlib.util.find_spec(named) is None and named in ("psycopg", "psycopg2")
+        )
+        if missing:
+            raise ConfigError(
+                f"tracking.uri: {self.shown}: no PostgreSQL driver "
+                f"({named or 'psycopg2'}) is installed; {POSTGRES_EXTRA}"
+            )
+
     def _open(self) -> None:
         global CONNECTIONS
+        self._driver()
         _quiet_mlflow()
         import mlflow
         from mlflow.exceptions import MlflowException
@@ -215,27 +241,55 @@ class Store:
 
     @contextlib.contextmanager
     def run(self, *, run_id: str | None = None, run_name: str | None = None) -> Iterator[str]:
-        """An active MLflow run: FINISHED, FAILED on an exception, KILLED on an interrupt."""
+        """An active MLflow run: FINISHED, FAILED on an exception, KILLED on an interrupt.
+
+        An MLflow error inside the run (the server or database went away) becomes one
+        `TrackingError` line. When the store is gone the run cannot be marked FAILED; it stays
+        RUNNING until the next command on this host connects and reaps it as KILLED.
+        """
         import mlflow
+        from mlflow.exceptions import MlflowException
 
         from mlops.tracking.processes import process_tags
 
         experiment_id = self.experiment_id
         self.activate()
-        active = mlflow.start_run(
-            run_id=run_id, experiment_id=experiment_id, run_name=run_name, tags=process_tags()
-        )
+        try:
+            active = mlflow.start_run(
+                run_id=run_id, experiment_id=experiment_id, run_name=run_name, tags=process_tags()
+            )
+        except MlflowException as exc:
+            raise TrackingError(f"tracking store {self.shown}: {first_line(exc)}") from exc
         status = "FINISHED"
         try:
             yield active.info.run_id
         except (KeyboardInterrupt, SystemExit):
             status = "KILLED"
             raise
+        except MlflowException as exc:
+            status = "FAILED"
+            raise TrackingError(
+                f"tracking store {self.shown}: run {active.info.run_id}: {first_line(exc)}"
+            ) from exc
         except BaseException:
             status = "FAILED"
             raise
         finally:
+            self._end_run(active.info.run_id, status)
+
+    def _end_run(self, run_id: str, status: str) -> None:
+        """End the active run; a store that is gone must not hide the error that ended it."""
+        import mlflow
+
+        try:
             mlflow.end_run(status=status)
+        except Exception as exc:  # the run is off MLflow's stack either way
+            if status == "FINISHED":
+                raise TrackingError(
+                    f"tracking store {self.shown}: run {run_id}: cannot mark it finished "
+                    f"({first_line(exc)})"
+                ) from exc
+            log.warning("run %s: cannot mark it %s: %s", run_id, status, first_line(exc))
 
     def get_run(self, run_id: str) -> Any:
         from mlflow.exceptions import MlflowException

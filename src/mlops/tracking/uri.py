@@ -7,6 +7,7 @@ opens the project's store instead of creating a new one beside it.
 
 from __future__ import annotations
 
+import importlib.util
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,18 @@ from mlops.errors import ConfigError, redact_secrets
 SQLITE_BUSY_TIMEOUT = 60
 
 _SERVER_SCHEMES = ("http", "https", "databricks", "databricks-uc")
+#: PostgreSQL drivers SQLAlchemy can use, in the order a bare `postgresql://` prefers them
+#: (SQLAlchemy 2.1 maps it to psycopg 3; the `mlops[postgres]` extra installs psycopg2).
+POSTGRES_DRIVERS = {"psycopg": "psycopg", "psycopg2": "psycopg2"}
+POSTGRES_EXTRA = "pip install 'mlops[postgres]'"
+
+
+def postgres_driver() -> str | None:
+    """The first installed PostgreSQL driver (`psycopg` or `psycopg2`), or None."""
+    for driver, module in POSTGRES_DRIVERS.items():
+        if importlib.util.find_spec(module) is not None:
+            return driver
+    return None
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,12 @@ class TrackingUri:
     #: Host and port of a server or database (None for local stores).
     host: str | None = None
     port: int | None = None
+    #: The SQLAlchemy driver named in the URI (`postgresql+psycopg2://` -> `psycopg2`), or "".
+    driver: str = ""
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.scheme in ("postgresql", "postgres")
 
     @property
     def is_sqlite(self) -> bool:
@@ -66,6 +85,12 @@ class TrackingUri:
             return f"sqlite:///{self.path}?{query}"
         if self.scheme == "file" and self.path is not None:
             return self.path.as_uri()
+        if self.is_postgres and not self.driver:
+            # A bare URI works with whichever driver is installed, as it did before SQLAlchemy
+            # 2.1 changed its default: `postgresql://` -> `postgresql+psycopg2://`.
+            driver = postgres_driver()
+            if driver is not None:
+                return "postgresql+" + driver + self.raw[self.raw.index(":") :]
         return self.raw
 
     @property
@@ -81,7 +106,8 @@ class TrackingUri:
         if self.host is not None:
             netloc = self.host if self.port is None else f"{self.host}:{self.port}"
             parts = urllib.parse.urlsplit(self.raw)
-            return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+            scheme = self.scheme  # without a driver: the same database whichever one is used
+            return urllib.parse.urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
         return self.shown
 
     def lock_path(self, name: str, fallback_dir: Path) -> Path:
@@ -138,4 +164,5 @@ def parse_tracking_uri(uri: str, root: Path | None = None) -> TrackingUri:
         raise ConfigError(f"tracking.uri: {redact_secrets(text)}: invalid port") from exc
     if base in ("http", "https") and not parts.hostname:
         raise ConfigError(f"tracking.uri: {redact_secrets(text)}: no host")
-    return TrackingUri(raw=text, scheme=base, host=parts.hostname, port=port)
+    driver = scheme.lower().partition("+")[2]
+    return TrackingUri(raw=text, scheme=base, host=parts.hostname, port=port, driver=driver)
