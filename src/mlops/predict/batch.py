@@ -35,6 +35,8 @@ DEFAULT_BATCH_SIZE = 65_536
 PREDICTION = "prediction"
 PROBA_PREFIX = "proba_"
 MODEL_COLUMNS = ("model_name", "model_version")
+#: Rows on which `Scorer.argmax_matches_predict` compares labels with `predict`.
+ARGMAX_SAMPLE_ROWS = 512
 
 
 # --------------------------------------------------------------------------- the model
@@ -88,7 +90,7 @@ class Scorer:
             return self.classes[np.argmax(proba, axis=1)], proba
         return self.predict(frame), proba
 
-    def argmax_matches_predict(self, frame: pd.DataFrame, rows: int = 512) -> bool:
+    def argmax_matches_predict(self, frame: pd.DataFrame, rows: int = ARGMAX_SAMPLE_ROWS) -> bool:
         """Whether `predict` is the most probable class for this model (true for sklearn's)."""
         import numpy as np
 

@@ -321,15 +321,17 @@ def predict_partitioned(
 
 
 def _argmax(scorer: Scorer, source: Path, batch_size: int) -> bool:
-    """What the in-process run decides on the file's first batch: whether labels may be the most
-    probable class (so every partition labels rows alike)."""
+    """What the in-process run decides on the first rows of the file (`argmax_matches_predict`
+    on the first batch): whether labels may be the most probable class, so that every partition
+    labels rows alike."""
     if not scorer.is_classifier:
         return False
     import pyarrow.parquet as pq
 
-    from mlops.predict.batch import warnings_silenced
+    from mlops.predict.batch import ARGMAX_SAMPLE_ROWS, warnings_silenced
 
-    for batch in pq.ParquetFile(source).iter_batches(batch_size=batch_size):
+    rows = min(batch_size, ARGMAX_SAMPLE_ROWS)
+    for batch in pq.ParquetFile(source).iter_batches(batch_size=rows):
         if batch.num_rows:
             present = [name for name in scorer.schema.names if name in batch.schema.names]
             try:
