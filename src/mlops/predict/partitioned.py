@@ -277,7 +277,7 @@ def predict_partitioned(
         size = job.partition_rows or default_partition_rows(total, workers)
         plan = plan_partitions(group_rows, size)
         start = time.perf_counter()
-        shipped = client.scatter(model, broadcast=True)
+        shipped = client.scatter(model, broadcast=True)  # type: ignore[no-untyped-call]
         run = uuid.uuid4().hex[:8]
         futures = {
             client.submit(
@@ -302,7 +302,7 @@ def predict_partitioned(
                 )
             except BaseException:
                 writer.close(check=False)
-                client.cancel(list(futures))
+                client.cancel(list(futures))  # type: ignore[no-untyped-call]
                 raise
             writer.close()
     return PredictResult(
@@ -359,7 +359,7 @@ def _wait_for_workers(client: Client, spec: clusters.ClusterSpec) -> int:
 def _gather(
     client: Client,
     spec: clusters.ClusterSpec,
-    futures: Mapping[Future, Partition],
+    futures: Mapping[Future[Any], Partition],
     parts: Path,
     writer: _Writer,
     total: int,
@@ -371,7 +371,7 @@ def _gather(
 
     done: dict[int, tuple[int, int, int]] = {}
     following = rows = batches = missing = 0
-    for future in as_completed(list(futures)):
+    for future in as_completed(list(futures)):  # type: ignore[no-untyped-call]
         part = futures[future]
         try:
             done[part.index] = future.result()
