@@ -5,7 +5,8 @@ the driver (this process) plans partitions (runs of consecutive row groups of ab
 `partition_rows` rows; a row group much larger than that is cut into slices), ships the model's
 files to every worker once, and submits one task per partition. A worker loads the model through
 the same skops allowlist (once per worker process), reads its rows from the file itself, scores
-them with the same `score_batches` as in-process and writes `part-NNNNN.parquet` into a temp
+them with the same `score_batches` as in-process and writes `part-NNNNN.arrow` (Arrow IPC, LZ4:
+cheap to write and read back, where a Parquet part would be encoded twice) into a temp
 directory beside the output. The driver appends the parts in file order as they complete to a
 temp file that replaces the output only when every row is in; the parts are removed on success,
 on failure and on Ctrl-C/SIGTERM alike.
@@ -77,7 +78,7 @@ class Partition:
 
     @property
     def name(self) -> str:
-        return f"part-{self.index:05d}.parquet"
+        return f"part-{self.index:05d}.arrow"
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,14 @@ def default_partition_rows(total: int, workers: int) -> int:
 
 # --------------------------------------------------------------------------- on a worker
 
+
+def _ipc_options() -> pa.ipc.IpcWriteOptions:
+    """LZ4: parts are written and read once, right away; fast beats small."""
+    import pyarrow as pa
+
+    return pa.ipc.IpcWriteOptions(compression="lz4")
+
+
 _SCORERS: dict[str, Scorer] = {}
 _SCORERS_LOCK = threading.Lock()
 
@@ -193,10 +202,11 @@ def score_partition(
     n_jobs: int | None,
     argmax: bool,
 ) -> tuple[int, int, int]:
-    """On a worker: score one partition into `directory/part-NNNNN.parquet`.
+    """On a worker: score one partition into `directory/part-NNNNN.arrow`.
 
     Returns (rows, batches, rows with missing values). A DataError names the file and the rows.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     scorer = worker_scorer(model)
@@ -211,13 +221,15 @@ def score_partition(
         ) from None
     rows = batches = missing = 0
     writer: Any = None
+    schema: pa.Schema | None = None
     try:
         with threads.limited(n_jobs):
             for out, coerced in score_batches(scorer, reader, label, argmax=argmax):
                 if writer is None:
-                    writer = pq.ParquetWriter(str(tmp), out.schema)
-                elif out.schema != writer.schema:
-                    out = out.cast(writer.schema)
+                    schema = out.schema
+                    writer = pa.ipc.new_file(str(tmp), schema, options=_ipc_options())
+                elif out.schema != schema:
+                    out = out.cast(schema)
                 writer.write_table(out)
                 rows += out.num_rows
                 batches += 1
@@ -366,7 +378,7 @@ def _gather(
     on_progress: Callable[[int, int | None], None] | None,
 ) -> tuple[int, int, int]:
     """Append each part to the output in file order, as soon as it and those before it are done."""
-    import pyarrow.parquet as pq
+    import pyarrow as pa
     from distributed import KilledWorker, as_completed
 
     done: dict[int, tuple[int, int, int]] = {}
@@ -386,11 +398,12 @@ def _gather(
             ) from None
         while following in done:
             counts = done.pop(following)
-            path = parts / f"part-{following:05d}.parquet"
+            path = parts / f"part-{following:05d}.arrow"
             if counts[0]:
-                file = pq.ParquetFile(path)
-                for group in range(file.num_row_groups):
-                    writer.write(file.read_row_group(group))
+                with pa.OSFile(str(path), "rb") as stream:
+                    reader = pa.ipc.open_file(stream)
+                    for index in range(reader.num_record_batches):
+                        writer.write(pa.Table.from_batches([reader.get_batch(index)]))
                 path.unlink()
             rows, batches, missing = rows + counts[0], batches + counts[1], missing + counts[2]
             following += 1
