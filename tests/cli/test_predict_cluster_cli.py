@@ -19,6 +19,8 @@ import pytest
 
 from conftest import open_store
 from integration.serving import feature_rows, register
+from mlops import registry
+from mlops.errors import ModelLoadError
 from mlops.predict import predict_file
 
 from .conftest import Invoke
@@ -73,7 +75,9 @@ def test_a_local_cluster_writes_what_in_process_scoring_writes(cli: Invoke, cham
     result = cli("predict", "rows.parquet", "there.parquet", "--cluster", "local:2")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == "there.parquet"
-    assert "on local:2 (" in result.stderr
+    lines = result.stderr.splitlines()  # nothing from Dask or the workers
+    assert [line.split(" ")[0] for line in lines] == ["warning:", "scored"], lines
+    assert "on local:2 (" in lines[1]
     here, there = (
         pq.read_table(champion / "here.parquet"),
         pq.read_table(champion / "there.parquet"),
@@ -170,3 +174,22 @@ def test_cluster_mistakes_are_one_line_errors(
     rows.to_csv(champion / "rows.csv", index=False)
     assert_one_line_error(cli("predict", name, "out.parquet", "--cluster", cluster), pattern)
     assert not (champion / "out.parquet").exists()
+
+
+def test_workers_load_the_shipped_files_through_the_same_allowlist(champion: Path) -> None:
+    loaded = registry.load_model(open_store())
+    files = registry.model_files(open_store(), loaded)
+    assert sorted(files) == ["MLmodel", "model.skops"]
+    model, inputs = registry.load_model_files(files)
+    assert inputs == loaded.inputs
+    assert type(model) is type(loaded.model)
+    pickled = {
+        "MLmodel": files["MLmodel"].replace(
+            b"serialization_format: skops", b"serialization_format: cloudpickle"
+        ),
+        "model.skops": files["model.skops"],
+    }
+    with pytest.raises(ModelLoadError, match="refusing"):
+        registry.load_model_files(pickled)
+    with pytest.raises(ModelLoadError, match="not a plain file name"):
+        registry.load_model_files({"../MLmodel": files["MLmodel"]})
