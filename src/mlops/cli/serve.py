@@ -44,8 +44,23 @@ def predict(
         int,
         typer.Option("--batch-size", min=1, help="Rows per chunk: bounds memory, not the file."),
     ] = DEFAULT_BATCH_SIZE,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="SPEC",
+            help="Score a Parquet file partition by partition on Dask workers: local:N starts N "
+            "worker processes, tcp://HOST:PORT uses a running scheduler (its workers must see "
+            "INPUT and OUTPUT at the same absolute paths). Needs the dask extra.",
+        ),
+    ] = None,
 ) -> None:
-    """Score a CSV/Parquet file in chunks; the output appears only when complete."""
+    """Score a CSV/Parquet file in chunks; the output appears only when complete.
+
+    Examples:
+      mlops predict rows.csv scored.parquet
+      mlops predict big.parquet scored.parquet --cluster local:2
+    """
     from mlops.predict import predict_file
 
     opts = options(ctx)
@@ -59,6 +74,7 @@ def predict(
             batch_size=batch_size,
             allow_unsafe=project.allow_unsafe_model,
             n_jobs=project.params.train.n_jobs,
+            cluster=cluster,
             on_progress=progress,
             on_warning=progress.warn,
         )
@@ -72,8 +88,9 @@ def _summary(result: PredictResult) -> str:
     missing = (
         f", {result.rows_with_missing} with missing values" if result.rows_with_missing else ""
     )
+    where = f" on {result.cluster} ({result.partitions} partitions)" if result.cluster else ""
     return (
-        f"scored {result.rows} rows{missing} with {model} ({result.model_uri}) in "
+        f"scored {result.rows} rows{missing} with {model} ({result.model_uri}){where} in "
         f"{result.seconds:.2f}s ({rate:,.0f} rows/s) -> {result.output}"
     )
 

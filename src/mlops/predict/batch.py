@@ -35,6 +35,8 @@ DEFAULT_BATCH_SIZE = 65_536
 PREDICTION = "prediction"
 PROBA_PREFIX = "proba_"
 MODEL_COLUMNS = ("model_name", "model_version")
+#: Rows on which `Scorer.argmax_matches_predict` compares labels with `predict`.
+ARGMAX_SAMPLE_ROWS = 512
 
 
 # --------------------------------------------------------------------------- the model
@@ -88,7 +90,7 @@ class Scorer:
             return self.classes[np.argmax(proba, axis=1)], proba
         return self.predict(frame), proba
 
-    def argmax_matches_predict(self, frame: pd.DataFrame, rows: int = 512) -> bool:
+    def argmax_matches_predict(self, frame: pd.DataFrame, rows: int = ARGMAX_SAMPLE_ROWS) -> bool:
         """Whether `predict` is the most probable class for this model (true for sklearn's)."""
         import numpy as np
 
@@ -108,6 +110,9 @@ class PredictResult:
     model_version: str | None
     ignored_columns: tuple[str, ...]
     rows_with_missing: int
+    #: The `--cluster` the rows were scored on (None: in this process), and in how many parts.
+    cluster: str | None = None
+    partitions: int = 0
 
 
 def output_table(
@@ -206,9 +211,14 @@ def score_batches(
     scorer: Scorer,
     batches: Iterable[pa.RecordBatch],
     model: tuple[str | None, str | None],
+    *,
+    argmax: bool | None = None,
 ) -> Iterator[tuple[pa.Table, Coerced]]:
-    """Validate and score each record batch; yield the output table for it."""
-    argmax: bool | None = None
+    """Validate and score each record batch; yield the output table for it.
+
+    `argmax`: whether labels may be taken as the most probable class (default: checked on
+    the first batch; a partition of a file passes what the first batch of the file said).
+    """
     for batch in batches:
         if batch.num_rows == 0:
             continue
@@ -230,16 +240,32 @@ def predict_file(
     batch_size: int = DEFAULT_BATCH_SIZE,
     allow_unsafe: bool = False,
     n_jobs: int | None = None,
+    cluster: str | None = None,
+    partition_rows: int | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
 ) -> PredictResult:
-    """Score `source` into `target` chunk by chunk; `target` appears only when all rows are in."""
+    """Score `source` into `target` chunk by chunk; `target` appears only when all rows are in.
+
+    With `cluster` (`local:N` or `tcp://HOST:PORT`), a Parquet `source` is scored partition by
+    partition on Dask workers (see `mlops.predict.partitioned`); every check below comes first.
+    """
     if batch_size < 1:
         raise DataError(f"batch size must be at least 1 (got {batch_size})")
+    spec = None
+    if cluster is not None:
+        from mlops import cluster as clusters
+
+        spec = clusters.parse(cluster)  # a bad value fails before anything is loaded
     out_suffix = check_suffix(target, "output")
     if target.resolve() == source.resolve():
         raise DataError(f"{target}: output would overwrite the input")
     table = TableSource(source)
+    if spec is not None and table.suffix != ".parquet":
+        raise DataError(
+            f"{source}: --cluster scores Parquet input only (its row groups are the "
+            "partitions); convert the file to Parquet or score it without --cluster"
+        )
     loaded = registry.load_model(store, model_uri, allow_unsafe=allow_unsafe)
     scorer = Scorer.from_loaded(loaded)
     try:
@@ -254,6 +280,21 @@ def predict_file(
     clashes = _clashes(table.columns, scorer)
     if clashes:
         raise DataError(f"{source}: input columns clash with output columns: {', '.join(clashes)}")
+    if spec is not None:
+        from mlops.predict.partitioned import Job, predict_partitioned
+
+        job = Job(
+            source=table.path,
+            target=target,
+            out_suffix=out_suffix,
+            batch_size=batch_size,
+            n_jobs=n_jobs,
+            allow_unsafe=allow_unsafe,
+            partition_rows=partition_rows,
+        )
+        return predict_partitioned(
+            store, spec, job, loaded, scorer, ignored, on_progress=on_progress
+        )
     model = (loaded.name, loaded.version)
     start = time.perf_counter()
     rows = chunks = missing = 0

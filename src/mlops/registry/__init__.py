@@ -25,9 +25,11 @@ from mlops.registry.local import (
     ModelVersionInfo,
     check_ready,
     load_model_dir,
+    load_model_files,
     loaded,
     local_directory,
     parse_model_uri,
+    read_model_files,
 )
 from mlops.tracking import Store
 
@@ -46,10 +48,13 @@ __all__ = [
     "list_versions",
     "load_model",
     "load_model_dir",
+    "load_model_files",
     "load_unsafe",
     "load_version",
     "local_directory",
+    "model_files",
     "parse_model_uri",
+    "read_model_files",
     "register",
     "resolve",
     "resolve_ref",
@@ -313,3 +318,18 @@ def load_model(store: Store, uri: str | None = None, *, allow_unsafe: bool = Fal
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # the model now lives in memory
     return loaded(model, inputs, model_uri, local, None, None)
+
+
+def model_files(store: Store, model: LoadedModel) -> dict[str, bytes]:
+    """The files of a loaded model (`read_model_files`), to load it again in another process.
+
+    Read from where it was loaded; a download (`runs:/…`) that is gone is fetched again.
+    """
+    if (model.path / "MLmodel").is_file():
+        return read_model_files(model.path)
+    store.activate()
+    scratch = Path(tempfile.mkdtemp(prefix="mlops-model-"))
+    try:
+        return read_model_files(download_model(model.uri, scratch))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -8,6 +8,7 @@ SQLAlchemy store) out of processes that only score: `mlops serve` workers and `m
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,6 +155,36 @@ def load_model_dir(path: Path, *, allow_unsafe: bool = False) -> tuple[Any, list
 
         return load_unsafe(data_file, fmt), inputs
     return artifacts.load_model(data_file, allow_unsafe=allow_unsafe), inputs
+
+
+def read_model_files(path: Path) -> dict[str, bytes]:
+    """The files `load_model_dir` reads (`MLmodel` and the model file), to load it elsewhere."""
+    meta = read_mlmodel(path)
+    flavor = meta["flavors"].get("sklearn")
+    if not isinstance(flavor, dict):
+        raise ModelLoadError(f"{path / 'MLmodel'}: not a scikit-learn model")
+    name = str(flavor.get("pickled_model", "model.skops"))
+    data_file = path / name
+    if data_file.resolve().parent != path.resolve():
+        raise ModelLoadError(f"{path / 'MLmodel'}: model file {data_file.name!r} is outside it")
+    try:
+        return {"MLmodel": (path / "MLmodel").read_bytes(), name: data_file.read_bytes()}
+    except OSError as exc:
+        raise ModelLoadError(f"{data_file}: cannot read ({first_line(exc)})") from exc
+
+
+def load_model_files(
+    files: Mapping[str, bytes], *, allow_unsafe: bool = False
+) -> tuple[Any, list[dict[str, Any]]]:
+    """`load_model_dir` on files from `read_model_files` (another process's, e.g. a Dask worker's):
+    the same allowlist, the same refusal of pickle without `allow_unsafe`."""
+    with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+        directory = Path(tmp)
+        for name, data in files.items():
+            if Path(name).name != name or name in ("", ".", ".."):
+                raise ModelLoadError(f"model file name {name!r} is not a plain file name")
+            (directory / name).write_bytes(data)
+        return load_model_dir(directory, allow_unsafe=allow_unsafe)
 
 
 def loaded(
