@@ -1,6 +1,7 @@
 """Model card capability: bootstrap intervals, slices, permutation importance, explanations,
 rendered through skops.card to Markdown and a self-contained HTML page."""
 
+from mlops.card._explaining import ExplainResult, explain_file
 from mlops.card._stage import (
     ARTIFACT_PATH,
     CARD_HTML,
@@ -30,6 +31,7 @@ __all__ = [
     "CardContent",
     "CardResult",
     "CardSubject",
+    "ExplainResult",
     "Importance",
     "Interval",
     "RowExplanation",
@@ -39,6 +41,7 @@ __all__ = [
     "analyse",
     "attach_card",
     "bootstrap_ci",
+    "explain_file",
     "build_card",
     "explain_rows",
     "permutation_importances",
