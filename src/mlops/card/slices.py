@@ -54,7 +54,7 @@ class SliceReport:
     def worst(self, n: int = 5) -> list[SliceRow]:
         """The `n` slices (of at least `min_count` rows) where the model does worst."""
         ranked = [r for r in self.rows if r.value is not None and r.count >= self.min_count]
-        ranked.sort(key=lambda r: (r.value if self.lower_is_better else -(r.value or 0.0)))
+        ranked.sort(key=lambda r: -(r.value or 0.0) if self.lower_is_better else (r.value or 0.0))
         return ranked[:n]
 
     def to_json(self) -> dict[str, Any]:
