@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -438,9 +437,7 @@ def build_card(
     files = {"md": md_path, "html": html_path, "diagram": diagram, "plot": plot, "json": json_path}
     extra = {}
     if record_markdown is not None:
-        extra["description"] = description(
-            record_markdown, content, f"{ARTIFACT_PATH}/{CARD_MD}"
-        )
+        extra["description"] = description(record_markdown, content, f"{ARTIFACT_PATH}/{CARD_MD}")
     return CardResult(
         md_path, html_path, files, todos(content), content, analysis,
         time.perf_counter() - started, extra,
@@ -451,7 +448,7 @@ def _write_diagram(model: Any, target: Path) -> Path:
     from sklearn.utils import estimator_html_repr
 
     page = (
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>model diagram</title>"
+        '<!doctype html>\n<html><head><meta charset="utf-8"><title>model diagram</title>'
         f"</head><body>{estimator_html_repr(model)}</body></html>\n"
     )
     return artifacts.write_text(target, page)
@@ -465,4 +462,3 @@ def write_card(project: Project, store: Store, ref: str | None = None) -> CardRe
 def attach_card(store: Store, run_id: str, result: CardResult) -> None:
     """The card files as artifacts of the run (under `card/`)."""
     store.attach_files(run_id, result.files, ARTIFACT_PATH)
-

@@ -85,7 +85,7 @@ def bootstrap_ci(
         return Interval(name, value, math.nan, math.nan, 0)
     tail = (1.0 - level) / 2 * 100
     low, high = np.percentile(finite, [tail, 100 - tail])
-    return Interval(name, value, float(low), float(high), int(len(finite)))
+    return Interval(name, value, float(low), float(high), len(finite))
 
 
 def _vectorized(name: str, truth: Any, predicted: Any, indices: Any) -> np.ndarray | None:

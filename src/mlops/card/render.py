@@ -117,8 +117,10 @@ def build_card(content: CardContent, *, images: bool = True, full: bool = True) 
     top = content.title
     details = "\n".join(f"- {key}: {value}" for key, value in content.details.items())
     if content.diagram:
-        details += f"\n\nThe model diagram is a separate file: [{content.diagram}]({content.diagram})."
-    card.add(**{top: f"Written by mlops from the run's lineage, the test split and params.yaml."})
+        details += (
+            f"\n\nThe model diagram is a separate file: [{content.diagram}]({content.diagram})."
+        )
+    card.add(**{top: "Written by mlops from the run's lineage, the test split and params.yaml."})
     card.add(**{f"{top}/Model details": details})
     if content.hyperparameters and full:
         _add_table(
@@ -227,7 +229,7 @@ def to_html(markdown_text: str, title: str, images: dict[str, Path]) -> str:
     # Defence in depth: nothing may point outside the page.
     body = re.sub(r'(src|href)="(?:https?:)?//[^"]*"', r'\1=""', body)
     return (
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+        '<!doctype html>\n<html><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n"
         f"<body>\n{body}</body></html>\n"
     )

@@ -27,7 +27,12 @@ class SliceRow:
     value: float | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"column": self.column, "level": self.level, "count": self.count, "value": self.value}
+        return {
+            "column": self.column,
+            "level": self.level,
+            "count": self.count,
+            "value": self.value,
+        }
 
 
 @dataclass(frozen=True)
@@ -181,4 +186,6 @@ def _gap(
         return None
     ranked = sorted(scored, key=lambda r: r.value or 0.0, reverse=not lower_is_better)
     best, worst = ranked[0], ranked[-1]
-    return SliceGap(column, abs((best.value or 0.0) - (worst.value or 0.0)), best.level, worst.level)
+    return SliceGap(
+        column, abs((best.value or 0.0) - (worst.value or 0.0)), best.level, worst.level
+    )

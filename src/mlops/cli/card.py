@@ -39,7 +39,9 @@ def card(
         result = write_card(project, opts.store(), ref)
     for todo in result.todos:
         typer.echo(f"TODO {todo}", err=True)
-    typer.echo(f"card -> {result.markdown_path}, {result.html_path} ({result.seconds:.1f}s)", err=True)
+    typer.echo(
+        f"card -> {result.markdown_path}, {result.html_path} ({result.seconds:.1f}s)", err=True
+    )
     typer.echo(str(result.markdown_path))
     if check and result.todos:
         typer.echo(f"card check FAILED: {len(result.todos)} TODO(s) left", err=True)
