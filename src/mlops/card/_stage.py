@@ -336,7 +336,7 @@ def subject(project: Project, store: Store, ref: str | None) -> CardSubject:
         info = registry.resolve(store, ref)
         loaded = registry.load_version(store, info, allow_unsafe=allow)
         uri = f"{registry.MODEL_URI_PREFIX}{info.name}/{info.version}"
-        return CardSubject(loaded.model, uri, info.run_id, info.name, info.version, info.tags)
+        return CardSubject(loaded.model, uri, info.run_id, info.name, info.version, dict(info.tags))
     paths = project.settings.paths
     if not paths.run_file.is_file() or not paths.model_file.is_file():
         raise StageOrderError(
