@@ -82,6 +82,9 @@ def test_promote_writes_the_card_as_description_and_artifacts(trained_project: P
     names = {Path(a.path).name for a in store.client.list_artifacts(run_id(), "card")}
     expected = {"model_card.md", "model_card.html", "model_diagram.html", "importance.png"}
     assert expected <= names
+    logged = store.client.get_run(run_id()).data.metrics
+    assert logged["card.importance.bill_length_mm"] > 0
+    assert logged["card.roc_auc_ci_low"] <= logged["card.roc_auc_ci_high"]
     card = Path("reports/model_card.md").read_text()
     assert "verdict: **promoted**" in card and "### Gates" in card
     record = json.loads(Path("reports/promotion.json").read_text())

@@ -4,14 +4,13 @@ write `reports/model_card.{md,html}`, the model diagram and the importance plot.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops import artifacts, registry
+from mlops.card import _content as parts
 from mlops.card._metrics import card_metrics, lower_is_better, metric_fn, scorer_name, slice_metric
 from mlops.card.bootstrap import Interval, bootstrap_ci
 from mlops.card.importance import Importance, permutation_importances, plot_importances
@@ -170,142 +169,6 @@ def slice_gates(params: Params, analysis: CardAnalysis) -> list[GateResult]:
     return results
 
 
-# --------------------------------------------------------------------------- content
-
-
-def _versions() -> str:
-    found = [f"python {sys.version.split()[0]}"]
-    for name in ("mlops", "scikit-learn", "skops", "numpy", "pandas", "mlflow"):
-        try:
-            found.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return ", ".join(found)
-
-
-def _estimator(model: Any) -> Any:
-    steps = getattr(model, "steps", None)
-    return steps[-1][1] if steps else model
-
-
-def _hyperparameters(model: Any) -> dict[str, str]:
-    params = _estimator(model).get_params(deep=False)
-    shown = {}
-    for key, value in sorted(params.items()):
-        text = repr(value).replace("|", "/").replace("\n", " ")
-        shown[key] = text if len(text) <= 60 else text[:57] + "..."
-    return shown
-
-
-def _target_summary(target: pd.Series, task: Task, personal: bool) -> str:
-    if task == "regression":
-        return (
-            f"mean {target.mean():.4g}, std {target.std():.4g}, "
-            f"min {target.min():.4g}, max {target.max():.4g}"
-        )
-    counts = target.value_counts()
-    total = max(int(counts.sum()), 1)
-    labels = (
-        [f"<redacted>#{i + 1}" for i in range(len(counts))]
-        if personal
-        else [str(v) for v in counts.index]
-    )
-    return ", ".join(
-        f"{label} {int(n)} ({n / total:.0%})" for label, n in zip(labels, counts, strict=True)
-    )
-
-
-def _data_table(
-    project: Project, schema: Schema, splits: dict[str, pd.DataFrame], lineage: dict[str, str]
-) -> dict[str, list[str]]:
-    paths = {"train": project.settings.paths.train, "test": project.settings.paths.test}
-    order_by = project.params.split.order_by
-    table: dict[str, list[str]] = {
-        "split": [], "file": [], "rows": [], "md5 (DVC hash)": [], "target": [],
-    }  # fmt: skip
-    if order_by:
-        table["time range"] = []
-    personal = schema.target in schema.personal()
-    for name, frame in splits.items():
-        path = paths[name]
-        md5 = artifacts.file_md5(path) if path.is_file() else "-"
-        trained = lineage.get(tags.data_md5(name))
-        if trained and trained != md5:
-            md5 = f"{trained} (lineage; the file is now {md5})"
-        table["split"].append(name)
-        table["file"].append(f"{project.relative(path)} (source {schema.source})")
-        table["rows"].append(str(len(frame)))
-        table["md5 (DVC hash)"].append(md5)
-        table["target"].append(_target_summary(frame[schema.target], schema.task, personal))
-        if order_by:
-            values = frame[order_by] if order_by in frame.columns else None
-            span = "-" if values is None or values.empty else f"{values.min()} .. {values.max()}"
-            table["time range"].append(span)
-    return table
-
-
-def _decision(
-    version_tags: dict[str, str], record: dict[str, Any] | None
-) -> tuple[str, dict[str, list[str]] | None]:
-    if record is None and not version_tags.get(tags.VERDICT):
-        return "Not registered: no promotion decision yet (`mlops promote`).", None
-    source = record or {}
-    verdict = source.get("verdict") or version_tags.get(tags.VERDICT, "-")
-    who = source.get("decided_by") or version_tags.get(tags.DECIDED_BY, "-")
-    when = source.get("decided_at") or version_tags.get(tags.DECIDED_AT, "-")
-    text = f"- verdict: **{verdict}** (by {who} at {when})"
-    if source.get("message"):
-        text += f"\n- summary: {source['message']}"
-    reason = source.get("reason") or version_tags.get(tags.REASON)
-    if reason:
-        text += f"\n- reason: {reason}"
-    gates = source.get("gates") or []
-    if not gates:
-        return text, None
-    table = {
-        "gate": [str(g["name"]) for g in gates],
-        "value": ["-" if g.get("value") is None else f"{g['value']:.4f}" for g in gates],
-        "threshold": [str(g["threshold"]).replace("|", "/") for g in gates],
-        "result": ["pass" if g["passed"] else "**FAIL**" for g in gates],
-    }
-    return text, table
-
-
-def _drift_reference(project: Project, lineage: dict[str, str]) -> str:
-    train = project.settings.paths.train
-    md5 = lineage.get(tags.TRAIN_MD5)
-    if not md5:
-        return (
-            "`mlops drift` compares new data with the champion's training data; this run has "
-            f"no `{tags.TRAIN_MD5}` lineage tag, so it would fall back to "
-            f"`{project.relative(train)}`."
-        )
-    where = (
-        f"`{project.relative(train)}` (same md5)"
-        if train.is_file() and artifacts.file_md5(train) == md5
-        else f"the DVC cache (the current `{project.relative(train)}` differs)"
-    )
-    return (
-        "While this model is champion, `mlops drift` compares new data with its training data, "
-        f"found by the `{tags.TRAIN_MD5}` lineage tag: md5 `{md5}`, read from {where}."
-    )
-
-
-def _usage(uri: str) -> str:
-    return "\n".join(
-        [
-            "```",
-            f"mlops predict INPUT.csv OUTPUT.parquet --model {uri}",
-            f"mlops serve --model {uri}",
-            f"mlops explain INPUT.csv --model {uri}",
-            "```",
-            "",
-            "The model loads through the skops allowlist (no pickle); inputs are checked "
-            "against its MLflow signature.",
-        ]
-    )
-
-
 @dataclass(frozen=True)
 class CardSubject:
     """Which model the card is about, and where it came from."""
@@ -395,36 +258,36 @@ def build_card(
     lineage = store.lineage(target.run_id) if target.run_id and store.exists() else {}
     lineage = {**lineage, **{k: v for k, v in target.version_tags.items() if k in tags.LINEAGE}}
     record = record if record is not None else _promotion_record(project, target.run_id)
-    decision, gates = _decision(target.version_tags, record)
+    decision, gates = parts.decision(target.version_tags, record)
     plot = plot_importances(analysis.importances, analysis.scoring, reports / IMPORTANCE_PLOT)
     diagram = _write_diagram(target.model, reports / DIAGRAM)
     details = {
-        "estimator": f"`{type(_estimator(target.model)).__name__}` "
+        "estimator": f"`{type(parts.estimator(target.model)).__name__}` "
         f"({project.params.model.estimator}, task {schema.task})",
         "model": f"`{target.uri}`",
         "run": f"`{target.run_id or '-'}`",
         "git commit": f"`{lineage.get(tags.GIT_COMMIT, '-')}`"
         + (" (dirty)" if lineage.get(tags.GIT_DIRTY) == "true" else ""),
         "params hash (sha256)": f"`{lineage.get(tags.PARAMS_SHA256, '-')}`",
-        "packages": _versions(),
+        "packages": parts.versions(),
         "primary metric": f"`{analysis.primary}`",
     }
     content = CardContent(
         title=target.title,
         model=target.model,
         details=details,
-        hyperparameters=_hyperparameters(target.model),
+        hyperparameters=parts.hyperparameters(target.model),
         intended_use=project.params.card.intended_use,
         out_of_scope=project.params.card.out_of_scope,
-        data=_data_table(project, schema, splits, lineage),
+        data=parts.data_table(project, schema, splits, lineage),
         metrics=analysis.metrics,
         decision=decision,
         gates=gates,
-        drift_reference=_drift_reference(project, lineage),
+        drift_reference=parts.drift_reference(project, lineage),
         slices=analysis.slices,
         importances=analysis.importances,
         importance_scoring=analysis.scoring,
-        usage=_usage(target.uri),
+        usage=parts.usage(target.uri),
         importance_plot=IMPORTANCE_PLOT,
         diagram=DIAGRAM,
     )
@@ -459,6 +322,23 @@ def write_card(project: Project, store: Store, ref: str | None = None) -> CardRe
     return build_card(project, store, subject(project, store, ref))
 
 
+def card_metrics_of(analysis: CardAnalysis) -> dict[str, float]:
+    """Importances and interval bounds as run metrics (`card.importance.<feature>`, ...)."""
+    import math
+    import re
+
+    def key(text: str) -> str:
+        return re.sub(r"[^\w\-. /]", "_", text)
+
+    values = {f"card.importance.{key(i.feature)}": i.mean for i in analysis.importances}
+    for interval in analysis.metrics:
+        values[f"card.{key(interval.metric)}_ci_low"] = interval.low
+        values[f"card.{key(interval.metric)}_ci_high"] = interval.high
+    return {k: v for k, v in values.items() if math.isfinite(v)}
+
+
 def attach_card(store: Store, run_id: str, result: CardResult) -> None:
-    """The card files as artifacts of the run (under `card/`)."""
+    """The card files as artifacts of the run (under `card/`), importances and intervals as
+    its metrics."""
     store.attach_files(run_id, result.files, ARTIFACT_PATH)
+    store.log_run_metrics(run_id, card_metrics_of(result.analysis))
