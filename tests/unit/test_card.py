@@ -157,3 +157,19 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert 'src="data:image/png;base64,' in page
     assert "<table>" in page and 'href="model_diagram.html"' in page
+
+
+def test_importance_scores_string_labelled_rare_binary_with_average_precision() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops.card._metrics import importance_metric, scorer
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"noise": rng.normal(size=600), "signal": rng.normal(size=600)})
+    target = pd.Series(np.where(frame["signal"] > 1.4, "Yes", "No"))  # ~8% positive
+    model = LogisticRegression().fit(frame, target)
+    name = importance_metric("average_precision", "classification", 2)
+    score = scorer(name, "classification", list(model.classes_))
+    ranked = permutation_importances(model, frame, target, score, seed=0)
+    assert ranked[0].feature == "signal" and ranked[0].mean > ranked[1].mean
+    assert importance_metric("average_precision", "classification", 3) == "balanced_accuracy"

@@ -2,43 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlops.card.bootstrap import MetricFn
 from mlops.catalog import LOWER_IS_BETTER
 from mlops.config import Task
 
+_KNOWN = frozenset(
+    {"accuracy", "balanced_accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc",
+     "average_precision", "log_loss", "rmse", "mae", "r2", "mape"}
+)  # fmt: skip
 #: Primary metrics that rank probabilities: undefined within a slice holding one class.
 RANKING = frozenset({"roc_auc", "average_precision", "log_loss"})
-
-#: sklearn scorer names (higher is better) per toolkit metric.
-_SCORERS = {
-    "accuracy": "accuracy",
-    "balanced_accuracy": "balanced_accuracy",
-    "f1_macro": "f1_macro",
-    "precision_macro": "precision_macro",
-    "recall_macro": "recall_macro",
-    "log_loss": "neg_log_loss",
-    "average_precision": "average_precision",
-    "r2": "r2",
-    "rmse": "neg_root_mean_squared_error",
-    "mae": "neg_mean_absolute_error",
-    "mape": "neg_mean_absolute_percentage_error",
-}
 
 
 def lower_is_better(name: str) -> bool:
     return name in LOWER_IS_BETTER
 
 
-def scorer_name(metric: str, task: Task, n_classes: int) -> str:
-    """The sklearn scorer permutation importance uses for `metric` (a close one otherwise)."""
-    if metric == "roc_auc":
-        return "roc_auc" if n_classes == 2 else "roc_auc_ovr"
-    if metric == "average_precision" and n_classes != 2:
+def importance_metric(primary: str, task: Task, n_classes: int) -> str:
+    """The metric permutation importance scores with: the primary one where it is defined for
+    this model (average precision is binary only), else balanced accuracy or R²."""
+    if primary == "average_precision" and n_classes != 2:
         return "balanced_accuracy"
-    return _SCORERS.get(metric, "balanced_accuracy" if task == "classification" else "r2")
+    if primary.startswith("minority") or primary not in _KNOWN:
+        return "balanced_accuracy" if task == "classification" else "r2"
+    return primary
+
+
+def scorer(
+    name: str, task: Task, classes: Sequence[Any] | None
+) -> Callable[[Any, Any, Any], float]:
+    """A scorer (estimator, X, y) -> float for sklearn, higher is better (errors negated)."""
+    import numpy as np
+
+    fn = metric_fn(name, task, classes)
+    sign = -1.0 if lower_is_better(name) else 1.0
+    needs_proba = name in RANKING
+
+    def score(estimator: Any, features: Any, truth: Any) -> float:
+        proba = np.asarray(estimator.predict_proba(features)) if needs_proba else None
+        predicted = None if needs_proba else estimator.predict(features)
+        return sign * fn(np.asarray(truth), predicted, proba)
+
+    return score
 
 
 def slice_metric(primary: str, task: Task) -> str:

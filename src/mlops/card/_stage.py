@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from mlops import artifacts, registry
 from mlops.card import _content as parts
-from mlops.card._metrics import card_metrics, lower_is_better, metric_fn, scorer_name, slice_metric
+from mlops.card._metrics import (
+    card_metrics,
+    importance_metric,
+    lower_is_better,
+    metric_fn,
+    scorer,
+    slice_metric,
+)
 from mlops.card.bootstrap import Interval, bootstrap_ci
 from mlops.card.importance import Importance, permutation_importances, plot_importances
 from mlops.card.render import CardContent, description, to_html, to_markdown, todos
@@ -106,10 +113,11 @@ def analyse(
         )
         if np.isfinite(found.value):
             intervals.append(found)
-    scoring = scorer_name(primary, task, 0 if classes is None else len(classes))
+    scoring = importance_metric(primary, task, 0 if classes is None else len(classes))
     importances = permutation_importances(
-        model, features, target, scoring, max_rows=card.importance_rows, seed=seed
-    )
+        model, features, target, scorer(scoring, task, classes),
+        max_rows=card.importance_rows, seed=seed,
+    )  # fmt: skip
     kinds = {col.name: col.kind for col in schema.feature_columns()}
     sensitive = [c for c in card.sensitive if c in features.columns]
     numeric = [i.feature for i in importances if kinds.get(i.feature) == "numeric"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,7 @@ def permutation_importances(
     model: Any,
     features: pd.DataFrame,
     target: pd.Series,
-    scoring: str,
+    scoring: str | Callable[[Any, Any, Any], float],
     *,
     max_rows: int = 2000,
     seed: int = 0,
