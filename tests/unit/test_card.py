@@ -173,3 +173,16 @@ def test_importance_scores_string_labelled_rare_binary_with_average_precision() 
     ranked = permutation_importances(model, frame, target, score, seed=0)
     assert ranked[0].feature == "signal" and ranked[0].mean > ranked[1].mean
     assert importance_metric("average_precision", "classification", 3) == "balanced_accuracy"
+
+
+def test_slice_gate_needs_sensitive_columns() -> None:
+    from mlops.config import Params, check_params
+
+    gated = Params.model_validate({"gate": {"slices": {"max_gap": 0.1}}})
+    assert any(p.startswith("gate.slices:") for p in check_params(gated))
+    named = Params.model_validate(
+        {"gate": {"slices": {"max_gap": 0.1}}, "card": {"sensitive": ["island"]}}
+    )
+    assert check_params(named) == []
+    target = Params.model_validate({"card": {"sensitive": ["species"]}})
+    assert any(p.startswith("card.sensitive:") for p in check_params(target))
