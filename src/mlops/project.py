@@ -182,6 +182,7 @@ def check_drift_columns(params: Params, schema_file: Path) -> list[str]:
         "drift.critical": drift.critical,
         "drift.column_thresholds": list(drift.column_thresholds),
         "drift.exclude": drift.exclude,
+        "card.sensitive": params.card.sensitive,
     }
     known = set(columns)
     shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")

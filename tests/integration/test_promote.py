@@ -310,7 +310,7 @@ def test_decision_record_lists_every_gate_and_both_lineages_and_is_logged(
         )
     for row in rec["comparison"]:
         assert any(line.startswith(f"| {row['metric']} |") for line in rows)
-    assert set(rec["timings"]) == {"rescoring_s", "registry_s"}
+    assert set(rec["timings"]) == {"rescoring_s", "card_analysis_s", "registry_s"}
 
     store = open_store()
     client = store.client
@@ -437,7 +437,7 @@ def test_rollback_sticks_until_forced(original_run: str, weak_champion: str) -> 
     assert registry.load_model(open_store()).run_id == original_run
 
 
-def test_version_description_is_the_decision_record(original_run: str) -> None:
+def test_version_description_is_the_decision_record_then_the_card(original_run: str) -> None:
     from mlflow import MlflowClient
 
     ok(mlops("promote"))
@@ -447,7 +447,8 @@ def test_version_description_is_the_decision_record(original_run: str) -> None:
     assert markdown.startswith("# Promotion decision: PROMOTED")
     found = MlflowClient(tracking_uri=store.uri).get_model_version(store.model_name, "1")
     assert "# Promotion decision: PROMOTED" in found.description
-    assert found.description.strip() == markdown.strip()
+    assert found.description.startswith(markdown.strip())
+    assert "# Model card: " in found.description.removeprefix(markdown.strip())
 
 
 def test_registration_links_the_logged_model_to_its_version(original_run: str) -> None:

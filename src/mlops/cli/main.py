@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from mlops import __version__
+from mlops.cli import card as card_cli
 from mlops.cli import data as data_cli
 from mlops.cli import doctor as doctor_cli
 from mlops.cli import drift as drift_cli
@@ -159,6 +160,7 @@ model_cli.register(app)
 serve_cli.register(app)
 drift_cli.register(app)
 promote_cli.register(app)
+card_cli.register(app)
 doctor_cli.register(app)
 app.add_typer(pipeline_cli.app, name="pipeline", rich_help_panel=pipeline_cli.PANEL)
 

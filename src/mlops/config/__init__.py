@@ -23,6 +23,7 @@ from mlops.config._loading import (
     resolve_config_path,
 )
 from mlops.config._params import (
+    CardParams,
     CsvParams,
     DataParams,
     DriftMethod,
@@ -30,6 +31,7 @@ from mlops.config._params import (
     GateParams,
     ModelParams,
     Params,
+    SliceGate,
     SplitParams,
     Threshold,
     TrainParams,
@@ -47,6 +49,7 @@ __all__ = [
     "CONFIG_ENV_VAR",
     "DEFAULT_CONFIG",
     "DEFAULT_PARAMS",
+    "CardParams",
     "Config",
     "CsvParams",
     "DataParams",
@@ -60,6 +63,7 @@ __all__ = [
     "RegistrySettings",
     "ServeSettings",
     "Settings",
+    "SliceGate",
     "SplitParams",
     "Task",
     "Threshold",

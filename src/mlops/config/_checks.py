@@ -123,6 +123,20 @@ def _check_gate(gate: GateParams, task: Task) -> list[str]:
     return problems
 
 
+def _check_card(params: Params) -> list[str]:
+    problems = []
+    if params.gate.slices is not None and not params.card.sensitive:
+        problems.append(
+            "gate.slices: gates the slice gaps of card.sensitive columns, but none are listed"
+        )
+    for name in params.card.sensitive:
+        if name == params.data.target:
+            problems.append(f"card.sensitive: {name!r} is the target, not a column to slice by")
+        elif params.data.pii.get(name) == "drop":
+            problems.append(f"card.sensitive: {name!r} is dropped by data.pii")
+    return problems
+
+
 def check_params(params: Params) -> list[str]:
     """Every cross-field rule of `params.yaml` that needs no data and no sklearn.
 
@@ -134,4 +148,5 @@ def check_params(params: Params) -> list[str]:
         *_check_data(params.data),
         *_check_model(params.model, task),
         *_check_gate(params.gate, task),
+        *_check_card(params),
     ]

@@ -103,6 +103,11 @@ class Threshold(_Frozen):
         return self
 
 
+class SliceGate(_Frozen):
+    #: The largest allowed difference of the slice metric between levels of a sensitive column.
+    max_gap: float = Field(gt=0.0)
+
+
 class GateParams(_Frozen):
     metrics: dict[str, Threshold] = Field(default_factory=dict)
     primary: str | None = None
@@ -111,6 +116,27 @@ class GateParams(_Frozen):
     regression_mode: Literal["absolute", "relative", "auto"] = "auto"
     #: Metrics a candidate may not regress on beyond the tolerance (None: every gated metric).
     guard: list[str] | None = None
+    #: Refuse promotion when a `card.sensitive` column's slices differ too much.
+    slices: SliceGate | None = None
+
+
+class CardParams(_Frozen):
+    """`mlops card`: what the model is for, and how its slices are reported."""
+
+    #: Who uses the model and for what (a TODO on the card until written).
+    intended_use: str | None = None
+    #: Uses the model is not meant for.
+    out_of_scope: str | None = None
+    #: Columns whose largest slice gap is reported (and gated by `gate.slices`).
+    sensitive: list[str] = Field(default_factory=list)
+    #: Slices with fewer test rows are grouped into `(other)`.
+    min_slice: int = Field(default=30, ge=1)
+    #: Numeric features binned into quartiles: this many, the most important first.
+    top_numeric: int = Field(default=3, ge=0)
+    #: Permutation importance on at most this many test rows (seeded sample).
+    importance_rows: int = Field(default=2000, ge=10)
+    #: Bootstrap resamples for the metrics' 95% confidence intervals.
+    bootstrap: int = Field(default=200, ge=20)
 
 
 DriftMethod = Literal["auto", "ks", "chisquare", "psi", "jensenshannon", "wasserstein"]
@@ -171,3 +197,4 @@ class Params(_Frozen):
     train: TrainParams = Field(default_factory=TrainParams)
     gate: GateParams = Field(default_factory=GateParams)
     drift: DriftParams = Field(default_factory=DriftParams)
+    card: CardParams = Field(default_factory=CardParams)

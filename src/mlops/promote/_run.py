@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops import artifacts, faults, registry, threads
+from mlops import artifacts, card, faults, registry, threads
 from mlops.config import Task
 from mlops.data import load_schema, load_split
 from mlops.errors import (
@@ -117,6 +117,36 @@ def _test_data(project: Project) -> tuple[Any, Any, Task]:
     return test.drop(columns=[schema.target]), test[schema.target], schema.task
 
 
+def _write_card(
+    project: Project,
+    store: Store,
+    record: DecisionRecord,
+    candidate: registry.LoadedModel,
+    analysis: card.CardAnalysis,
+) -> None:
+    """The registered version's card: run artifacts, and after the decision record in the
+    version's description (MLflow's UI shows it)."""
+    version = record.candidate.version
+    subject = card.CardSubject(
+        candidate.model,
+        f"{registry.MODEL_URI_PREFIX}{record.model_name}/{version}",
+        record.candidate.run_id,
+        record.model_name,
+        version,
+    )
+    written = card.build_card(
+        project,
+        store,
+        subject,
+        analysis=analysis,
+        record=record.to_json(),
+        record_markdown=to_markdown(record),
+    )
+    card.attach_card(store, record.candidate.run_id or "", written)
+    if version:
+        registry.set_description(store, version, written.extra["description"])
+
+
 def _score(model: Any, features: Any, target: Any, task: Any, uri: str) -> Scores:
     try:
         return assess_model(model, features, target, task)
@@ -202,6 +232,13 @@ def run_promotion(
         checks, notes = model_checks(scored.predicted)
         gates = evaluate_gates(cand_metrics, gate.metrics, checks=checks, notes=notes)
         results: list[GateResult] = list(gates.results)
+        carding = time.perf_counter()
+        analysis = card.analyse(
+            project.params, load_schema(project.settings.paths.schema_file),
+            candidate.model, features, target,
+        )  # fmt: skip
+        results += card.slice_gates(project.params, analysis)
+        carding = time.perf_counter() - carding
         existing = _find_version(store, candidate_id)
         rolled_back = _rollback_check(existing)
         if rolled_back is not None:
@@ -277,13 +314,14 @@ def run_promotion(
             record = _apply(store, record, champion_info, existing)
         record.timings = {
             "rescoring_s": round(rescoring, 4),
+            "card_analysis_s": round(carding, 4),
             "registry_s": round(time.perf_counter() - started, 4),
         }
         # Written under the lock: the local record is always the latest decision.
         result = _write_record(project, record, "promotion")
         if not dry_run and record.candidate.version:
-            # The decision record is the version's description: MLflow's UI shows it.
-            registry.set_description(store, record.candidate.version, to_markdown(record))
+            # The decision record, then the model card: the version's description.
+            _write_card(project, store, record, candidate, analysis)
         if not dry_run:
             write_champion(project, store)
     # A dry run changes no registry state, but its record still goes on the candidate's run.

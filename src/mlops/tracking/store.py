@@ -334,6 +334,17 @@ class Store:
         for path in files.values():
             self.client.log_artifact(run_id, str(path), artifact_path=artifact_path)
 
+    def log_run_metrics(self, run_id: str, values: Mapping[str, float]) -> None:
+        """Metrics on an existing run (without changing its status)."""
+        import time
+
+        from mlflow.entities import Metric
+
+        stamp = int(time.time() * 1000)
+        metrics = [Metric(key, float(value), stamp, 0) for key, value in values.items()]
+        if metrics:
+            self.client.log_batch(run_id, metrics=metrics)
+
     def set_run_tags(self, run_id: str, values: Mapping[str, str]) -> None:
         for key, value in values.items():
             self.client.set_tag(run_id, key, value)
