@@ -1,0 +1,487 @@
+"""`run_tuning()`: the driver. It holds the Optuna study (ask and tell) and the MLflow parent
+run; trials run in-process one after the other, or on a Dask cluster N at a time."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops import artifacts, catalog, cluster, tracking
+from mlops.errors import ConfigError, DataError, StageOrderError, first_line
+from mlops.project import Project
+from mlops.tracking import Store, tags, trials
+from mlops.tune._space import study_key, suggest
+from mlops.tune._study import PARENT_RUN_ATTR, fail_stale_trials, open_study, parent_run
+from mlops.tune._study import storage_url as study_storage
+from mlops.tune._trial import COMPLETE, FAIL, PRUNED, TrialResult, TrialTask, register_study, run_trial
+
+log = logging.getLogger(__name__)
+
+#: `reports/tune.json`, and the folder of its plots.
+REPORT_FILE = "tune.json"
+PLOTS_DIR = "tune"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """After each trial: how far the study is, and the best so far."""
+
+    done: int
+    total: int
+    state: str
+    metric: str
+    best: float | None
+    best_std: float | None
+    eta_seconds: float | None
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    study: str
+    storage: str
+    metric: str
+    direction: str
+    estimator: str
+    best_trial: int
+    best_params: dict[str, Any]
+    best_value: float
+    best_std: float
+    complete: int
+    pruned: int
+    failed: int
+    new: int
+    wanted: int
+    parent_run_id: str
+    report: Path
+    cluster: str | None
+    seconds: float
+    killed_runs: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "study": self.study,
+            "storage": self.storage,
+            "estimator": self.estimator,
+            "metric": self.metric,
+            "direction": self.direction,
+            "best": {
+                "trial": self.best_trial,
+                "params": self.best_params,
+                "score": self.best_value,
+                "std": self.best_std,
+            },
+            "trials": {
+                "wanted": self.wanted,
+                "complete": self.complete,
+                "pruned": self.pruned,
+                "failed": self.failed,
+                "this_run": self.new,
+            },
+            "parent_run_id": self.parent_run_id,
+            "cluster": self.cluster,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class _Plan:
+    """What a tuning run needs, resolved once from the project."""
+
+    project: Project
+    store: Store
+    study: Any
+    space: dict[str, Any]
+    metric: str
+    direction: str
+    seed: int
+    storage: str
+    wanted: int
+    deadline: float | None
+    n_jobs: int | None
+    parent_run_id: str = ""
+    progress: Callable[[Progress], None] | None = None
+    asked: dict[int, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    new_done: int = 0
+
+    def finished(self) -> list[Any]:
+        from optuna.trial import TrialState
+
+        done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        return [t for t in self.study.get_trials(deepcopy=False) if t.state in done]
+
+    def remaining(self) -> int:
+        return max(0, self.wanted - len(self.finished()))
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def ask(self) -> TrialTask:
+        trial = self.study.ask()
+        params = suggest(trial, self.space)
+        trial.set_user_attr("params", params)
+        self.asked[trial.number] = trial
+        project = self.project
+        return TrialTask(
+            study_name=self.study.study_name,
+            storage=self.storage,
+            pruner=project.params.tune.pruner,
+            trial_id=trial._trial_id,
+            number=trial.number,
+            params=params,
+            model=project.params.model.model_dump(mode="json"),
+            task=project.params.data.task,
+            train_path=str(project.paths.train),
+            schema_path=str(project.paths.schema_file),
+            folds=project.params.tune.cv,
+            seed=self.seed,
+            metric=self.metric,
+            tracking_uri=self.store.uri,
+            experiment_id=self.store.experiment_id,
+            parent_run_id=self.parent_run_id,
+            n_jobs=self.n_jobs,
+        )
+
+    def tell(self, result: TrialResult) -> None:
+        from optuna.trial import TrialState
+
+        trial = self.asked.pop(result.number)
+        trial.set_user_attr("std", result.std.get(self.metric))
+        trial.set_user_attr("run_id", result.run_id)
+        trial.set_user_attr("folds", result.folds)
+        if result.error:
+            trial.set_user_attr("error", result.error[:2000])
+        if result.state == COMPLETE:
+            self.study.tell(result.number, result.mean[self.metric])
+        elif result.state == PRUNED:
+            self.study.tell(result.number, state=TrialState.PRUNED)
+        else:
+            self.study.tell(result.number, state=TrialState.FAIL)
+        if result.state == FAIL:
+            log.warning("trial %d failed: %s", result.number, result.error)
+        self.new_done += 1
+        if self.progress is not None:
+            self.progress(self._progress(result.state))
+
+    def abandon(self) -> None:
+        """Trials asked but never told (an interrupt): FAIL, so the study stays consistent."""
+        from optuna.trial import TrialState
+
+        for number in list(self.asked):
+            self.study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
+            self.asked.pop(number)
+
+    def best(self) -> Any | None:
+        from optuna.trial import TrialState
+
+        complete = [t for t in self.finished() if t.state == TrialState.COMPLETE]
+        if not complete:
+            return None
+        pick = min if self.direction == "minimize" else max
+        return pick(complete, key=lambda t: float(t.value))
+
+    def _progress(self, state: str) -> Progress:
+        best = self.best()
+        done = len(self.finished())
+        elapsed = time.monotonic() - self.started
+        left = max(0, self.wanted - done)
+        eta = elapsed / self.new_done * left if self.new_done else None
+        return Progress(
+            done,
+            self.wanted,
+            state,
+            self.metric,
+            float(best.value) if best is not None else None,
+            best.user_attrs.get("std") if best is not None else None,
+            eta,
+        )
+
+
+# --------------------------------------------------------------------------- executing trials
+
+
+def _in_process(plan: _Plan) -> None:
+    register_study(plan.storage, plan.study.study_name, plan.study)
+    while plan.remaining() > 0 and not plan.out_of_time():
+        plan.tell(run_trial(plan.ask()))
+
+
+def _on_cluster(plan: _Plan, client: Any) -> None:
+    """Keep every worker busy: one trial per worker in flight, a new one asked as each ends."""
+    from distributed import as_completed
+
+    slots = max(1, cluster.workers(client))
+    pending = as_completed()
+    flight: dict[Any, TrialTask] = {}
+    budget = plan.remaining()
+
+    def submit() -> None:
+        nonlocal budget
+        task = plan.ask()
+        key = f"mlops-trial-{task.number}-{uuid.uuid4().hex[:8]}"
+        future = client.submit(run_trial, task, key=key, pure=False)
+        flight[future] = task
+        pending.add(future)
+        budget -= 1
+
+    while budget > 0 and len(flight) < slots and not plan.out_of_time():
+        submit()
+    for future in pending:
+        task = flight.pop(future)
+        try:
+            result = future.result()
+        except Exception as exc:  # KilledWorker, CommClosedError: the worker died
+            reason = f"{type(exc).__name__}: {first_line(exc)}"
+            result = TrialResult(task.number, FAIL, None, error=reason)
+        plan.tell(result)
+        if budget > 0 and not plan.out_of_time():
+            submit()
+
+
+def _execute(plan: _Plan, spec: cluster.ClusterSpec | None) -> None:
+    try:
+        if spec is None:
+            _in_process(plan)
+            return
+        with cluster.connect(spec) as client:
+            _on_cluster(plan, client)
+    except BaseException:
+        plan.abandon()
+        raise
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _plan_inputs(project: Project) -> tuple[str, dict[str, Any], str]:
+    """The estimator, its search space, and the md5 of the training split (checked inputs)."""
+    from mlops.train import require_valid_model
+
+    params = project.params
+    require_valid_model(project)  # names and range ends against sklearn, before any work
+    estimator = params.model.estimator
+    space = params.tune.space.get(estimator)
+    if not space:
+        raise ConfigError(
+            f"{project.config.params_path}: tune.space.{estimator}: no search space for the "
+            f"chosen estimator (model.estimator: {estimator}); add one, e.g. "
+            f"tune.space.{estimator}.<param>: {{type: int, low: 1, high: 10}}"
+        )
+    paths = project.paths
+    for path, command in ((paths.schema_file, "mlops data ingest"), (paths.train, "mlops data split")):
+        if not path.exists():
+            raise StageOrderError(f"{path}: not found; run `{command}` first")
+    return estimator, dict(space), artifacts.file_md5(paths.train)
+
+
+def _metric(project: Project) -> tuple[str, str]:
+    params = project.params
+    metric = params.tune.metric or params.gate.primary
+    if metric is None:
+        from mlops.data import load_schema, split_xy
+        from mlops.evaluate import default_primary
+
+        schema = load_schema(project.paths.schema_file)
+        target = split_xy(artifacts.read_table(project.paths.train), schema)[1]
+        metric = default_primary(params.data.task, target)
+    return metric, "minimize" if metric in catalog.LOWER_IS_BETTER else "maximize"
+
+
+def _study_name(project: Project, estimator: str, metric: str, seed: int, train_md5: str) -> str:
+    params = project.params
+    fixed = {k: v for k, v in params.model.active().items() if k not in params.tune.space[estimator]}
+    key = study_key(
+        {
+            "space": {k: v.model_dump(mode="json") for k, v in params.tune.space[estimator].items()},
+            "fixed": fixed,
+            "class_weight": params.model.class_weight,
+            "cv": params.tune.cv,
+            "metric": metric,
+            "seed": seed,
+            "pruner": params.tune.pruner,
+            "task": params.data.task,
+            "target": params.data.target,
+            "train_md5": train_md5,
+        }
+    )
+    return f"{project.settings.tracking.experiment}-{estimator}-{key}"
+
+
+def run_tuning(
+    project: Project,
+    store: Store,
+    *,
+    trials_wanted: int | None = None,
+    timeout: float | None = None,
+    cluster_spec: str | None = None,
+    study_name: str | None = None,
+    fresh: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+) -> TuneResult:
+    """Search `tune.space` for the chosen estimator; resume the study when it exists.
+
+    `trials_wanted`/`timeout` override `tune.trials`/`tune.timeout`; `cluster_spec` (else
+    `tune.cluster` of the config) runs the trials on Dask. Writes `reports/tune.json` and its
+    plots, and logs a parent run with one child run per trial.
+    """
+    started = time.monotonic()
+    params = project.params
+    tune = params.tune
+    spec = None
+    if cluster_spec is not None:
+        spec = cluster.parse(cluster_spec)
+    elif project.settings.tune.cluster is not None:
+        spec = cluster.parse(
+            project.settings.tune.cluster, key=f"{project.config.config_path}: tune.cluster"
+        )
+    wanted = trials_wanted if trials_wanted is not None else tune.trials
+    if wanted < 1:
+        raise ConfigError(f"--trials: needs at least 1 (got {wanted})")
+    estimator, space, train_md5 = _plan_inputs(project)
+    metric, direction = _metric(project)
+    seed = tune.seed if tune.seed is not None else params.split.seed
+    name = study_name or _study_name(project, estimator, metric, seed, train_md5)
+    url = study_storage(project, store)
+    study = open_study(
+        url, name, direction=direction, seed=seed, pruner=tune.pruner, fresh=fresh,
+        parallel=spec is not None,
+    )  # fmt: skip
+    fail_stale_trials(study)
+    limit = timeout if timeout is not None else tune.timeout
+    plan = _Plan(
+        project=project,
+        store=store,
+        study=study,
+        space=space,
+        metric=metric,
+        direction=direction,
+        seed=seed,
+        storage=url,
+        wanted=wanted,
+        deadline=started + limit if limit is not None else None,
+        n_jobs=params.train.n_jobs if params.train.n_jobs is not None or spec is None else 1,
+        progress=progress,
+    )
+    resumed = parent_run(study, store)
+    git = tracking.git_state(project.root)
+    run_label = f"tune-{tracking.run_name(params.model, git, tracking.dvc_experiment())}"
+    with store.run(run_id=resumed, run_name=None if resumed else run_label) as run_id:
+        plan.parent_run_id = run_id
+        client, experiment = store.client, store.experiment_id
+        stale = trials.kill_running_children(client, experiment, run_id, "tuning interrupted")
+        if resumed is None:
+            study.set_user_attr(PARENT_RUN_ATTR, run_id)
+            tracking.log_params(
+                {
+                    "tune.study": name,
+                    "tune.estimator": estimator,
+                    "tune.space": json.dumps({k: v.model_dump(mode="json") for k, v in space.items()}),
+                    "tune.cv": tune.cv,
+                    "tune.metric": metric,
+                    "tune.direction": direction,
+                    "tune.seed": seed,
+                    "tune.pruner": tune.pruner,
+                }
+            )
+        tracking.set_tags(
+            {
+                **tracking.lineage_tags(project.config, {"train": train_md5}, git),
+                tags.STAGE: "tune",
+                tags.ESTIMATOR: estimator,
+                tags.STUDY: name,
+            }
+        )
+        _execute(plan, spec)
+        killed = stale + trials.kill_running_children(
+            client, experiment, run_id, "trial process gone (worker lost)"
+        )
+        result = _finish(plan, estimator, run_id, spec, started, killed)
+    return result
+
+
+def _finish(
+    plan: _Plan,
+    estimator: str,
+    run_id: str,
+    spec: cluster.ClusterSpec | None,
+    started: float,
+    killed: list[str],
+) -> TuneResult:
+    from optuna.trial import TrialState
+
+    from mlops.tune._report import write_plots
+
+    finished = plan.finished()
+    count = {s: sum(1 for t in finished if t.state == s) for s in TrialState}
+    best = plan.best()
+    tracking.log_metrics(
+        {
+            "trials_complete": count[TrialState.COMPLETE],
+            "trials_pruned": count[TrialState.PRUNED],
+            "trials_failed": count[TrialState.FAIL],
+            "trials_wanted": plan.wanted,
+        }
+    )
+    if best is None:
+        errors = [t.user_attrs.get("error") for t in finished if t.user_attrs.get("error")]
+        detail = f" (first error: {errors[0]})" if errors else ""
+        raise DataError(
+            f"tuning {plan.study.study_name}: no trial completed of {len(finished)}{detail}"
+        )
+    best_params = dict(best.user_attrs.get("params") or best.params)
+    best_std = float(best.user_attrs.get("std") or 0.0)
+    tracking.log_metrics(
+        {f"best_{plan.metric}": float(best.value), f"best_{plan.metric}_std": best_std}
+    )
+    reports = plan.project.paths.reports
+    result = TuneResult(
+        study=plan.study.study_name,
+        storage=tracking.redact(plan.storage),
+        metric=plan.metric,
+        direction=plan.direction,
+        estimator=estimator,
+        best_trial=int(best.number),
+        best_params=best_params,
+        best_value=float(best.value),
+        best_std=best_std,
+        complete=count[TrialState.COMPLETE],
+        pruned=count[TrialState.PRUNED],
+        failed=count[TrialState.FAIL],
+        new=plan.new_done,
+        wanted=plan.wanted,
+        parent_run_id=run_id,
+        report=reports / REPORT_FILE,
+        cluster=str(spec) if spec is not None else None,
+        seconds=time.monotonic() - started,
+        killed_runs=killed,
+    )
+    artifacts.write_json(result.report, result.to_json())
+    folder = reports / PLOTS_DIR
+    summary = artifacts.write_json(
+        folder / "trials.json", {**result.to_json(), "all": list(trial_rows(plan.study))}
+    )
+    plots = [summary, *write_plots(plan.study, folder)]
+    tracking.log_artifacts(result.report, "tune")
+    for path in plots:
+        tracking.log_artifacts(path, "tune")
+    tracking.set_tags({f"{tags.PREFIX}tune.best_params": json.dumps(best_params, sort_keys=True)})
+    return result
+
+
+def trial_rows(study: Any) -> Iterator[dict[str, Any]]:
+    """Every trial of a study as a plain row (number, state, value, std, params)."""
+    for trial in study.get_trials(deepcopy=False):
+        yield {
+            "number": trial.number,
+            "state": trial.state.name,
+            "value": trial.value,
+            "std": trial.user_attrs.get("std"),
+            "params": trial.user_attrs.get("params") or trial.params,
+        }
+
