@@ -36,11 +36,15 @@ def tune(
     ctx: typer.Context,
     trials: Annotated[
         int | None,
-        typer.Option("--trials", "-n", min=1, help="Trials in the study in all [default: tune.trials]."),
+        typer.Option(
+            "--trials", "-n", min=1, help="Trials in the study in all [default: tune.trials]."
+        ),
     ] = None,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", min=0.001, help="Seconds to start trials for [default: tune.timeout]."),
+        typer.Option(
+            "--timeout", min=0.001, help="Seconds to start trials for [default: tune.timeout]."
+        ),
     ] = None,
     cluster: Annotated[
         str | None,
@@ -70,7 +74,7 @@ def tune(
       mlops tune --trials 30
       mlops tune --cluster local:2 --apply && dvc repro
     """
-    from mlops.cli.state import fmt, print_json
+    from mlops.cli.state import print_json
     from mlops.tune import apply_params, run_tuning
 
     opts = options(ctx)
@@ -90,7 +94,10 @@ def tune(
     if json_out:
         print_json({**result.to_json(), "applied": str(applied) if applied else None})
     else:
-        params = ", ".join(f"{k}={fmt(v)}" for k, v in result.best_params.items())
+        params = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in result.best_params.items()
+        )
         typer.echo(
             f"best {result.metric} {result.best_value:.4f} ± {result.best_std:.4f} "
             f"(trial {result.best_trial}): {params}"

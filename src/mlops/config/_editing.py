@@ -9,6 +9,11 @@ from typing import Any
 from mlops.errors import ConfigError
 
 
+def _null(representer: Any, _: None) -> Any:
+    """`null` as written (ruamel's default writes nothing after the colon)."""
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")
+
+
 def set_values(text: str, section: Sequence[str], values: Mapping[str, Any], *, name: str) -> str:
     """`text` (YAML) with `values` set under the mapping at `section` (created if absent).
 
@@ -23,6 +28,7 @@ def set_values(text: str, section: Sequence[str], values: Mapping[str, Any], *, 
     yaml.preserve_quotes = True
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=2, offset=0)
+    yaml.representer.add_representer(type(None), _null)
     try:
         tree = yaml.load(text)
     except YAMLError as exc:

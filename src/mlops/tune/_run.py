@@ -3,6 +3,7 @@ run; trials run in-process one after the other, or on a Dask cluster N at a time
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -19,7 +20,15 @@ from mlops.tracking import Store, tags, trials
 from mlops.tune._space import study_key, suggest
 from mlops.tune._study import PARENT_RUN_ATTR, fail_stale_trials, open_study, parent_run
 from mlops.tune._study import storage_url as study_storage
-from mlops.tune._trial import COMPLETE, FAIL, PRUNED, TrialResult, TrialTask, register_study, run_trial
+from mlops.tune._trial import (
+    COMPLETE,
+    FAIL,
+    PRUNED,
+    TrialResult,
+    TrialTask,
+    register_study,
+    run_trial,
+)
 
 log = logging.getLogger(__name__)
 
@@ -244,12 +253,11 @@ def _on_cluster(plan: _Plan, client: Any) -> None:
             submit()
 
 
-def _execute(plan: _Plan, spec: cluster.ClusterSpec | None) -> None:
+def _execute(plan: _Plan, client: Any | None) -> None:
     try:
-        if spec is None:
+        if client is None:
             _in_process(plan)
-            return
-        with cluster.connect(spec) as client:
+        else:
             _on_cluster(plan, client)
     except BaseException:
         plan.abandon()
@@ -257,6 +265,24 @@ def _execute(plan: _Plan, spec: cluster.ClusterSpec | None) -> None:
 
 
 # --------------------------------------------------------------------------- the run
+
+
+def _probe(spec: cluster.ClusterSpec) -> None:
+    """A scheduler address where nothing listens fails at once (Dask would retry until its
+    connect timeout); one that accepts is then connected to by Dask itself."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(spec.address))
+    host, port = parts.hostname or "", parts.port or 8786
+    try:
+        with socket.create_connection((host, port), timeout=cluster.CONNECT_TIMEOUT):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or first_line(exc)
+        raise cluster.ClusterError(
+            f"cluster {spec.address}: no Dask scheduler answers ({reason})"
+        ) from exc
 
 
 def _plan_inputs(project: Project) -> tuple[str, dict[str, Any], str]:
@@ -274,7 +300,10 @@ def _plan_inputs(project: Project) -> tuple[str, dict[str, Any], str]:
             f"tune.space.{estimator}.<param>: {{type: int, low: 1, high: 10}}"
         )
     paths = project.paths
-    for path, command in ((paths.schema_file, "mlops data ingest"), (paths.train, "mlops data split")):
+    for path, command in (
+        (paths.schema_file, "mlops data ingest"),
+        (paths.train, "mlops data split"),
+    ):
         if not path.exists():
             raise StageOrderError(f"{path}: not found; run `{command}` first")
     return estimator, dict(space), artifacts.file_md5(paths.train)
@@ -295,10 +324,14 @@ def _metric(project: Project) -> tuple[str, str]:
 
 def _study_name(project: Project, estimator: str, metric: str, seed: int, train_md5: str) -> str:
     params = project.params
-    fixed = {k: v for k, v in params.model.active().items() if k not in params.tune.space[estimator]}
+    fixed = {
+        k: v for k, v in params.model.active().items() if k not in params.tune.space[estimator]
+    }
     key = study_key(
         {
-            "space": {k: v.model_dump(mode="json") for k, v in params.tune.space[estimator].items()},
+            "space": {
+                k: v.model_dump(mode="json") for k, v in params.tune.space[estimator].items()
+            },
             "fixed": fixed,
             "class_weight": params.model.class_weight,
             "cv": params.tune.cv,
@@ -343,7 +376,46 @@ def run_tuning(
     wanted = trials_wanted if trials_wanted is not None else tune.trials
     if wanted < 1:
         raise ConfigError(f"--trials: needs at least 1 (got {wanted})")
+    if spec is not None and not spec.local:
+        _probe(spec)
     estimator, space, train_md5 = _plan_inputs(project)
+    with contextlib.ExitStack() as stack:
+        # The cluster first: an address nobody answers at fails before any study or run exists.
+        client = stack.enter_context(cluster.connect(spec)) if spec is not None else None
+        return _tune(
+            project,
+            store,
+            estimator,
+            space,
+            train_md5,
+            wanted,
+            timeout,
+            spec,
+            client,
+            study_name,
+            fresh,
+            progress,
+            started,
+        )
+
+
+def _tune(
+    project: Project,
+    store: Store,
+    estimator: str,
+    space: dict[str, Any],
+    train_md5: str,
+    wanted: int,
+    timeout: float | None,
+    spec: cluster.ClusterSpec | None,
+    client: Any | None,
+    study_name: str | None,
+    fresh: bool,
+    progress: Callable[[Progress], None] | None,
+    started: float,
+) -> TuneResult:
+    params = project.params
+    tune = params.tune
     metric, direction = _metric(project)
     seed = tune.seed if tune.seed is not None else params.split.seed
     name = study_name or _study_name(project, estimator, metric, seed, train_md5)
@@ -381,7 +453,9 @@ def run_tuning(
                 {
                     "tune.study": name,
                     "tune.estimator": estimator,
-                    "tune.space": json.dumps({k: v.model_dump(mode="json") for k, v in space.items()}),
+                    "tune.space": json.dumps(
+                        {k: v.model_dump(mode="json") for k, v in space.items()}
+                    ),
                     "tune.cv": tune.cv,
                     "tune.metric": metric,
                     "tune.direction": direction,
@@ -397,7 +471,7 @@ def run_tuning(
                 tags.STUDY: name,
             }
         )
-        _execute(plan, spec)
+        _execute(plan, client)
         killed = stale + trials.kill_running_children(
             client, experiment, run_id, "trial process gone (worker lost)"
         )
@@ -484,4 +558,3 @@ def trial_rows(study: Any) -> Iterator[dict[str, Any]]:
             "std": trial.user_attrs.get("std"),
             "params": trial.user_attrs.get("params") or trial.params,
         }
-

@@ -35,9 +35,7 @@ def suggest(trial: Any, space: dict[str, SpaceSpec]) -> dict[str, Any]:
         elif spec.type == "log":
             values[name] = rounded(trial.suggest_float(name, spec.low, spec.high, log=True))
         else:
-            values[name] = rounded(
-                trial.suggest_float(name, spec.low, spec.high, step=spec.step)
-            )
+            values[name] = rounded(trial.suggest_float(name, spec.low, spec.high, step=spec.step))
     return values
 
 
