@@ -445,8 +445,8 @@ def _tune(
     run_label = f"tune-{tracking.run_name(params.model, git, tracking.dvc_experiment())}"
     with store.run(run_id=resumed, run_name=None if resumed else run_label) as run_id:
         plan.parent_run_id = run_id
-        client, experiment = store.client, store.experiment_id
-        stale = trials.kill_running_children(client, experiment, run_id, "tuning interrupted")
+        mlflow_client, experiment = store.client, store.experiment_id
+        stale = trials.kill_running_children(mlflow_client, experiment, run_id, "tuning interrupted")
         if resumed is None:
             study.set_user_attr(PARENT_RUN_ATTR, run_id)
             tracking.log_params(
@@ -473,7 +473,7 @@ def _tune(
         )
         _execute(plan, client)
         killed = stale + trials.kill_running_children(
-            client, experiment, run_id, "trial process gone (worker lost)"
+            mlflow_client, experiment, run_id, "trial process gone (worker lost)"
         )
         result = _finish(plan, estimator, run_id, spec, started, killed)
     return result
