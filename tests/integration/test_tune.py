@@ -202,9 +202,10 @@ def _running_trial_pid(database: Path) -> int | None:
         JOIN tags c ON c.run_uuid = r.run_uuid AND c.key = 'mlflow.parentRunId'
         WHERE r.status = 'RUNNING'
     """
-    with contextlib.suppress(sqlite3.Error), contextlib.closing(
-        sqlite3.connect(database, timeout=1)
-    ) as conn:
+    with (
+        contextlib.suppress(sqlite3.Error),
+        contextlib.closing(sqlite3.connect(database, timeout=1)) as conn,
+    ):
         row = conn.execute(query).fetchone()
         return int(row[0]) if row else None
     return None

@@ -49,7 +49,11 @@ def evaluate(
 
     result = run_evaluation(options(ctx).project(), options(ctx).store(), cv=cv)
     if json_out:
-        payload = {"run_id": result.run_id, "metrics": result.metrics, "gate": result.gate.to_json()}
+        payload = {
+            "run_id": result.run_id,
+            "metrics": result.metrics,
+            "gate": result.gate.to_json(),
+        }
         if result.cv is not None:
             payload["cv"] = result.cv.to_json()
         print_json(payload)

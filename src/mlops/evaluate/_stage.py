@@ -159,6 +159,4 @@ def run_evaluation(
         tracking.log_artifacts(reports / "gate.json", "reports")
         tracking.log_artifacts(reports / "plots", "reports/plots")
         tracking.log_artifacts(reports / "figures", "reports/figures")
-    return EvaluationResult(
-        str(record["run_id"]), metrics, gate, metrics_path, plots, cv=cv_scores
-    )
+    return EvaluationResult(str(record["run_id"]), metrics, gate, metrics_path, plots, cv=cv_scores)

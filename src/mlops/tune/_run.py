@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mlops import artifacts, catalog, cluster, tracking
 from mlops.errors import ConfigError, DataError, StageOrderError, first_line
@@ -31,6 +31,8 @@ from mlops.tune._trial import (
 )
 
 log = logging.getLogger(__name__)
+
+Direction = Literal["minimize", "maximize"]
 
 #: `reports/tune.json`, and the folder of its plots.
 REPORT_FILE = "tune.json"
@@ -107,7 +109,7 @@ class _Plan:
     study: Any
     space: dict[str, Any]
     metric: str
-    direction: str
+    direction: Direction
     seed: int
     storage: str
     wanted: int
@@ -226,7 +228,7 @@ def _on_cluster(plan: _Plan, client: Any) -> None:
     from distributed import as_completed
 
     slots = max(1, cluster.workers(client))
-    pending = as_completed()
+    pending = as_completed()  # type: ignore[no-untyped-call]
     flight: dict[Any, TrialTask] = {}
     budget = plan.remaining()
 
@@ -236,7 +238,7 @@ def _on_cluster(plan: _Plan, client: Any) -> None:
         key = f"mlops-trial-{task.number}-{uuid.uuid4().hex[:8]}"
         future = client.submit(run_trial, task, key=key, pure=False)
         flight[future] = task
-        pending.add(future)
+        pending.add(future)  # type: ignore[no-untyped-call]
         budget -= 1
 
     while budget > 0 and len(flight) < slots and not plan.out_of_time():
@@ -309,7 +311,7 @@ def _plan_inputs(project: Project) -> tuple[str, dict[str, Any], str]:
     return estimator, dict(space), artifacts.file_md5(paths.train)
 
 
-def _metric(project: Project) -> tuple[str, str]:
+def _metric(project: Project) -> tuple[str, Direction]:
     params = project.params
     metric = params.tune.metric or params.gate.primary
     if metric is None:
@@ -319,7 +321,8 @@ def _metric(project: Project) -> tuple[str, str]:
         schema = load_schema(project.paths.schema_file)
         target = split_xy(artifacts.read_table(project.paths.train), schema)[1]
         metric = default_primary(params.data.task, target)
-    return metric, "minimize" if metric in catalog.LOWER_IS_BETTER else "maximize"
+    direction: Direction = "minimize" if metric in catalog.LOWER_IS_BETTER else "maximize"
+    return metric, direction
 
 
 def _study_name(project: Project, estimator: str, metric: str, seed: int, train_md5: str) -> str:
@@ -446,7 +449,9 @@ def _tune(
     with store.run(run_id=resumed, run_name=None if resumed else run_label) as run_id:
         plan.parent_run_id = run_id
         mlflow_client, experiment = store.client, store.experiment_id
-        stale = trials.kill_running_children(mlflow_client, experiment, run_id, "tuning interrupted")
+        stale = trials.kill_running_children(
+            mlflow_client, experiment, run_id, "tuning interrupted"
+        )
         if resumed is None:
             study.set_user_attr(PARENT_RUN_ATTR, run_id)
             tracking.log_params(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mlops.errors import ConfigError, TrackingError, first_line, redact_secrets
 from mlops.project import Project
@@ -31,7 +31,14 @@ def storage_url(project: Project, store: Store) -> str:
 
 
 def open_study(
-    url: str, name: str, *, direction: str, seed: int, pruner: str, fresh: bool, parallel: bool
+    url: str,
+    name: str,
+    *,
+    direction: Literal["minimize", "maximize"],
+    seed: int,
+    pruner: str,
+    fresh: bool,
+    parallel: bool,
 ) -> Any:
     """Create the study, or load it to resume (`fresh`: delete it first)."""
     import optuna
