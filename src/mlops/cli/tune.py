@@ -37,13 +37,13 @@ def tune(
     trials: Annotated[
         int | None,
         typer.Option(
-            "--trials", "-n", min=1, help="Trials in the study in all [default: tune.trials]."
+            "--trials", "-n", min=1, help="Trials in the study in all (default: tune.trials)."
         ),
     ] = None,
     timeout: Annotated[
         float | None,
         typer.Option(
-            "--timeout", min=0.001, help="Seconds to start trials for [default: tune.timeout]."
+            "--timeout", min=0.001, help="Seconds to start trials for (default: tune.timeout)."
         ),
     ] = None,
     cluster: Annotated[
@@ -52,7 +52,7 @@ def tune(
             "--cluster",
             metavar="local:N|tcp://HOST:PORT",
             help="Run trials on Dask: N local worker processes, or a running scheduler "
-            "[default: tune.cluster of the config; none: in-process].",
+            "(default: tune.cluster of the config; none: in-process).",
         ),
     ] = None,
     apply: Annotated[
@@ -64,7 +64,7 @@ def tune(
     ] = False,
     study: Annotated[
         str | None,
-        typer.Option("--study", help="Study name [default: derived from the space, data and CV]."),
+        typer.Option("--study", help="Study name (default: derived from the space, data and CV)."),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
