@@ -382,53 +382,55 @@ def run_tuning(
     if spec is not None and not spec.local:
         _probe(spec)
     estimator, space, train_md5 = _plan_inputs(project)
+    request = _Request(
+        estimator=estimator,
+        space=space,
+        train_md5=train_md5,
+        wanted=wanted,
+        timeout=timeout if timeout is not None else tune.timeout,
+        spec=spec,
+        study_name=study_name,
+        fresh=fresh,
+        progress=progress,
+        started=started,
+    )
     with contextlib.ExitStack() as stack:
         # The cluster first: an address nobody answers at fails before any study or run exists.
         client = stack.enter_context(cluster.connect(spec)) if spec is not None else None
-        return _tune(
-            project,
-            store,
-            estimator,
-            space,
-            train_md5,
-            wanted,
-            timeout,
-            spec,
-            client,
-            study_name,
-            fresh,
-            progress,
-            started,
-        )
+        return _tune(project, store, request, client)
 
 
-def _tune(
-    project: Project,
-    store: Store,
-    estimator: str,
-    space: dict[str, Any],
-    train_md5: str,
-    wanted: int,
-    timeout: float | None,
-    spec: cluster.ClusterSpec | None,
-    client: Any | None,
-    study_name: str | None,
-    fresh: bool,
-    progress: Callable[[Progress], None] | None,
-    started: float,
-) -> TuneResult:
+@dataclass(frozen=True)
+class _Request:
+    """What `run_tuning` was asked for, checked."""
+
+    estimator: str
+    space: dict[str, Any]
+    train_md5: str
+    wanted: int
+    timeout: float | None
+    spec: cluster.ClusterSpec | None
+    study_name: str | None
+    fresh: bool
+    progress: Callable[[Progress], None] | None
+    started: float
+
+
+def _tune(project: Project, store: Store, request: _Request, client: Any | None) -> TuneResult:
     params = project.params
     tune = params.tune
+    estimator, space, spec = request.estimator, request.space, request.spec
     metric, direction = _metric(project)
     seed = tune.seed if tune.seed is not None else params.split.seed
-    name = study_name or _study_name(project, estimator, metric, seed, train_md5)
+    name = request.study_name or _study_name(project, estimator, metric, seed, request.train_md5)
     url = study_storage(project, store)
     study = open_study(
-        url, name, direction=direction, seed=seed, pruner=tune.pruner, fresh=fresh,
+        url, name, direction=direction, seed=seed, pruner=tune.pruner, fresh=request.fresh,
         parallel=spec is not None,
     )  # fmt: skip
     fail_stale_trials(study)
-    limit = timeout if timeout is not None else tune.timeout
+    limit = request.timeout
+    started = request.started
     plan = _Plan(
         project=project,
         store=store,
@@ -438,10 +440,10 @@ def _tune(
         direction=direction,
         seed=seed,
         storage=url,
-        wanted=wanted,
+        wanted=request.wanted,
         deadline=started + limit if limit is not None else None,
         n_jobs=params.train.n_jobs if params.train.n_jobs is not None or spec is None else 1,
-        progress=progress,
+        progress=request.progress,
     )
     resumed = parent_run(study, store)
     git = tracking.git_state(project.root)
@@ -470,7 +472,7 @@ def _tune(
             )
         tracking.set_tags(
             {
-                **tracking.lineage_tags(project.config, {"train": train_md5}, git),
+                **tracking.lineage_tags(project.config, {"train": request.train_md5}, git),
                 tags.STAGE: "tune",
                 tags.ESTIMATOR: estimator,
                 tags.STUDY: name,
