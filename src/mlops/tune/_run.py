@@ -227,6 +227,13 @@ def _on_cluster(plan: _Plan, client: Any) -> None:
     """Keep every worker busy: one trial per worker in flight, a new one asked as each ends."""
     from distributed import as_completed
 
+    try:  # a scheduler without workers would leave every trial queued forever
+        client.wait_for_workers(1, timeout=cluster.START_TIMEOUT)
+    except TimeoutError as exc:
+        raise cluster.ClusterError(
+            f"cluster {client.scheduler.address}: no worker joined within "
+            f"{cluster.START_TIMEOUT:g} s"
+        ) from exc
     slots = max(1, cluster.workers(client))
     pending = as_completed()  # type: ignore[no-untyped-call]
     flight: dict[Any, TrialTask] = {}
