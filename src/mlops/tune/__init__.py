@@ -4,7 +4,8 @@ CV folds), resumably, in-process or on a Dask cluster, every trial an MLflow chi
 from __future__ import annotations
 
 from mlops.tune._apply import apply_params
-from mlops.tune._run import PLOTS_DIR, REPORT_FILE, Progress, TuneResult, run_tuning, trial_rows
+from mlops.tune._plan import Progress
+from mlops.tune._run import PLOTS_DIR, REPORT_FILE, TuneResult, run_tuning, trial_rows
 from mlops.tune._space import rounded, suggest
 from mlops.tune._study import STUDY_FILE, storage_url
 from mlops.tune._trial import TrialResult, TrialTask, run_trial
