@@ -68,6 +68,35 @@ def cv_splits(
     return list(splitter.split(target.to_frame(), target))
 
 
+class _Scored:
+    """A fitted sklearn `Pipeline` classifier seen through one `predict_proba` pass: its
+    predictions are the most probable classes, as `Pipeline.predict` of the catalog's
+    classifiers computes them, without a second pass over the fold."""
+
+    def __init__(self, model: Any, features: pd.DataFrame) -> None:
+        import numpy as np
+
+        self.classes_ = model.classes_
+        self._proba = model.predict_proba(features)
+        self._predicted = np.asarray(self.classes_)[np.argmax(self._proba, axis=1)]
+
+    def predict(self, features: pd.DataFrame) -> Any:
+        return self._predicted
+
+    def predict_proba(self, features: pd.DataFrame) -> Any:
+        return self._proba
+
+
+def _scorable(model: Any, features: pd.DataFrame, task: Task) -> Any:
+    """The fitted model to score: a plain Pipeline classifier predicted once (not a threshold
+    wrapper, whose predictions are not the most probable classes)."""
+    from sklearn.pipeline import Pipeline
+
+    if task == "classification" and type(model) is Pipeline and hasattr(model, "predict_proba"):
+        return _Scored(model, features)
+    return model
+
+
 def cross_validate(
     model: Any,
     features: pd.DataFrame,
@@ -88,7 +117,10 @@ def cross_validate(
             fitted.fit(features.iloc[train_rows], target.iloc[train_rows])
         except ValueError as exc:
             raise DataError(f"cross-validation fold {index + 1}: {first_line(exc)}") from exc
-        scores = score_model(fitted, features.iloc[test_rows], target.iloc[test_rows], task)
+        held_out = features.iloc[test_rows]
+        scores = score_model(
+            _scorable(fitted, held_out, task), held_out, target.iloc[test_rows], task
+        )
         per_fold.append({k: v for k, v in scores.items() if math.isfinite(v)})
         if on_fold is not None:
             on_fold(index, per_fold[-1])
