@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev run test lint format typecheck check pipeline ingest train eval drift promote clean serve
+.PHONY: help setup setup-dev run test lint format typecheck check pipeline ingest train eval drift promote clean serve tune
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ train: setup ## mlops train
 eval: setup ## mlops eval
 	$(BIN)/mlops eval
 
+tune: setup ## mlops tune: search tune.space (not part of run; resumable)
+	$(BIN)/mlops tune
+
 serve: setup ## mlops serve: the champion over HTTP on 127.0.0.1:8080 (MLflow's protocol)
 	$(BIN)/mlops serve
 
@@ -68,4 +71,4 @@ typecheck: setup-dev ## mypy --strict
 check: lint typecheck test ## lint + typecheck + test
 
 clean: ## Remove generated data, models, reports and the local tracking store
-	rm -rf data/raw data/processed models/model.skops models/run.json reports mlflow.db mlflow.db-* .mlflow.db.* mlartifacts .mlops
+	rm -rf data/raw data/processed models/model.skops models/run.json reports mlflow.db mlflow.db-* .mlflow.db.* optuna.db mlartifacts .mlops

@@ -18,6 +18,9 @@ from mlops.project import Project
 from mlops.promote import CHAMPION_FILE
 
 DVC_FILE = "dvc.yaml"
+#: `mlops tune` as a DVC stage, in its own file: `dvc repro` (and `make run`) reads only the
+#: root dvc.yaml, so tuning runs only when asked: `dvc repro tune/dvc.yaml`.
+TUNE_DVC_FILE = "tune/dvc.yaml"
 #: A params-like file holding the toolkit version: in a user's project every stage depends on
 #: it, so upgrading mlops (and `mlops pipeline write`) reruns what it must.
 TOOLKIT_FILE = ".mlops.yaml"
@@ -50,9 +53,12 @@ class Stage:
     params: tuple[str, ...] = ()
     outs: tuple[Out, ...] = ()
     metrics: tuple[str, ...] = ()
+    #: The stage's working directory relative to its dvc.yaml (None: the file's folder).
+    wdir: str | None = None
 
     def render(self, code_deps: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {"cmd": self.cmd}
+        body: dict[str, Any] = {"wdir": self.wdir} if self.wdir else {}
+        body["cmd"] = self.cmd
         deps = [*(self.code if code_deps else ()), *self.deps]
         if deps:
             body["deps"] = deps
@@ -193,6 +199,24 @@ def stage_list(project: Project) -> Pipeline:
     return Pipeline(stages, _plots(project, reports))
 
 
+def tune_stages(project: Project) -> Pipeline:
+    """`tune/dvc.yaml`: `mlops tune` over the training split (not part of `dvc repro`)."""
+    rel = project.relative
+    paths = project.paths
+    reports = rel(paths.reports)
+    stage = Stage(
+        "tune",
+        "mlops tune",
+        deps=(rel(paths.train), rel(paths.schema_file)),
+        code=("src/mlops/tune", "src/mlops/train.py", "src/mlops/evaluate/_cv.py"),
+        params=("tune", "model", "split.seed"),
+        outs=(Out(f"{reports}/tune", cache=False),),
+        metrics=(f"{reports}/tune.json",),
+        wdir="..",
+    )
+    return Pipeline((stage,))
+
+
 def is_toolkit_repo(root: Path) -> bool:
     """This repository (the toolkit's own source): stages depend on the code they run."""
     return (root / "src" / "mlops" / "__init__.py").is_file() and (
@@ -200,15 +224,19 @@ def is_toolkit_repo(root: Path) -> bool:
     ).is_file()
 
 
-def tree(project: Project) -> dict[str, Any]:
-    """`dvc.yaml` as data."""
-    return stage_list(project).render(code_deps=is_toolkit_repo(project.root))
+def tree(project: Project, file: str = DVC_FILE) -> dict[str, Any]:
+    """`dvc.yaml` (or `tune/dvc.yaml`) as data."""
+    stages = tune_stages(project) if file == TUNE_DVC_FILE else stage_list(project)
+    body = stages.render(code_deps=is_toolkit_repo(project.root))
+    if not body["plots"]:
+        del body["plots"]
+    return body
 
 
-def render(project: Project) -> str:
+def render(project: Project, file: str = DVC_FILE) -> str:
     import yaml
 
-    body = yaml.safe_dump(tree(project), sort_keys=False, default_flow_style=False, width=100)
+    body = yaml.safe_dump(tree(project, file), sort_keys=False, default_flow_style=False, width=100)
     return HEADER + body
 
 
@@ -221,11 +249,12 @@ def write(project: Project) -> list[Path]:
     from mlops import artifacts
 
     changed: list[Path] = []
-    target = project.root / DVC_FILE
-    text = render(project)
-    if not target.is_file() or target.read_text(encoding="utf-8") != text:
-        artifacts.write_text(target, text)
-        changed.append(target)
+    for file in (DVC_FILE, TUNE_DVC_FILE):
+        target = project.root / file
+        text = render(project, file)
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            artifacts.write_text(target, text)
+            changed.append(target)
     if not (project.paths.reports / CHAMPION_FILE).is_file():
         from mlops.promote import write_champion
         from mlops.tracking import Store
@@ -241,35 +270,40 @@ def write(project: Project) -> list[Path]:
 
 
 def check(project: Project) -> list[str]:
-    """How `dvc.yaml` differs from the stage list (empty: in step)."""
-    target = project.root / DVC_FILE
+    """How `dvc.yaml` and `tune/dvc.yaml` differ from the stage lists (empty: in step)."""
+    problems = [*_check_file(project, DVC_FILE), *_check_file(project, TUNE_DVC_FILE)]
+    if problems:
+        problems.append("run `mlops pipeline write` to regenerate it")
+    return problems
+
+
+def _check_file(project: Project, file: str) -> list[str]:
+    target = project.root / file
     if not target.is_file():
-        return [f"{DVC_FILE}: missing; run `mlops pipeline write`"]
+        return [f"{file}: missing; run `mlops pipeline write`"]
     try:
         found = read_yaml(target)
     except ConfigError as exc:
         return [str(exc)]
-    expected = tree(project)
+    expected = tree(project, file)
     problems: list[str] = []
     found_stages = found.get("stages") or {}
     expected_stages = expected["stages"]
     for name in expected_stages:
         if name not in found_stages:
-            problems.append(f"{DVC_FILE}: stage {name!r} is missing")
+            problems.append(f"{file}: stage {name!r} is missing")
         elif found_stages[name] != expected_stages[name]:
             keys = sorted(
                 key
                 for key in {*found_stages[name], *expected_stages[name]}
                 if found_stages[name].get(key) != expected_stages[name].get(key)
             )
-            problems.append(f"{DVC_FILE}: stage {name!r} differs in {', '.join(keys)}")
+            problems.append(f"{file}: stage {name!r} differs in {', '.join(keys)}")
     for name in found_stages:
         if name not in expected_stages:
-            problems.append(f"{DVC_FILE}: stage {name!r} is not in the stage list")
-    if (found.get("plots") or []) != expected["plots"]:
-        problems.append(f"{DVC_FILE}: plots differ from the stage list")
-    if problems:
-        problems.append("run `mlops pipeline write` to regenerate it")
+            problems.append(f"{file}: stage {name!r} is not in the stage list")
+    if (found.get("plots") or []) != expected.get("plots", []):
+        problems.append(f"{file}: plots differ from the stage list")
     return problems
 
 

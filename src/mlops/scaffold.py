@@ -64,6 +64,29 @@ class ProjectSpec:
     class_weight: str | None = None
 
 
+#: The search space `mlops init` writes under `tune.space` for each estimator.
+TUNE_SPACES: dict[str, dict[str, dict[str, Any]]] = {
+    "hist_gradient_boosting": {
+        "learning_rate": {"type": "log", "low": 0.01, "high": 0.3},
+        "max_iter": {"type": "int", "low": 50, "high": 300, "step": 50},
+        "max_leaf_nodes": {"type": "int", "low": 8, "high": 64},
+        "min_samples_leaf": {"type": "int", "low": 5, "high": 50},
+    },
+    "random_forest": {
+        "n_estimators": {"type": "int", "low": 100, "high": 500, "step": 100},
+        "max_depth": {"type": "int", "low": 3, "high": 20},
+        "min_samples_leaf": {"type": "int", "low": 1, "high": 10},
+    },
+    "extra_trees": {
+        "n_estimators": {"type": "int", "low": 100, "high": 500, "step": 100},
+        "max_depth": {"type": "int", "low": 3, "high": 20},
+        "min_samples_leaf": {"type": "int", "low": 1, "high": 10},
+    },
+    "logistic_regression": {"C": {"type": "log", "low": 0.001, "high": 100}},
+    "ridge": {"alpha": {"type": "log", "low": 0.001, "high": 100}},
+}
+
+
 #: This repository's example project: the Palmer penguins, shipped in a pip package.
 EXAMPLE = ProjectSpec(
     source="builtin:penguins",
@@ -84,6 +107,11 @@ def _flow(value: Any) -> str:
 
     text = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
     return text.removesuffix("...").strip()
+
+
+def _space(spec: dict[str, Any]) -> str:
+    """A search range as one line of YAML, keys in the order written (`{type: log, low: ...}`)."""
+    return "{" + ", ".join(f"{key}: {_flow(value)}" for key, value in spec.items()) + "}"
 
 
 def requirement() -> str:
@@ -114,6 +142,7 @@ def render(spec: ProjectSpec, *, pinned: str | None = None) -> dict[str, str]:
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
     )
     env.filters["flow"] = _flow
+    env.filters["space"] = _space
     values = {
         "source": spec.source,
         "target": spec.target,
@@ -123,6 +152,7 @@ def render(spec: ProjectSpec, *, pinned: str | None = None) -> dict[str, str]:
         "estimator": spec.estimator,
         "estimators": " | ".join(catalog.estimator_names(spec.task)),
         "model_params": spec.model_params,
+        "tune_space": TUNE_SPACES.get(spec.estimator, {}),
         "class_weight": spec.class_weight,
         "gates": spec.gates,
         "primary": spec.primary,

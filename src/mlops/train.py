@@ -117,7 +117,33 @@ def check_model_params(params: Params) -> list[str]:
     chosen = table.get(model.estimator)
     if chosen is not None and model.class_weight is not None:
         problems += _check_class_weight(chosen, model.estimator, model.class_weight)
-    return problems
+    return problems + _check_space(params)
+
+
+def _check_space(params: Params) -> list[str]:
+    """`tune.space`: hyperparameter names the estimator accepts, range ends and choices its
+    constraints accept (the values in between are of the same kind)."""
+    table = ESTIMATORS[params.data.task]
+    problems: list[str] = []
+    for name, section in params.tune.space.items():
+        make = table.get(name)
+        if make is None:  # not an estimator of the task: check_params names it
+            continue
+        key = f"tune.space.{name}"
+        valid = sorted(make().get_params(deep=False))
+        for param in sorted(set(section) - set(valid)):
+            problems.append(_unknown_parameter(name, f"{key}.{param}", param, valid))
+        for param, spec in section.items():
+            if param not in valid:
+                continue
+            if spec.type == "categorical":
+                values = list(spec.choices or [])
+            else:
+                ends = [v for v in (spec.low, spec.high) if v is not None]
+                values = [int(v) for v in ends] if spec.type == "int" else ends
+            for value in values:
+                problems += _rejected_values(make, key, {param: value})
+    return list(dict.fromkeys(problems))
 
 
 def require_valid_model(project: Project) -> None:

@@ -189,7 +189,7 @@ def test_train_before_split_says_which_command_to_run(project: Path, cli: Invoke
 
 def test_commands_before_ingest_say_which_command_to_run(project: Path, cli: Invoke) -> None:
     before = snapshot(project)
-    for args in (("data", "split"), ("data", "validate"), ("train",)):
+    for args in (("data", "split"), ("data", "validate"), ("train",), ("tune",)):
         assert_one_line_error(cli(*args), r"run `mlops data ingest` first")
     assert_one_line_error(cli("eval"), r"run `mlops train` first")
     # Only the files of a fresh example project, untouched.
@@ -199,6 +199,7 @@ def test_commands_before_ingest_say_which_command_to_run(project: Path, cli: Inv
         "dvc.yaml",
         "params.yaml",
         "reports",
+        "tune",  # tune/dvc.yaml
     ]
     assert snapshot(project) == before
 

@@ -251,6 +251,8 @@ def test_repository_example_files_come_from_the_templates() -> None:
     for name in scaffold.EXAMPLE_FILES:
         assert committed(name) == files[name], f"{name} differs from its template"
     assert committed("dvc.yaml") == pipeline.render(open_project(ROOT))
+    tune_file = pipeline.TUNE_DVC_FILE
+    assert committed(tune_file) == pipeline.render(open_project(ROOT), tune_file)
 
 
 def test_pipeline_check_and_write(tmp_path: Path) -> None:

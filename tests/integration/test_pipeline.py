@@ -220,8 +220,26 @@ def test_dvc_repro_tracks_lineage_and_reruns_exactly_what_changed(
     third = _run(project, dvc, "repro")
     assert _ran(third.stdout) == []
     assert sorted(_skipped(third.stdout)) == sorted(stages)
-    assert json.loads(_run(project, dvc, "status", "--json").stdout) == {}
+    # The `tune` stage (tune/dvc.yaml) is not part of `dvc repro`: it never ran, as status says.
+    assert "tune" not in _ran(first.stdout + second.stdout + third.stdout)
+    status = json.loads(_run(project, dvc, "status", "--json").stdout)
+    assert list(status) == ["tune/dvc.yaml:tune"]
+    assert not (project / "reports" / "tune.json").exists()
     assert len(_runs(client, opened.settings.tracking.experiment)) == 2
+
+    # ------------------------------------------------------------------ tuning, when asked
+    text = (project / "params.yaml").read_text(encoding="utf-8")
+    small = text.replace("  trials: 20 ", "  trials: 2 ").replace("  cv: 5 ", "  cv: 2 ")
+    (project / "params.yaml").write_text(small, encoding="utf-8")  # no root stage reads tune
+    tuned = _run(project, dvc, "repro", "tune/dvc.yaml")
+    assert "Running stage 'tune/dvc.yaml:tune'" in tuned.stdout
+    report = json.loads((project / "reports" / "tune.json").read_text(encoding="utf-8"))
+    assert report["trials"]["wanted"] == 2
+    assert json.loads(_run(project, dvc, "status", "--json").stdout) == {}
+    assert "reports/tune.json" in _run(project, dvc, "metrics", "show").stdout
+    assert _ran(_run(project, dvc, "repro").stdout) == []
+    runs = _runs(client, opened.settings.tracking.experiment)
+    assert len([r for r in runs if r.data.tags.get("mlops.stage") == "tune"]) == 1
 
     # Every data.* key is an ingest param: listing the features reruns from ingest.
     tree = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))

@@ -97,8 +97,10 @@ def _fresh_example(project: Path) -> None:
         "dvc.yaml",
         "params.yaml",
         "reports",
+        "tune",  # tune/dvc.yaml: the `mlops tune` stage, outside `dvc repro`
     ]
     assert sorted(p.name for p in (project / "reports").iterdir()) == ["champion.json"]
+    assert sorted(p.name for p in (project / "tune").iterdir()) == ["dvc.yaml"]
 
 
 # --------------------------------------------------------------------------- valid files pass

@@ -32,16 +32,31 @@ def evaluate(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print metrics and gates as JSON.")
     ] = False,
+    cv: Annotated[
+        int | None,
+        typer.Option(
+            "--cv",
+            metavar="K",
+            min=2,
+            help="Also estimate each metric by K-fold cross-validation on the training split "
+            "(mean ± std; the test split is not used for it).",
+        ),
+    ] = None,
 ) -> None:
     """Score the model on the test split, write reports and plots, and apply the gates."""
     from mlops.cli.state import fmt, print_json, stdout
     from mlops.evaluate import run_evaluation
 
-    result = run_evaluation(options(ctx).project(), options(ctx).store())
+    result = run_evaluation(options(ctx).project(), options(ctx).store(), cv=cv)
     if json_out:
-        print_json(
-            {"run_id": result.run_id, "metrics": result.metrics, "gate": result.gate.to_json()}
-        )
+        payload = {
+            "run_id": result.run_id,
+            "metrics": result.metrics,
+            "gate": result.gate.to_json(),
+        }
+        if result.cv is not None:
+            payload["cv"] = result.cv.to_json()
+        print_json(payload)
     else:
         from rich.table import Table
 
@@ -50,6 +65,12 @@ def evaluate(
         table.add_column("value", justify="right")
         for name, value in result.metrics.items():
             table.add_row(name, fmt(value))
+        if result.cv is not None:
+            for name, mean in result.cv.mean.items():
+                table.add_row(
+                    f"cv {name} ({result.cv.folds} folds, train split)",
+                    f"{fmt(mean)} ± {fmt(result.cv.std[name])}",
+                )
         for check in result.gate.results:
             table.add_row(
                 f"gate {check.name} {check.threshold}", "pass" if check.passed else "FAIL"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mlops.catalog import Task
 from mlops.config._checks import check_params
+from mlops.config._editing import set_values
 from mlops.config._loading import (
     CONFIG_ENV_VAR,
     DEFAULT_CONFIG,
@@ -32,9 +33,12 @@ from mlops.config._params import (
     ModelParams,
     Params,
     SliceGate,
+    SpaceSpec,
+    SpaceType,
     SplitParams,
     Threshold,
     TrainParams,
+    TuneParams,
 )
 from mlops.config._settings import (
     DvcSettings,
@@ -43,6 +47,7 @@ from mlops.config._settings import (
     ServeSettings,
     Settings,
     TrackingSettings,
+    TuneSettings,
 )
 
 __all__ = [
@@ -64,11 +69,15 @@ __all__ = [
     "ServeSettings",
     "Settings",
     "SliceGate",
+    "SpaceSpec",
+    "SpaceType",
     "SplitParams",
     "Task",
     "Threshold",
     "TrackingSettings",
     "TrainParams",
+    "TuneParams",
+    "TuneSettings",
     "apply_overrides",
     "check_params",
     "flatten",
@@ -78,4 +87,5 @@ __all__ = [
     "parse_override",
     "read_yaml",
     "resolve_config_path",
+    "set_values",
 ]

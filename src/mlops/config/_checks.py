@@ -6,7 +6,14 @@ import math
 
 from mlops import catalog
 from mlops.catalog import Task
-from mlops.config._params import DataParams, GateParams, ModelParams, Params
+from mlops.config._params import (
+    DataParams,
+    GateParams,
+    ModelParams,
+    Params,
+    SpaceSpec,
+    TuneParams,
+)
 
 
 def _listed(names: list[str] | tuple[str, ...]) -> str:
@@ -137,6 +144,67 @@ def _check_card(params: Params) -> list[str]:
     return problems
 
 
+def _check_range(key: str, spec: SpaceSpec) -> list[str]:
+    if spec.type == "categorical":
+        problems = [
+            f"{key}.{name}: only for int, float and log ranges (categorical uses choices)"
+            for name in ("low", "high", "step")
+            if getattr(spec, name) is not None
+        ]
+        if not spec.choices:
+            problems.append(f"{key}: categorical needs a non-empty `choices` list")
+        elif len({repr(choice) for choice in spec.choices}) != len(spec.choices):
+            problems.append(f"{key}.choices: lists a value twice")
+        return problems
+    if spec.choices is not None:
+        return [f"{key}.choices: only for type categorical ({spec.type} uses low and high)"]
+    if spec.low is None or spec.high is None:
+        return [f"{key}: a {spec.type} range needs `low` and `high`"]
+    problems = _finite(f"{key}.low", spec.low) + _finite(f"{key}.high", spec.high)
+    if problems:
+        return problems
+    if spec.low >= spec.high:
+        return [f"{key}: low {spec.low:g} >= high {spec.high:g} (an empty range)"]
+    if spec.type == "int":
+        problems += [
+            f"{key}.{name}: an int range needs whole numbers (got {value:g})"
+            for name, value in (("low", spec.low), ("high", spec.high), ("step", spec.step))
+            if value is not None and value != int(value)
+        ]
+    if spec.type == "log":
+        if spec.low <= 0:
+            problems.append(f"{key}: a log range needs low > 0 (got {spec.low:g})")
+        if spec.step is not None:
+            problems.append(f"{key}.step: a log range has no step")
+    if spec.step is not None and not (0 < spec.step <= spec.high - spec.low):
+        problems.append(
+            f"{key}.step: must be > 0 and at most high - low ({spec.high - spec.low:g})"
+        )
+    return problems
+
+
+def _check_tune(tune: TuneParams, task: Task) -> list[str]:
+    problems = []
+    known = catalog.estimator_names(task)
+    for estimator, section in tune.space.items():
+        if estimator not in known:
+            problems.append(
+                f"tune.space.{estimator}: not a {task} estimator (known: {_listed(known)}); "
+                "the space is keyed by estimator, like model.params"
+            )
+            continue
+        if not section:
+            problems.append(f"tune.space.{estimator}: no hyperparameter to search")
+        for name, spec in section.items():
+            problems += _check_range(f"tune.space.{estimator}.{name}", spec)
+    metrics = catalog.metric_names(task)
+    if tune.metric is not None and tune.metric not in metrics:
+        problems.append(
+            f"tune.metric: {tune.metric!r} is not a {task} metric (known: {_listed(metrics)})"
+        )
+    return problems
+
+
 def check_params(params: Params) -> list[str]:
     """Every cross-field rule of `params.yaml` that needs no data and no sklearn.
 
@@ -149,4 +217,5 @@ def check_params(params: Params) -> list[str]:
         *_check_model(params.model, task),
         *_check_gate(params.gate, task),
         *_check_card(params),
+        *_check_tune(params.tune, task),
     ]

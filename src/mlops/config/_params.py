@@ -188,6 +188,40 @@ class DriftParams(_Frozen):
         return self
 
 
+SpaceType = Literal["int", "float", "log", "categorical"]
+
+
+class SpaceSpec(_Frozen):
+    """One hyperparameter's search range: `int`/`float` in [low, high] (`step` optional), `log`
+    (a float sampled log-uniformly in [low, high], low > 0) or `categorical` (one of `choices`)."""
+
+    type: SpaceType
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    choices: list[Any] | None = None
+
+
+class TuneParams(_Frozen):
+    """`mlops tune`: the search space and the budget (Optuna TPE, median pruner over CV folds)."""
+
+    #: Search spaces per estimator (`{hist_gradient_boosting: {learning_rate: {...}}}`); the
+    #: section of `model.estimator` is searched, over its `model.params`.
+    space: dict[str, dict[str, SpaceSpec]] = Field(default_factory=dict)
+    #: Trials wanted in the study in all (finished trials of a resumed study count).
+    trials: int = Field(default=20, ge=1)
+    #: Seconds this run may start trials for (None: no limit).
+    timeout: float | None = Field(default=None, gt=0.0)
+    #: Folds of the cross-validation on the training split that scores a trial.
+    cv: int = Field(default=5, ge=2)
+    #: The metric optimised (None: `gate.primary`, else the task's default primary metric).
+    metric: str | None = None
+    #: Seed of the sampler and the folds (None: `split.seed`).
+    seed: int | None = None
+    #: `median`: stop a trial whose fold scores fall below the median of earlier trials.
+    pruner: Literal["median", "none"] = "median"
+
+
 class Params(_Frozen):
     """Everything in `params.yaml`: what DVC tracks per key."""
 
@@ -198,3 +232,4 @@ class Params(_Frozen):
     gate: GateParams = Field(default_factory=GateParams)
     drift: DriftParams = Field(default_factory=DriftParams)
     card: CardParams = Field(default_factory=CardParams)
+    tune: TuneParams = Field(default_factory=TuneParams)

@@ -68,6 +68,16 @@ class DvcSettings(_Frozen):
     remote: str | None = None  # None: the repository's default DVC remote
 
 
+class TuneSettings(_Frozen):
+    """Where `mlops tune` runs its trials and keeps its study."""
+
+    #: A Dask cluster for the trials: `local:N` or `tcp://HOST:PORT` (None: in-process).
+    cluster: str | None = None
+    #: An Optuna storage URL (None: `optuna.db` beside a SQLite tracking store, else
+    #: `.mlops/optuna.db`).
+    storage: str | None = None
+
+
 class Settings(_Frozen):
     """Everything in `configs/<env>.yaml`: where things live on this machine."""
 
@@ -76,3 +86,4 @@ class Settings(_Frozen):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     dvc: DvcSettings = Field(default_factory=DvcSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    tune: TuneSettings = Field(default_factory=TuneSettings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mlops.catalog import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS, metric_names
+from mlops.evaluate._cv import CvScores, FoldCallback, cross_validate, cv_splits, summarise
 from mlops.evaluate._plots import write_plots
 from mlops.evaluate._scoring import (
     RARE_CLASS_SHARE,
@@ -30,10 +31,14 @@ __all__ = [
     "LOWER_IS_BETTER",
     "RARE_CLASS_SHARE",
     "REGRESSION_METRICS",
+    "CvScores",
     "EvaluationResult",
+    "FoldCallback",
     "Scores",
     "assess_model",
     "class_shares",
+    "cross_validate",
+    "cv_splits",
     "default_primary",
     "imbalance_warning",
     "metric_names",
@@ -41,6 +46,7 @@ __all__ = [
     "read_run_file",
     "run_evaluation",
     "score_model",
+    "summarise",
     "warn_if_imbalanced",
     "write_plots",
 ]

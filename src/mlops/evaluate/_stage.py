@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops import artifacts, faults, threads, tracking
-from mlops.errors import DataError, StageOrderError
+from mlops.errors import ConfigError, DataError, StageOrderError
+from mlops.evaluate._cv import CvScores, cross_validate
 from mlops.evaluate._plots import write_plots
 from mlops.evaluate._scoring import RARE_CLASS_SHARE, assess_model, class_shares, default_primary
 from mlops.gates import GateReport, evaluate_gates, model_checks
@@ -44,6 +45,8 @@ class EvaluationResult:
     gate: GateReport
     metrics_path: Path
     plots: list[Path]
+    #: `--cv K`: k-fold estimates on the training split (None without it).
+    cv: CvScores | None = None
 
 
 def read_run_file(project: Project) -> dict[str, Any]:
@@ -96,10 +99,19 @@ def warn_if_imbalanced(project: Project, target: pd.Series) -> None:
         log.warning("%s", message)
 
 
-def run_evaluation(project: Project, store: tracking.Store) -> EvaluationResult:
-    """Stage: score the trained model on the test split, write reports, log them, apply gates."""
+def run_evaluation(
+    project: Project, store: tracking.Store, *, cv: int | None = None
+) -> EvaluationResult:
+    """Stage: score the trained model on the test split, write reports, log them, apply gates.
+
+    `cv`: also estimate every metric by k-fold cross-validation of the same model on the
+    training split (mean and std in `metrics.json` under `cv`, `cv_<metric>_mean/_std` in
+    MLflow); the test split only ever scores the trained model.
+    """
     from mlops.data import load_schema, load_split, split_xy
 
+    if cv is not None and cv < 2:
+        raise ConfigError(f"--cv: needs at least 2 folds (got {cv})")
     paths = project.settings.paths
     record = read_run_file(project)
     schema = load_schema(paths.schema_file)
@@ -116,8 +128,16 @@ def run_evaluation(project: Project, store: tracking.Store) -> EvaluationResult:
         metrics = scores.metrics
         checks, notes = model_checks(scores.predicted)
         gate = evaluate_gates(metrics, project.params.gate.metrics, checks=checks, notes=notes)
+        cv_scores = None
+        if cv is not None:
+            train_x, train_y = split_xy(load_split(project, "train"), schema)
+            seed = project.params.split.seed
+            cv_scores = cross_validate(model, train_x, train_y, schema.task, folds=cv, seed=seed)
         reports = paths.reports
-        metrics_path = artifacts.write_json(reports / "metrics.json", metrics)
+        report: dict[str, Any] = dict(metrics)
+        if cv_scores is not None:
+            report["cv"] = cv_scores.to_json()
+        metrics_path = artifacts.write_json(reports / "metrics.json", report)
         artifacts.write_json(reports / "gate.json", gate.to_json())
         faults.checkpoint("eval.after_metrics")
         plots = write_plots(model, features, target, schema.task, reports)
@@ -125,6 +145,8 @@ def run_evaluation(project: Project, store: tracking.Store) -> EvaluationResult:
     test_md5 = artifacts.file_md5(paths.test)
     with store.run(run_id=str(record["run_id"])):
         tracking.log_metrics(metrics, prefix="test_")
+        if cv_scores is not None:
+            tracking.log_metrics(cv_scores.flat())
         faults.checkpoint("eval.in_run")
         tracking.set_tags(
             {tracking.tags.GATE_PASSED: str(gate.passed).lower(), tracking.tags.TEST_MD5: test_md5}
@@ -137,4 +159,4 @@ def run_evaluation(project: Project, store: tracking.Store) -> EvaluationResult:
         tracking.log_artifacts(reports / "gate.json", "reports")
         tracking.log_artifacts(reports / "plots", "reports/plots")
         tracking.log_artifacts(reports / "figures", "reports/figures")
-    return EvaluationResult(str(record["run_id"]), metrics, gate, metrics_path, plots)
+    return EvaluationResult(str(record["run_id"]), metrics, gate, metrics_path, plots, cv=cv_scores)

@@ -44,6 +44,8 @@ def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     # Nothing leaves the machine: no usage telemetry from MLflow.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # Ending a run on a tracking server prints "View run ... at" to stdout: results only there.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     import mlflow  # noqa: F401  (configures the "mlflow" logger)
 
     for name in ("mlflow", "alembic", "alembic.runtime.migration"):

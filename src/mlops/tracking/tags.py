@@ -24,6 +24,11 @@ PID = f"{PREFIX}pid"
 PID_START = f"{PREFIX}pid_start"
 HOST = f"{PREFIX}host"
 REAPED = f"{PREFIX}reaped"
+#: Tuning: the study a run belongs to, and a child run's trial number and outcome.
+STUDY = f"{PREFIX}study"
+TRIAL = f"{PREFIX}trial"
+TRIAL_STATE = f"{PREFIX}trial.state"
+TRIAL_ERROR = f"{PREFIX}trial.error"
 #: Verdicts recorded on a run.
 GATE_PASSED = f"{PREFIX}gate.passed"
 PROMOTION_VERDICT = f"{PREFIX}promotion.verdict"
