@@ -138,3 +138,22 @@ def test_init_run_stops_on_personal_data_then_nothing_leaks(
     assert "correct horse" not in (project / "params.yaml").read_text()
     assert leaked(tracked, [key["MLOPS_PII_KEY"]]) == []
     assert yaml.safe_load((project / "params.yaml").read_text())["data"]["pii"]["email"] == "hash"
+
+    # The card (issue 13's acceptance): slices and importances shown, personal levels redacted,
+    # and `mlops card --check` fails until the intended use is written.
+    sensitive = ("--set", "card.sensitive=[religion]")
+    checked = run(BIN / "mlops", *sensitive, "card", "--check", cwd=project, extra=key, check=False)
+    assert checked.returncode == 3, checked.stdout + checked.stderr
+    assert "card.intended_use" in checked.stdout + checked.stderr
+    card = (project / "reports" / "model_card.md").read_text()
+    assert "## Slices" in card and "religion" in card
+    assert "income" in card.split("## Explanations")[1]
+    written = (
+        "--set",
+        "card.intended_use=Churn triage",
+        "--set",
+        "card.out_of_scope=Credit decisions",
+    )
+    done = run(BIN / "mlops", *sensitive, *written, "card", "--check", cwd=project, extra=key, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert leaked([project / "reports", project / "mlartifacts"], everything) == []
