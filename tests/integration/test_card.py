@@ -53,6 +53,11 @@ def test_card_check_fails_until_intended_use_is_written(trained_project: Path) -
         assert section in card, section
     assert "## Slices" in card and "| island |" in card.replace("  ", " ").replace("  ", " ")
     assert "bill_length_mm" in card.split("## Explanations")[1]
+    # The penguins model is a tree ensemble and dev installs the shap extra: SHAP values too.
+    shap_part = card.split("### SHAP values")[1]
+    assert "mean abs SHAP" in shap_part and re.search(r"\| +island +\| +\d", shap_part)
+    analysis = json.loads(Path("reports/model_card.json").read_text())
+    assert analysis["shap"]["reason"] is None and len(analysis["shap"]["features"]) >= 4
     assert re.search(r"\| +roc_auc +\| +[01]\.\d{4} +\| +\[[01]\.\d{4}, [01]\.\d{4}\]", card)
     page = Path("reports/model_card.html").read_text()
     assert "<script" not in page and not re.search(r'(src|href)="(https?:)?//', page)
@@ -84,6 +89,7 @@ def test_promote_writes_the_card_as_description_and_artifacts(trained_project: P
     assert expected <= names
     logged = store.client.get_run(run_id()).data.metrics
     assert logged["card.importance.bill_length_mm"] > 0
+    assert logged["card.shap.bill_length_mm"] > 0
     assert logged["card.roc_auc_ci_low"] <= logged["card.roc_auc_ci_high"]
     card = Path("reports/model_card.md").read_text()
     assert "verdict: **promoted**" in card and "### Gates" in card

@@ -186,3 +186,55 @@ def test_slice_gate_needs_sensitive_columns() -> None:
     assert check_params(named) == []
     target = Params.model_validate({"card": {"sensitive": ["species"]}})
     assert any(p.startswith("card.sensitive:") for p in check_params(target))
+
+
+def test_tree_shap_sums_one_hot_levels_back_onto_their_column() -> None:
+    """SHAP (the `shap` extra, installed with dev) on a preprocessing + tree pipeline: the signal
+    column outranks noise, the one-hot levels of a categorical are one row, in input names."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from mlops.card.tree_shap import shap_summary
+
+    rng = np.random.default_rng(0)
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "signal": rng.normal(size=n),
+            "noise": rng.normal(size=n),
+            "colour": rng.choice(["red", "green", "blue"], size=n),
+        }
+    )
+    target = np.where(frame["signal"] + (frame["colour"] == "red") * 2.0 > 0.5, "yes", "no")
+    features = ColumnTransformer(
+        [
+            ("numeric", StandardScaler(), ["signal", "noise"]),
+            ("categorical", OneHotEncoder(sparse_output=False), ["colour"]),
+        ]
+    )
+    model = Pipeline(
+        [("features", features), ("model", HistGradientBoostingClassifier(random_state=0))]
+    ).fit(frame, target)
+    summary = shap_summary(model, frame, max_rows=200, seed=0)
+    assert summary.reason is None and summary.rows == 200
+    ranked = [name for name, _ in summary.features]
+    assert sorted(ranked) == ["colour", "noise", "signal"]
+    assert ranked[-1] == "noise"
+    values = dict(summary.features)
+    assert min(values["colour"], values["signal"]) > 5 * values["noise"]
+    assert shap_summary(model, frame, max_rows=200, seed=0).features == summary.features
+
+
+def test_tree_shap_says_why_when_the_model_is_not_a_tree() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops.card.tree_shap import shap_summary
+
+    frame = pd.DataFrame({"x": np.arange(40.0)})
+    model = LogisticRegression().fit(frame, np.arange(40) % 2)
+    summary = shap_summary(model, frame, max_rows=50, seed=0)
+    assert summary.features == [] and "LogisticRegression is not a tree model" in str(
+        summary.reason
+    )

@@ -23,6 +23,7 @@ from mlops.card.bootstrap import Interval, bootstrap_ci
 from mlops.card.importance import Importance, permutation_importances, plot_importances
 from mlops.card.render import CardContent, description, to_html, to_markdown, todos
 from mlops.card.slices import SliceReport, slice_report
+from mlops.card.tree_shap import ShapSummary, shap_summary
 from mlops.config import Params, Task
 from mlops.data import Schema, load_schema, load_split
 from mlops.errors import MlopsError, StageOrderError
@@ -54,6 +55,7 @@ class CardAnalysis:
     importances: list[Importance]
     scoring: str
     seconds: float
+    shap: ShapSummary = field(default_factory=ShapSummary)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +66,7 @@ class CardAnalysis:
                 "scoring": self.scoring,
                 "features": [i.to_json() for i in self.importances],
             },
+            "shap": self.shap.to_json(),
             "seconds": self.seconds,
         }
 
@@ -140,8 +143,13 @@ def analyse(
         redacted=list(schema.personal()),
         min_count=card.min_slice,
     )
+    shap = (
+        shap_summary(model, features, max_rows=card.shap_rows, seed=seed)
+        if card.shap
+        else ShapSummary(reason="card.shap is false (params.yaml)")
+    )
     return CardAnalysis(
-        primary, intervals, report, importances, scoring, time.perf_counter() - started
+        primary, intervals, report, importances, scoring, time.perf_counter() - started, shap
     )
 
 
@@ -295,6 +303,7 @@ def build_card(
         slices=analysis.slices,
         importances=analysis.importances,
         importance_scoring=analysis.scoring,
+        shap=analysis.shap,
         usage=parts.usage(target.uri),
         importance_plot=IMPORTANCE_PLOT,
         diagram=DIAGRAM,
@@ -339,6 +348,7 @@ def card_metrics_of(analysis: CardAnalysis) -> dict[str, float]:
         return re.sub(r"[^\w\-. /]", "_", text)
 
     values = {f"card.importance.{key(i.feature)}": i.mean for i in analysis.importances}
+    values.update({f"card.shap.{key(name)}": value for name, value in analysis.shap.features})
     for interval in analysis.metrics:
         values[f"card.{key(interval.metric)}_ci_low"] = interval.low
         values[f"card.{key(interval.metric)}_ci_high"] = interval.high

@@ -12,6 +12,7 @@ from typing import Any
 from mlops.card.bootstrap import Interval
 from mlops.card.importance import Importance
 from mlops.card.slices import SliceReport
+from mlops.card.tree_shap import ShapSummary
 
 TODO = "TODO"
 #: What the model registry keeps of a description (MLflow's SQL column is varchar(5000)).
@@ -40,6 +41,7 @@ class CardContent:
     importance_plot: str | None = None
     diagram: str | None = None
     notes: list[str] = field(default_factory=list)
+    shap: ShapSummary = field(default_factory=ShapSummary)
 
 
 def todos(content: CardContent) -> list[str]:
@@ -180,10 +182,28 @@ def build_card(content: CardContent, *, images: bool = True, full: bool = True) 
             alt_text="permutation importance",
             **{f"{top}/Explanations/Importance plot": content.importance_plot},
         )
+    _add_shap(card, f"{top}/Explanations/SHAP values", content.shap, full)
     card.add(**{f"{top}/How to load and serve": content.usage})
     for note in content.notes:
         card.add(**{f"{top}/Notes": note})
     return card
+
+
+def _add_shap(card: Any, key: str, shap: ShapSummary, full: bool) -> None:
+    if not full:  # the registry's short card: the permutation importances say enough
+        return
+    if not shap.features:
+        card.add(**{key: f"No SHAP values: {shap.reason or 'nothing to explain'}."})
+        return
+    shown = shap.features
+    _add_table(
+        card,
+        key,
+        {"feature": [f for f, _ in shown], "mean abs SHAP": [_num(v) for _, v in shown]},
+        f"shap's TreeExplainer on {shap.rows} test rows (seeded sample): the mean absolute "
+        "contribution of each input column to the model's raw output (one-hot levels summed "
+        "per row; averaged over classes).",
+    )
 
 
 def to_markdown(content: CardContent, *, images: bool = True, full: bool = True) -> str:

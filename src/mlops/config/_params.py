@@ -137,6 +137,10 @@ class CardParams(_Frozen):
     importance_rows: int = Field(default=2000, ge=10)
     #: Bootstrap resamples for the metrics' 95% confidence intervals.
     bootstrap: int = Field(default=200, ge=20)
+    #: SHAP values (mean |SHAP| per column) for tree models when the `shap` extra is installed.
+    shap: bool = True
+    #: SHAP values on at most this many test rows (seeded sample).
+    shap_rows: int = Field(default=500, ge=10)
 
 
 DriftMethod = Literal["auto", "ks", "chisquare", "psi", "jensenshannon", "wasserstein"]
