@@ -64,6 +64,12 @@ INGEST_CASES = [
         r"binary|UTF-8|parse",
     ),
     Case(
+        "a value past the header's last column",
+        ".csv",
+        lambda _: _csv(GOOD_COLUMNS, *[row + ",extra" for row in GOOD_ROWS * 10]),
+        r"line 2 has 9 fields, the header has 8",
+    ),
+    Case(
         "NUL bytes",
         ".csv",
         lambda _: _csv(GOOD_COLUMNS, "Adelie\x00,Torgersen,1,2,3,4,male,2007"),
@@ -206,6 +212,21 @@ def test_missing_source_and_directory_source(project: Path, runner: CliRunner) -
     (project / "adir.csv").mkdir()
     result = _run(runner, "--set", "data.source=adir.csv", "data", "ingest")
     assert_clean_failure(result, 1, r"is a directory", "adir.csv")
+
+
+def test_trailing_separator_on_every_data_row_keeps_columns_in_place(
+    project: Path, runner: CliRunner
+) -> None:
+    """pandas' default made column 1 the index and slid every column left (species held islands,
+    year was all missing), and every stage ran on it."""
+    rows = [row + "," for row in GOOD_ROWS * 20]
+    (project / "trailing.csv").write_text("\n".join([GOOD_COLUMNS, *rows]) + "\n")
+    result = _run(runner, "--set", "data.source=trailing.csv", "data", "ingest")
+    assert result.exit_code == 0, result.stderr
+    raw = pd.read_parquet(project / "data" / "raw" / "dataset.parquet")
+    assert list(raw.columns) == GOOD_COLUMNS.split(",")
+    assert set(raw["species"]) == {"Adelie", "Gentoo", "Chinstrap"}
+    assert raw["year"].notna().all()
 
 
 def test_bom_and_crlf_are_read(project: Path, runner: CliRunner) -> None:

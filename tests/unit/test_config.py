@@ -21,6 +21,7 @@ from mlops.config import (
     load_params,
     load_settings,
     parse_override,
+    read_yaml,
 )
 from mlops.errors import ConfigError, ExitCode
 from mlops.project import open_project
@@ -434,3 +435,52 @@ def test_open_project_outside_a_project_is_a_config_error(
         open_project()
     with pytest.raises(ConfigError, match=r": not an mlops project \(no params\.yaml\)$"):
         open_project(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "data:\n  target: x\ndata:\n  target: y\n",
+            r"line 3\): not valid YAML \(duplicate key 'data'\)",
+        ),
+        (
+            "data:\n  target: x\n  target: y\n",
+            r"line 3\): not valid YAML \(duplicate key 'target'\)",
+        ),
+        ("a: &a [*a]\n", r"recursive alias"),
+        ("x: " + "[" * 3000 + "]" * 3000 + "\n", r"nested too deeply"),
+    ],
+    ids=["duplicate section", "duplicate key", "recursive anchor", "deep nesting"],
+)
+def test_hostile_yaml_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    import re
+
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        read_yaml(path)
+    assert str(caught.value).startswith(str(path)) and "\n" not in str(caught.value)
+    assert re.search(message, str(caught.value)), str(caught.value)
+
+
+def test_billion_laughs_is_refused_fast_and_small(tmp_path: Path) -> None:
+    """Nine levels of nine aliases expand to 9^9 (387M) values: refused while composing, from the
+    composed size (no expansion happens), so it takes milliseconds, not minutes and gigabytes."""
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    previous = "a"
+    for name in "bcdefghi":
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+        previous = name
+    path = tmp_path / "params.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=r"aliases expand to more than 100,000 values"):
+        read_yaml(path)
+
+
+def test_merge_keys_and_small_aliases_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("base: &b {x: 1}\nother:\n  <<: *b\n  y: 2\nlist: &l [1, 2]\nagain: *l\n")
+    assert read_yaml(path) == {
+        "base": {"x": 1}, "other": {"x": 1, "y": 2}, "list": [1, 2], "again": [1, 2]
+    }  # fmt: skip

@@ -172,14 +172,27 @@ def read_table(
             raise DataError(f"{path}: cannot read {suffix[1:]} file ({first_line(exc)})") from exc
         return _checked(path, frame)
     dialect = check_csv_text(path, options=csv, setting=setting)
+    import warnings
+
     try:
-        frame = pd.read_csv(
-            path,
-            sep=dialect.sep,
-            decimal=dialect.decimal,
-            encoding=dialect.encoding,
-            na_values=list(dialect.na_values) or None,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            # index_col=False: never take the first column for an index. With a stray separator
+            # at the end of every data row (not the header), pandas otherwise makes column 1 the
+            # index and slides every column left; with it, empty trailing fields are ignored.
+            frame = pd.read_csv(
+                path,
+                sep=dialect.sep,
+                decimal=dialect.decimal,
+                encoding=dialect.encoding,
+                na_values=list(dialect.na_values) or None,
+                index_col=False,
+            )
+        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            check_single_column(path, [str(c) for c in frame.columns], dialect, setting)
+            raise DataError(_longer_rows(path, dialect))
+    except DataError:
+        raise
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: file is empty") from exc
     except pd.errors.ParserError as exc:
@@ -190,6 +203,26 @@ def read_table(
         raise DataError(f"{path}: cannot read csv file ({first_line(exc)})") from exc
     check_single_column(path, [str(c) for c in frame.columns], dialect, setting)
     return _checked(path, frame)
+
+
+def _longer_rows(path: Path, dialect: CsvDialect) -> str:
+    """The message for data rows with more (non-empty) fields than the header: names the first."""
+    import csv
+
+    with path.open(encoding=dialect.encoding, newline="") as handle:
+        reader = csv.reader(handle, delimiter=dialect.sep)
+        header = next(reader, [])
+        for number, row in enumerate(reader, start=2):
+            while len(row) > len(header) and not row[-1].strip():
+                row = row[:-1]
+            if len(row) > len(header):
+                return (
+                    f"{path}: line {number} has {len(row)} fields, the header has {len(header)} "
+                    "(a stray separator or an unquoted value?); refusing to drop data"
+                )
+    return (
+        f"{path}: some rows have more fields than the header ({len(header)}); refusing to drop data"
+    )
 
 
 def _checked(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
