@@ -484,3 +484,38 @@ def test_merge_keys_and_small_aliases_still_load(tmp_path: Path) -> None:
     assert read_yaml(path) == {
         "base": {"x": 1}, "other": {"x": 1, "y": 2}, "list": [1, 2], "again": [1, 2]
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "registry",
+    [
+        {"model_name": "../../outside"},
+        {"model_name": "a/b"},
+        {"model_name": "bad\x07bell"},
+        {"model_name": " padded"},
+        {"champion_alias": "champ/../x"},
+        {"previous_alias": "latest"},
+    ],
+)
+def test_registry_names_that_would_become_paths_are_refused(
+    project: Path, registry: dict[str, str]
+) -> None:
+    """A model name with `../` made promote create directories and a lock file outside the
+    project before MLflow rejected it: refused at load, naming the key."""
+    _write(project / "configs" / "local.yaml", {"registry": registry})
+    key = next(iter(registry))
+    with pytest.raises(ConfigError, match=rf"local\.yaml: registry.*{key}"):
+        load_config()
+    assert not (project.parent / "outside").exists()
+
+
+@pytest.mark.parametrize("root", ["/tmp/elsewhere", "../elsewhere", "sub/../../elsewhere"])
+def test_artifact_root_outside_the_project_is_refused(project: Path, root: str) -> None:
+    _write(project / "configs" / "local.yaml", {"tracking": {"artifact_root": root}})
+    with pytest.raises(ConfigError, match=r"tracking\.artifact_root: .* is outside the project"):
+        open_project()
+
+
+def test_model_names_mlops_init_writes_still_load(project: Path) -> None:
+    _write(project / "configs" / "local.yaml", {"registry": {"model_name": "My Project v2.1"}})
+    assert load_config().settings.registry.model_name == "My Project v2.1"
