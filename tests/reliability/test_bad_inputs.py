@@ -56,6 +56,20 @@ def _empty_parquet(tmp: Path) -> bytes:
     return _parquet_bytes(frame, tmp)
 
 
+def _map_parquet(tmp: Path) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "species": ["a", "b"] * 30,
+            "m": pa.array([[("k", 1)]] * 60, type=pa.map_(pa.string(), pa.int64())),
+        }
+    )
+    pq.write_table(table, tmp)
+    return tmp.read_bytes()
+
+
 INGEST_CASES = [
     Case(
         "binary garbage",
@@ -68,6 +82,29 @@ INGEST_CASES = [
         ".csv",
         lambda _: _csv(GOOD_COLUMNS, *[row + ",extra" for row in GOOD_ROWS * 10]),
         r"line 2 has 9 fields, the header has 8",
+    ),
+    Case(
+        "an integer beyond 64 bits",
+        ".csv",
+        lambda _: _csv("species,n", *[f"{'ab'[i % 2]},{10**25 + i}" for i in range(60)]),
+        r"column 'n' holds integers beyond 64 bits \(line 2\)",
+    ),
+    Case(
+        "struct and list columns",
+        ".parquet",
+        lambda tmp: _parquet_bytes(
+            pd.DataFrame(
+                {"species": ["a", "b"] * 30, "s": [{"k": 1, "v": "x"}] * 60, "l": [[1, 2]] * 60}
+            ),
+            tmp,
+        ),
+        r"nested columns s \(struct<k: int64, v: string>\), l \(list<element: int64>\)",
+    ),
+    Case(
+        "a map column",
+        ".parquet",
+        lambda tmp: _map_parquet(tmp),
+        r"nested columns m \(map<string, int64",
     ),
     Case(
         "NUL bytes",
@@ -227,6 +264,20 @@ def test_trailing_separator_on_every_data_row_keeps_columns_in_place(
     assert list(raw.columns) == GOOD_COLUMNS.split(",")
     assert set(raw["species"]) == {"Adelie", "Gentoo", "Chinstrap"}
     assert raw["year"].notna().all()
+
+
+def test_a_column_stored_as_the_pandas_index_is_read_back(
+    project: Path, runner: CliRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = [row.split(",") for row in GOOD_ROWS * 20]
+    frame = pd.DataFrame(rows, columns=GOOD_COLUMNS.split(","))
+    frame["penguin_id"] = [f"p{i}" for i in range(len(frame))]
+    frame.set_index("penguin_id").to_parquet(project / "indexed.parquet")
+    result = _run(runner, "--set", "data.source=indexed.parquet", "data", "ingest")
+    assert result.exit_code == 0, result.stderr
+    assert "'penguin_id' were stored as the pandas index" in caplog.text
+    raw = pd.read_parquet(project / "data" / "raw" / "dataset.parquet")
+    assert "penguin_id" in raw.columns and raw["penguin_id"].iloc[3] == "p3"
 
 
 def test_bom_and_crlf_are_read(project: Path, runner: CliRunner) -> None:

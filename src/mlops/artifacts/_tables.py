@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlops.artifacts._atomic import atomic_path
 from mlops.errors import DataError, first_line
@@ -166,11 +166,18 @@ def read_table(
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty")
     if suffix != ".csv":
+        import pyarrow.parquet as pq
+
         try:
-            frame = pd.read_parquet(path)
+            table = pq.read_table(path)
         except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
             raise DataError(f"{path}: cannot read {suffix[1:]} file ({first_line(exc)})") from exc
-        return _checked(path, frame)
+        check_flat(path, table.schema)
+        try:
+            frame = table.to_pandas()
+        except Exception as exc:
+            raise DataError(f"{path}: cannot read {suffix[1:]} file ({first_line(exc)})") from exc
+        return _checked(path, _index_as_columns(path, frame))
     dialect = check_csv_text(path, options=csv, setting=setting)
     import warnings
 
@@ -202,7 +209,69 @@ def read_table(
     except Exception as exc:
         raise DataError(f"{path}: cannot read csv file ({first_line(exc)})") from exc
     check_single_column(path, [str(c) for c in frame.columns], dialect, setting)
+    _check_huge_integers(path, frame)
     return _checked(path, frame)
+
+
+def _index_as_columns(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """A named pandas index stored in the file (`df.set_index("id").to_parquet()`) is data:
+    read it back as a column (it was silently dropped before), and say so."""
+    names = [name for name in frame.index.names if name is not None]
+    if not names:
+        return frame
+    import logging
+
+    logging.getLogger(__name__).warning(
+        "%s: column(s) %s were stored as the pandas index; read as column(s)",
+        path,
+        ", ".join(repr(str(n)) for n in names),
+    )
+    return frame.reset_index()
+
+
+def check_flat(path: Path, schema: Any) -> None:
+    """Refuse nested Parquet columns (struct, list, map): a model reads one value per cell."""
+    import pyarrow.types as pat
+
+    def nested(kind: Any) -> bool:
+        if pat.is_dictionary(kind):
+            return nested(kind.value_type)
+        return bool(
+            pat.is_struct(kind)
+            or pat.is_list(kind)
+            or pat.is_large_list(kind)
+            or pat.is_fixed_size_list(kind)
+            or pat.is_map(kind)
+            or pat.is_union(kind)
+            or getattr(pat, "is_list_view", lambda _: False)(kind)
+            or getattr(pat, "is_large_list_view", lambda _: False)(kind)
+        )
+
+    found = [f"{field.name} ({field.type})" for field in schema if nested(field.type)]
+    if found:
+        shown = ", ".join(found[:5]) + (f" (+{len(found) - 5} more)" if len(found) > 5 else "")
+        raise DataError(
+            f"{path}: nested columns {shown}: expected one value per cell (flatten structs, "
+            "lists and maps into columns first)"
+        )
+
+
+def _check_huge_integers(path: Path, frame: pd.DataFrame) -> None:
+    """pandas keeps integers beyond 64 bits as Python objects, which Parquet cannot store."""
+    for name in frame.columns[[dtype == "object" for dtype in frame.dtypes]]:
+        column = frame[name]
+        present = column.dropna()
+        if present.empty or not isinstance(present.iloc[0], int):
+            continue
+        big = present.map(lambda v: isinstance(v, int) and not -(2**63) <= v < 2**64)
+        if bool(big.any()):
+            row = int(big.to_numpy().argmax())
+            line = int(present.index[row]) + 2
+            raise DataError(
+                f"{path}: column {name!r} holds integers beyond 64 bits (line {line}); "
+                "expected integers within 64 bits (store identifiers like these as text, e.g. with a "
+                "prefix, or scale the values)"
+            )
 
 
 def _longer_rows(path: Path, dialect: CsvDialect) -> str:
