@@ -107,6 +107,21 @@ INGEST_CASES = [
         r"nested columns m \(map<string, int64",
     ),
     Case(
+        "missing-value markers in a numeric column",
+        ".csv",
+        lambda _: _csv(
+            "species,mass",
+            *[f"{'ab'[i % 2]},{'?' if i % 12 == 0 else 3000 + i}" for i in range(90)],
+        ),
+        r"column 'mass' is numeric except \d+ sampled value\(s\) '\?'.*data\.csv\.na_values",
+    ),
+    Case(
+        "thousands separators",
+        ".csv",
+        lambda _: _csv("species,pop", *[f'{"ab"[i % 2]},"{1000 + 37 * i:,}"' for i in range(90)]),
+        r"column 'pop' holds numbers with thousands separators .*data\.csv\.thousands: \",\"",
+    ),
+    Case(
         "NUL bytes",
         ".csv",
         lambda _: _csv(GOOD_COLUMNS, "Adelie\x00,Torgersen,1,2,3,4,male,2007"),
@@ -278,6 +293,21 @@ def test_a_column_stored_as_the_pandas_index_is_read_back(
     assert "'penguin_id' were stored as the pandas index" in caplog.text
     raw = pd.read_parquet(project / "data" / "raw" / "dataset.parquet")
     assert "penguin_id" in raw.columns and raw["penguin_id"].iloc[3] == "p3"
+
+
+def test_markers_and_thousands_read_as_numbers_once_configured(
+    project: Path, runner: CliRunner
+) -> None:
+    rows = [
+        f'{"ab"[i % 2]},{"?" if i % 9 == 0 else 3000 + i},"{1000 + 37 * i:,}"' for i in range(90)
+    ]
+    (project / "numbers.csv").write_text("\n".join(["species,mass,pop", *rows]) + "\n")
+    sets = ["--set", 'data.csv.na_values=["?"]', "--set", 'data.csv.thousands=","']
+    result = _run(runner, "--set", "data.source=numbers.csv", *sets, "data", "ingest")
+    assert result.exit_code == 0, result.stderr
+    raw = pd.read_parquet(project / "data" / "raw" / "dataset.parquet")
+    assert raw["mass"].isna().sum() == 10 and raw["mass"].max() == 3089
+    assert raw["pop"].iloc[1] == 1037 and pd.api.types.is_numeric_dtype(raw["pop"])
 
 
 def test_bom_and_crlf_are_read(project: Path, runner: CliRunner) -> None:

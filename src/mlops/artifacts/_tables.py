@@ -32,6 +32,7 @@ class CsvDialect:
     decimal: str = "."
     encoding: str = "utf-8-sig"
     na_values: tuple[str, ...] = ()
+    thousands: str | None = None
     #: Which of sep/decimal were sniffed rather than set (for messages).
     sniffed: tuple[str, ...] = ()
 
@@ -124,7 +125,10 @@ def _dialect(sample: str, options: CsvParams | None, encoding: str) -> CsvDialec
         decimal = sniff_decimal(sample, sep)
         sniffed.append("decimal")
     na_values = tuple(options.na_values) if options is not None else ()
-    return CsvDialect(sep, decimal, encoding, na_values, tuple(sniffed))
+    thousands = options.thousands if options is not None else None
+    if thousands is not None and "decimal" in sniffed and decimal == thousands:
+        decimal = "," if thousands == "." else "."
+    return CsvDialect(sep, decimal, encoding, na_values, thousands, tuple(sniffed))
 
 
 def check_single_column(
@@ -173,6 +177,7 @@ def read_table(
         except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
             raise DataError(f"{path}: cannot read {suffix[1:]} file ({first_line(exc)})") from exc
         check_flat(path, table.schema)
+        table = _decimals_as_floats(table)
         try:
             frame = table.to_pandas()
         except Exception as exc:
@@ -193,6 +198,7 @@ def read_table(
                 decimal=dialect.decimal,
                 encoding=dialect.encoding,
                 na_values=list(dialect.na_values) or None,
+                thousands=dialect.thousands,
                 index_col=False,
             )
         if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
@@ -227,6 +233,21 @@ def _index_as_columns(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
         ", ".join(repr(str(n)) for n in names),
     )
     return frame.reset_index()
+
+
+def _decimals_as_floats(table: Any) -> Any:
+    """Parquet decimal columns come to pandas as Python `Decimal` objects, which the schema took
+    for a categorical (and training then failed): read them as float64, like a CSV's numbers."""
+    import pyarrow as pa
+    import pyarrow.types as pat
+
+    if not any(pat.is_decimal(f.type) for f in table.schema):
+        return table
+    fields = [
+        pa.field(f.name, pa.float64(), f.nullable, f.metadata) if pat.is_decimal(f.type) else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
 def check_flat(path: Path, schema: Any) -> None:

@@ -22,6 +22,14 @@ class CsvParams(_Frozen):
     encoding: str | None = None
     #: Extra strings read as missing values (besides pandas' defaults).
     na_values: list[str] = Field(default_factory=list)
+    #: The thousands separator of numbers written like `1,234` (None: numbers have none).
+    thousands: str | None = Field(default=None, min_length=1, max_length=1)
+
+    @model_validator(mode="after")
+    def _distinct_marks(self) -> CsvParams:
+        if self.thousands is not None and self.thousands in (self.sep, self.decimal):
+            raise ValueError(f"thousands: {self.thousands!r} is also the separator or decimal mark")
+        return self
 
 
 class DataParams(_Frozen):
