@@ -498,3 +498,17 @@ def test_predict_refuses_unsafe_type_coercion(champion_project: Path, runner: Cl
     result = _run(runner, "predict", str(source), str(output))
     assert_clean_failure(result, 1, r"bill_length_mm", None)
     assert not output.exists()
+
+
+def test_a_file_system_refusal_is_one_line(project: Path, runner: CliRunner) -> None:
+    """An output folder that is a file (or a read-only mount, a full disk): one line naming the
+    path, exit 1, no traceback."""
+    raw = project / "data" / "raw"
+    if raw.exists():
+        import shutil
+
+        shutil.rmtree(raw)
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_text("a file where a folder belongs\n")
+    result = _run(runner, "data", "ingest")
+    assert_clean_failure(result, 1, r"(Not a directory|File exists)", "raw")

@@ -75,6 +75,19 @@ class MlopsGroup(TyperGroup):
                 message = redact_secrets(str(problem)).replace("\n", " ")
                 typer.echo(f"error: {message}", err=True)
             raise typer.Exit(int(exc.exit_code)) from None
+        except OSError as exc:  # the file system said no: disk full, read-only, a directory
+            if os.environ.get("MLOPS_DEBUG") == "1":
+                raise
+            typer.echo(f"error: {redact_secrets(_os_error(exc))}", err=True)
+            raise typer.Exit(1) from None
+
+
+def _os_error(exc: OSError) -> str:
+    """`path: reason` for a file-system error (the path the system call named, if any)."""
+    reason = exc.strerror or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    where = " -> ".join(paths)
+    return f"{where}: {reason}" if where else f"{reason} ({type(exc).__name__})"
 
 
 app = typer.Typer(
