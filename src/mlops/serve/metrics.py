@@ -131,6 +131,8 @@ class Metrics:
         self.ready.set(0)
         self._set_worker_state(ready=False)
         self._register_process_collectors()
+        for result in ("success", "failure"):  # at 0 from the start: increase() sees the first
+            self.reloads.labels(result)
 
     # ---------------------------------------------------------------- request path
 
