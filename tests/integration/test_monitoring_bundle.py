@@ -148,6 +148,18 @@ def test_mlops_init_writes_the_bundle(tmp_path: Path) -> None:
     assert '"legendFormat": "{{route}} {{status}}"' in files["monitoring/grafana/dashboard.json"]
 
 
+def test_mlops_init_project_has_a_working_bundle(tmp_path: Path) -> None:
+    from mlops import scaffold
+
+    result = scaffold.init_project(tmp_path / "p", source="builtin:penguins", target="species")
+    assert set(scaffold.MONITORING_FILES) <= set(result.written)
+    bundle = result.root / "monitoring"
+    checked = promtool("check", "config", "prometheus.yml", cwd=bundle)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = promtool("test", "rules", "rules/alerts_test.yml", cwd=bundle)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
 def test_dashboard_json_is_generated_from_code() -> None:
     from mlops import monitoring_bundle
 
