@@ -450,6 +450,11 @@ def test_rules_and_dashboard_use_only_metrics_that_exist(
         used[rule.get("alert") or rule["record"]] = metric_names(rule["expr"])
     for title, expr in panel_queries():
         used.setdefault(f"panel {title}", set()).update(metric_names(expr))
+    for variable in dashboard()["templating"]["list"]:
+        if variable["type"] == "query":  # label_values(metric, label)
+            used[f"variable {variable['name']}"] = set(
+                re.findall(r"label_values\((\w+)", variable["query"])
+            )
     assert all(used.values())
     unknown = {where: names - known for where, names in used.items() if names - known}
     assert not unknown, f"metrics not in /metrics: {unknown}"
