@@ -27,7 +27,7 @@ import yaml
 
 from services import free_port, stop_group, unavailable, wait_until
 
-from .serving import Server, feature_rows, make_project, register
+from .serving import Server, feature_rows, make_project, register, sample
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -400,8 +400,9 @@ def test_server_exposes_process_metrics(served: Server) -> None:
 
 def test_prometheus_scrapes_the_requests_sent(served: Server, prometheus: Prometheus) -> None:
     invocations = 'sum(mlops_requests_total{job="mlops", route="/invocations", status="200"})'
-    before = prometheus.value(invocations) or 0.0
-    rows_before = prometheus.value('sum(mlops_rows_scored_total{job="mlops"})') or 0.0
+    text = served.metrics()  # the server's own count (Prometheus may not have scraped it yet)
+    before = sample(text, "mlops_requests_total", route="/invocations", status="200")
+    rows_before = sample(text, "mlops_rows_scored_total")
 
     score(served, rows=3, times=5)
     eventually(lambda: prometheus.value(invocations) == before + 5, "5 requests scraped")
