@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,12 +57,17 @@ def workers() -> int:
 
 
 def _task(
-    name: str, ref: TableSource, cur: TableSource, params: DriftParams, role: Role
+    name: str,
+    ref: TableSource,
+    cur: TableSource,
+    params: DriftParams,
+    role: Role,
+    detect_ids: bool = True,
 ) -> Callable[[], ColumnDrift | IgnoredColumn]:
     def run() -> ColumnDrift | IgnoredColumn:
         ref_array = ref.column(name) if name in ref.types else None
         cur_array = cur.column(name) if name in cur.types else None
-        return compare_column(name, ref_array, cur_array, params, role)
+        return compare_column(name, ref_array, cur_array, params, role, detect_ids=detect_ids)
 
     return run
 
@@ -73,11 +78,14 @@ def compare_sources(
     params: DriftParams,
     target: str | None = None,
     skip: Mapping[str, str] | None = None,
+    *,
+    listed_features: Collection[str] = (),
 ) -> tuple[list[ColumnDrift], ColumnDrift | None, list[IgnoredColumn], str]:
     """Compare every column of two datasets: features, the target, and ignored columns.
 
     `skip` names columns never compared, with why (listed among the ignored columns).
-    Raises DataError when the datasets share no column.
+    Other columns whose values are a row number, key or free text are ignored too, except
+    the `listed_features` of a schema contract. Raises DataError when the datasets share no column.
     """
     common = [name for name in reference.types if name in current.types]
     if not common:
@@ -98,7 +106,10 @@ def compare_sources(
         names = [n for n in names if n != target]
     roles: dict[str, Role] = {n: "target" if n == target else "feature" for n in names}
     with ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="drift") as pool:
-        futures = [pool.submit(_task(n, reference, current, params, roles[n])) for n in names]
+        futures = [
+            pool.submit(_task(n, reference, current, params, roles[n], n not in listed_features))
+            for n in names
+        ]
         results = [future.result() for future in futures]
     features = [r for r in results if isinstance(r, ColumnDrift) and r.role == "feature"]
     targets = [r for r in results if isinstance(r, ColumnDrift) and r.role == "target"]
@@ -249,8 +260,9 @@ def build_report(
     schema = _schema(project)
     target = schema.target if schema is not None else project.params.data.target
     skip = _skip_by_name(excluded_columns(project, schema), schema, (reference, current), target)
+    listed = set(schema.features) if schema is not None else set()
     features, target_result, ignored, target_note = compare_sources(
-        reference, current, params, target, skip
+        reference, current, params, target, skip, listed_features=listed
     )
     champion = champion or Champion(None, "prediction drift not requested")
     prediction, prediction_note = compare_predictions(
