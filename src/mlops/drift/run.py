@@ -10,14 +10,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops import artifacts, threads
+from mlops import artifacts
 from mlops.config import DriftParams
 from mlops.data import Schema, load_schema
 from mlops.data.identifiers import name_reason
 from mlops.drift.columns import compare_column
 from mlops.drift.html import render_html
-from mlops.drift.prediction import PREDICTION, missing_features, score
-from mlops.drift.reference import Champion, ReferenceChoice, find_champion, resolve_reference
+from mlops.drift.prediction import PREDICTION, compare_predictions, prediction_reference
+from mlops.drift.reference import (
+    Champion,
+    ReferenceChoice,
+    find_champion,
+    resolve_reference,
+)
 from mlops.drift.report import (
     ColumnDrift,
     DatasetInfo,
@@ -31,7 +36,7 @@ from mlops.drift.report import (
     summarise,
 )
 from mlops.drift.source import TableSource, open_table
-from mlops.errors import ConfigError, DataError, MlopsError
+from mlops.errors import ConfigError, DataError
 from mlops.project import Project
 from mlops.tracking import Store
 
@@ -157,49 +162,6 @@ def _names(source: TableSource, limit: int = 8) -> str:
     return shown + (f", ... {len(names) - limit} more" if len(names) > limit else "")
 
 
-def compare_predictions(
-    project: Project,
-    store: Store,
-    champion: Champion,
-    schema: Schema | None,
-    reference: TableSource,
-    current: TableSource,
-) -> tuple[list[ColumnDrift], str]:
-    """Score both datasets with the champion and compare its outputs (or say why not)."""
-    if champion.info is None:
-        return [], f"prediction drift not tested: {champion.note}"
-    if schema is None:
-        return [], "prediction drift not tested: no schema contract (features unknown)"
-    for side in (reference, current):
-        absent = missing_features(schema, side)
-        if absent:
-            return [], (
-                f"prediction drift not tested: {side.path} lacks feature column(s) "
-                f"{', '.join(absent)}"
-            )
-    from mlops import registry
-
-    try:
-        loaded = registry.load_model(
-            store, champion.info.uri, allow_unsafe=project.allow_unsafe_model
-        )
-        with threads.limited(project.params.train.n_jobs):
-            ref_scores = score(loaded.model, schema, reference)
-            cur_scores = score(loaded.model, schema, current)
-    except MlopsError as exc:
-        return [], f"prediction drift not tested: {exc}"
-    except (ValueError, TypeError, KeyError) as exc:  # the model rejects the data
-        return [], f"prediction drift not tested: scoring failed ({exc})"
-    results: list[ColumnDrift] = []
-    for name, ref_array in ref_scores.columns.items():
-        outcome = compare_column(
-            name, ref_array, cur_scores.columns.get(name), project.params.drift, "prediction"
-        )
-        if isinstance(outcome, ColumnDrift):
-            results.append(outcome)
-    return results, f"scored with {champion.label} ({champion.info.uri})"
-
-
 def _kept_personal(project: Project, schema: Schema | None) -> set[str]:
     """Personal columns compared with their raw values (`keep`): their labels are redacted."""
     kept = {n for n, d in project.params.data.pii.items() if d == "keep"}
@@ -252,8 +214,14 @@ def build_report(
     current_origin: str = "argument",
     current_reason: str = "given",
     started: float | None = None,
+    prediction_source: TableSource | None = None,
+    prediction_why: str = "",
 ) -> DriftReport:
-    """Compare two opened datasets and decide (no files written)."""
+    """Compare two opened datasets and decide (no files written).
+
+    The champion's predictions on `current` are compared with its predictions on
+    `prediction_source` (default: see `prediction_reference`: held-out rows, not training rows).
+    """
     start = time.perf_counter() if started is None else started
     params = project.params.drift
     _check_columns_config(params, reference, current)
@@ -265,8 +233,14 @@ def build_report(
         reference, current, params, target, skip, listed_features=listed
     )
     champion = champion or Champion(None, "prediction drift not requested")
+    choice = choice or ReferenceChoice(reference.path, "argument", "given")
+    scored, scored_why = (
+        (prediction_source, prediction_why)
+        if prediction_source is not None
+        else prediction_reference(project, store, champion, choice, reference)
+    )
     prediction, prediction_note = compare_predictions(
-        project, store, champion, schema, reference, current
+        project, store, champion, schema, scored, current, scored_why
     )
     corrected = apply_correction(
         [*features, *([target_result] if target_result else []), *prediction], params
@@ -277,7 +251,6 @@ def build_report(
     prediction = by_severity([c for c in corrected if c.role == "prediction"])
     extra = [*([target_result] if target_result else []), *prediction]
     verdict, reasons, critical = dataset_verdict(features, extra, params)
-    choice = choice or ReferenceChoice(reference.path, "argument", "given")
     ref_info = _info(project, reference, choice.origin, choice.reason, choice.md5)
     if champion.label is not None:
         ref_info = ref_info.model_copy(update={"champion": champion.label})
