@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlops.data.identifiers import MIN_ID_ROWS, identifier_reason
+from mlops.data.identifiers import MIN_ID_ROWS, identifier_reason, name_reason
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -35,14 +35,15 @@ def identifier(name: str, array: pa.ChunkedArray) -> str | None:
     rows = len(array)
     if rows == 0:
         return None
-    series = array.to_pandas()
-    if text:
-        series = series.astype(object)
-    reason = identifier_reason(name, series)
-    if reason is not None:
-        return reason
     present = rows - array.null_count
     distinct = int(pc.count_distinct(array, mode="only_valid").as_py())
+    # Every rule of the shared detector but the name needs most values distinct: a column of
+    # a few categories is never converted to pandas to learn that.
+    if name_reason(name) is not None or distinct > 0.5 * present:
+        series = array.to_pandas()
+        reason = identifier_reason(name, series.astype(object) if text else series)
+        if reason is not None:
+            return reason
     if text:
         if distinct > MAX_CATEGORIES and distinct > 0.5 * present:
             return f"{distinct} distinct values in {present} rows: an id or text"

@@ -196,7 +196,10 @@ def redact_personal(columns: Sequence[ColumnDrift], personal: set[str]) -> list[
     out = []
     for c in columns:
         if c.column in personal:
-            update: dict[str, Any] = {"unseen_categories": redact_labels(c.unseen_categories)}
+            update: dict[str, Any] = {
+                "unseen_categories": redact_labels(c.unseen_categories),
+                "vanished_categories": redact_labels(c.vanished_categories),
+            }
             if c.histogram is not None:  # bin edges of a numeric column are values too
                 labels = redact_labels(c.histogram.labels)
                 update["histogram"] = c.histogram.model_copy(update={"labels": labels})

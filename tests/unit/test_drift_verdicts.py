@@ -1,0 +1,32 @@
+"""Report details of the issue-14 verdicts that the CLI tests do not reach."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mlops.config import DataParams
+from mlops.drift import build_report, open_table, render_html
+from mlops.project import Project
+
+from .test_drift_columns import labels, make_project, make_store, write
+
+
+def test_vanished_labels_of_a_kept_personal_column_are_redacted(tmp_path: Path) -> None:
+    base = make_project(tmp_path)
+    data = DataParams(source="source.csv", target="y", pii={"surname": "keep"})
+    params = base.params.model_copy(update={"data": data})
+    project = Project(root=tmp_path, config=base.config.model_copy(update={"params": params}))
+    ref = {"surname": labels(400, ["Smith", "Jones", "Okafor"]), "y": labels(400, ["a", "b"])}
+    cur = {"surname": labels(400, ["Smith", "Jones"]), "y": labels(400, ["a", "b"])}
+    report = build_report(
+        project,
+        make_store(tmp_path),
+        open_table(write(tmp_path / "ref.parquet", ref)),
+        open_table(write(tmp_path / "cur.parquet", cur)),
+    )
+    (surname,) = report.columns
+    assert surname.vanished_count == 1
+    assert surname.vanished_categories == ["<redacted>#1"]
+    shown = json.dumps(report.to_json()) + render_html(report)
+    assert "Okafor" not in shown
