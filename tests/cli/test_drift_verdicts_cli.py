@@ -106,6 +106,8 @@ def test_a_header_only_or_tiny_batch_fails_by_default(project: Path, cli: Invoke
         report = _report(project)
         assert report["verdict"] == "insufficient_data"
         assert report["summary"]["failed"] is True and report["summary"]["drift"] is False
+        metrics = json.loads((project / "reports" / "drift_summary.json").read_text("utf-8"))
+        assert metrics["failed"] is True  # what `dvc metrics show` lists
         allowed = _drift(cli, "--set", "drift.fail_on_insufficient=false", current=current)
         assert allowed.exit_code == 0, allowed.output
         assert _report(project)["summary"]["failed"] is False

@@ -30,3 +30,20 @@ def test_vanished_labels_of_a_kept_personal_column_are_redacted(tmp_path: Path) 
     assert surname.vanished_categories == ["<redacted>#1"]
     shown = json.dumps(report.to_json()) + render_html(report)
     assert "Okafor" not in shown
+
+
+def test_an_unlabelled_batch_is_no_target_drift(tmp_path: Path) -> None:
+    data = DataParams(source="source.csv", target="y")
+    base = make_project(tmp_path)
+    params = base.params.model_copy(update={"data": data})
+    project = Project(root=tmp_path, config=base.config.model_copy(update={"params": params}))
+    ref = {"x": labels(300, ["a", "b"]), "y": labels(300, ["yes", "no"])}
+    cur = {"x": labels(300, ["a", "b"]), "y": [None] * 300}  # labels arrive later
+    report = build_report(
+        project,
+        make_store(tmp_path),
+        open_table(write(tmp_path / "ref.parquet", ref)),
+        open_table(write(tmp_path / "cur.parquet", cur)),
+    )
+    assert report.target is not None and report.target.verdict == "insufficient_data"
+    assert report.summary.target_drift is None and report.verdict == "no_drift"

@@ -201,7 +201,8 @@ def compare_column(
         if reason is not None:
             return IgnoredColumn(column=name, reason=f"identifier column ({reason})")
     ref, cur = read_side(ref_array, kind), read_side(cur_array, kind)
-    gone = _all_missing(ref, cur, params)
+    # A target with no value is a batch not labelled yet, not a drifted feature.
+    gone = _all_missing(ref, cur, params) if role == "feature" else None
     if gone is not None:
         return _all_missing_result(name, role, kind, ref, cur, gone, params)
     if min(ref.present, cur.present) < params.min_rows:

@@ -321,6 +321,7 @@ def run_drift(
             reports / SUMMARY_NAME,
             {
                 "drift": summary.drift,
+                "failed": summary.failed,
                 "drifted": summary.drifted,
                 "tested": summary.tested,
                 "share_drifted": summary.share_drifted,
