@@ -196,10 +196,9 @@ def compare_column(
         ref = Side(str(ref_array.type), len(ref_array), 0, labels=[], counts=np.zeros(0, np.int64))
         cur = Side(str(cur_array.type), len(cur_array), 0, labels=[], counts=np.zeros(0, np.int64))
         return _insufficient(name, role, kind, ref, cur, "no values on either side", params)
-    if detect_ids and role == "feature":
-        reason = identifier(name, ref_array)
-        if reason is not None:
-            return IgnoredColumn(column=name, reason=f"identifier column ({reason})")
+    reason = identifier(name, ref_array, keys=detect_ids and role == "feature")
+    if reason is not None:
+        return IgnoredColumn(column=name, reason=f"identifier column ({reason})")
     ref, cur = read_side(ref_array, kind), read_side(cur_array, kind)
     # A target with no value is a batch not labelled yet, not a drifted feature.
     gone = _all_missing(ref, cur, params) if role == "feature" else None

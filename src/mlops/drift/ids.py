@@ -20,8 +20,12 @@ PACKED_SHARE = 0.5
 MAX_CATEGORIES = 100
 
 
-def identifier(name: str, array: pa.ChunkedArray) -> str | None:
-    """Why the reference values of `name` are a row number, key or free text (None: not)."""
+def identifier(name: str, array: pa.ChunkedArray, *, keys: bool = True) -> str | None:
+    """Why the reference values of `name` are a row number, key or free text (None: not).
+
+    `keys` false: free text only (a schema contract lists the column as a feature, or it is
+    not a feature at all).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -39,7 +43,7 @@ def identifier(name: str, array: pa.ChunkedArray) -> str | None:
     distinct = int(pc.count_distinct(array, mode="only_valid").as_py())
     # Every rule of the shared detector but the name needs most values distinct: a column of
     # a few categories is never converted to pandas to learn that.
-    if name_reason(name) is not None or distinct > 0.5 * present:
+    if keys and (name_reason(name) is not None or distinct > 0.5 * present):
         series = array.to_pandas()
         reason = identifier_reason(name, series.astype(object) if text else series)
         if reason is not None:
@@ -48,7 +52,7 @@ def identifier(name: str, array: pa.ChunkedArray) -> str | None:
         if distinct > MAX_CATEGORIES and distinct > 0.5 * present:
             return f"{distinct} distinct values in {present} rows: an id or text"
         return None
-    if rows < MIN_ID_ROWS or array.null_count or distinct < rows:
+    if not keys or rows < MIN_ID_ROWS or array.null_count or distinct < rows:
         return None
     bounds = pc.min_max(array)
     low, high = int(bounds["min"].as_py()), int(bounds["max"].as_py())
