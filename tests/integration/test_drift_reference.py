@@ -155,3 +155,22 @@ def test_reference_predictions_come_from_held_out_rows_not_training_rows(
     missing = run_drift(project, store, current=Path("current.parquet")).report
     assert missing.prediction == []
     assert "no held-out test split at data/processed/test.parquet" in missing.prediction_note
+
+
+def test_excluded_and_dropped_features_are_never_compared_with_a_contract(
+    trained_project: Path,
+) -> None:
+    """With the trained project's schema contract: `drift.exclude` and `data.drop` win."""
+    frame = pq.read_table("data/processed/test.parquet").to_pandas()
+    frame["bill_length_mm"] = frame["bill_length_mm"] + 100.0  # far outside the reference
+    frame.to_parquet("shifted.parquet")
+    shifted = Path("shifted.parquet")
+    plain = run_drift(open_project(), open_store(), current=shifted).report
+    column = next(c for c in plain.columns if c.column == "bill_length_mm")
+    assert column.verdict == "drift"
+    for override in ("drift.exclude=[bill_length_mm]", "data.drop=[bill_length_mm]"):
+        report = run_drift(open_project(None, override), open_store(), current=shifted).report
+        assert "bill_length_mm" not in {c.column for c in report.columns}, override
+        assert "bill_length_mm" in {i.column for i in report.ignored}, override
+        assert report.summary.columns == plain.summary.columns - 1
+        assert report.summary.drifted == plain.summary.drifted - 1
