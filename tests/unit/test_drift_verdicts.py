@@ -47,3 +47,27 @@ def test_an_unlabelled_batch_is_no_target_drift(tmp_path: Path) -> None:
     )
     assert report.target is not None and report.target.verdict == "insufficient_data"
     assert report.summary.target_drift is None and report.verdict == "no_drift"
+
+
+def test_own_axis_bin_edges_of_a_kept_personal_column_are_redacted(tmp_path: Path) -> None:
+    import numpy as np
+
+    base = make_project(tmp_path)
+    data = DataParams(source="source.csv", target="y", pii={"income": "keep"})
+    params = base.params.model_copy(update={"data": data})
+    project = Project(root=tmp_path, config=base.config.model_copy(update={"params": params}))
+    rng = np.random.default_rng(1)
+    ref = {"income": rng.normal(31_337, 10, 400), "y": labels(400, ["a", "b"])}
+    cur = {"income": rng.normal(91_337, 10, 400), "y": labels(400, ["a", "b"])}
+    report = build_report(
+        project,
+        make_store(tmp_path),
+        open_table(write(tmp_path / "ref.parquet", ref)),
+        open_table(write(tmp_path / "cur.parquet", cur)),
+    )
+    (income,) = report.columns
+    assert income.histogram is not None and income.histogram.axes == "separate"
+    assert all(label.startswith("<redacted>") for label in income.histogram.current_labels)
+    assert " to " not in json.dumps(income.histogram.model_dump())  # no bin edge left
+    svg = render_html(report).split('id="col-income"')[1]  # renders (edges or not)
+    assert "<svg" in svg and " to " not in svg.split("<svg")[1]

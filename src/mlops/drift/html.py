@@ -95,7 +95,8 @@ def _panel(
                 f"{_pct(share)}</title></rect>"
             )
         if kind == "categories" or i in (0, count - 1):
-            text = label if kind == "categories" else label.split(" to ")[0 if i == 0 else 1]
+            edges = label.split(" to ")  # a redacted label has no edges
+            text = label if kind == "categories" else edges[0 if i == 0 else -1]
             fits = max(3, int(slot / 6)) if kind == "categories" else 14  # ~6 px a letter
             short = text if len(text) <= fits else text[: fits - 1] + "…"
             flag = flags[i] if i < len(flags) else ""

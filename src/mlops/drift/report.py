@@ -202,7 +202,10 @@ def redact_personal(columns: Sequence[ColumnDrift], personal: set[str]) -> list[
             }
             if c.histogram is not None:  # bin edges of a numeric column are values too
                 labels = redact_labels(c.histogram.labels)
-                update["histogram"] = c.histogram.model_copy(update={"labels": labels})
+                own = redact_labels(c.histogram.current_labels)  # the current's own axis
+                update["histogram"] = c.histogram.model_copy(
+                    update={"labels": labels, "current_labels": own}
+                )
             c = c.model_copy(update=update)
         out.append(c)
     return out
