@@ -438,9 +438,18 @@ def test_drift_on_a_batch_with_no_rows_is_insufficient_data(
     current = trained_project / f"batch{case.suffix}"
     current.write_bytes(case.make(tmp_path / "scratch.parquet"))
     result = _run(runner, "drift", "--current", str(current), "--json", "-")
-    assert result.exit_code == 0, result.stderr
+    # Nothing to test is no pass for a gate: exit 3 unless drift.fail_on_insufficient is false.
+    assert result.exit_code == 3, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "insufficient_data" in result.stdout and "NaN" not in result.stdout
+    allowed = _run(
+        runner, "--set", "drift.fail_on_insufficient=false", "drift", "--current", str(current)
+    )
+    if name == "header only":
+        assert allowed.exit_code == 0, allowed.stdout + allowed.stderr
+    else:  # its one column is none of the reference's: every feature is missing, that is drift
+        assert allowed.exit_code == 3, allowed.stdout + allowed.stderr
+        assert "missing from the current data" in allowed.stdout
 
 
 # --------------------------------------------------------------------------- predict

@@ -177,6 +177,9 @@ class DriftParams(_Frozen):
     few_unique: int = Field(default=5, ge=1)
     #: An absolute change in a column's missing-value rate at least this large is flagged.
     missing_change: float = Field(default=0.05, gt=0.0, le=1.0)
+    #: Too little data to test any column (a header-only or tiny batch) fails the check
+    #: (`mlops drift` exits 3) unless this is false.
+    fail_on_insufficient: bool = True
 
     @model_validator(mode="after")
     def _known_methods(self) -> DriftParams:
