@@ -73,3 +73,36 @@ def test_config_paths_cannot_escape_the_project(bad: str, project: Path) -> None
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith("error: ") and "inside the project" in line
     assert not (project / "data").exists()
+
+
+@pytest.mark.parametrize(
+    "command", [["drift", "--no-fail"], ["card"], ["eval"], ["data", "validate"]]
+)
+def test_no_command_writes_a_credential_into_any_output(
+    command: list[str], trained_project: Path
+) -> None:
+    """Every stdout/stderr line and every file a command writes, grepped for the password of a
+    tracking URI it was pointed at (the drift report once quoted MLflow's exception text)."""
+    config = trained_project / "configs" / "remote.yaml"
+    config.write_text(f"tracking:\n  uri: postgresql://alice:{SECRET}@127.0.0.1:1/mlflow\n")
+    before = {p: p.stat().st_mtime_ns for p in trained_project.rglob("*") if p.is_file()}
+    result = run("-vv", "--config", str(config), *command)
+    assert SECRET not in result.stdout + result.stderr, command
+    written = [
+        p
+        for p in trained_project.rglob("*")
+        if p.is_file() and before.get(p) != p.stat().st_mtime_ns and p != config
+    ]
+    for path in written:
+        assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_reports_redact_credentials_at_the_writer(tmp_path: Path) -> None:
+    from mlops import artifacts
+
+    uri = f"http://alice:{SECRET}@tracking.example:5000"
+    artifacts.write_json(tmp_path / "r.json", {"note": f"store {uri} failed: {uri}/api"})
+    artifacts.write_report(tmp_path / "r.html", f"<p>{uri}</p>")
+    for name in ("r.json", "r.html"):
+        text = (tmp_path / name).read_text()
+        assert SECRET not in text and "http://***@tracking.example:5000" in text

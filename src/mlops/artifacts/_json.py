@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.artifacts._atomic import write_text
-from mlops.errors import DataError
+from mlops.errors import DataError, redact_secrets
 
 
 def _json_default(value: Any) -> Any:
@@ -24,7 +24,14 @@ def to_json(payload: Any) -> str:
 
 
 def write_json(target: Path, payload: Any) -> Path:
-    return write_text(target, to_json(payload))
+    """Write a JSON report or record; credentials in URLs and secret values are redacted (the
+    boundary every report passes: an exception text quoted in a report cannot leak them)."""
+    return write_text(target, redact_secrets(to_json(payload)))
+
+
+def write_report(target: Path, text: str) -> Path:
+    """Write a human-readable report (Markdown, HTML) with secrets redacted, like write_json."""
+    return write_text(target, redact_secrets(text))
 
 
 def read_json(path: Path) -> Any:

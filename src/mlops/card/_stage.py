@@ -309,8 +309,8 @@ def build_card(
         diagram=DIAGRAM,
     )
     markdown = to_markdown(content)
-    md_path = artifacts.write_text(reports / CARD_MD, markdown)
-    html_path = artifacts.write_text(
+    md_path = artifacts.write_report(reports / CARD_MD, markdown)
+    html_path = artifacts.write_report(
         reports / CARD_HTML, to_html(markdown, target.title, {IMPORTANCE_PLOT: plot})
     )
     json_path = artifacts.write_json(reports / "model_card.json", analysis.to_json())

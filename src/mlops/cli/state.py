@@ -88,10 +88,35 @@ class _RedactSecrets(logging.Filter):
         return True
 
 
+class _Redacting:
+    """A text stream that hides credentials and secret values in whatever passes through."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from mlops.errors import redact_secrets
+
+        return int(self._stream.write(redact_secrets(text)))
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(self._stream.isatty())
+
+    def fileno(self) -> int:
+        return int(self._stream.fileno())
+
+    @property
+    def encoding(self) -> str:
+        return str(getattr(self._stream, "encoding", "utf-8"))
+
+
 def stdout() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, file=_Redacting(sys.stdout))  # type: ignore[arg-type]
 
 
 def stderr() -> Console:

@@ -314,7 +314,7 @@ def run_drift(
     json_target = json_path or reports / JSON_NAME
     html_target = html_path or reports / HTML_NAME
     artifacts.write_json(json_target, report.to_json())
-    artifacts.write_text(html_target, render_html(report))
+    artifacts.write_report(html_target, render_html(report))
     if json_path is None:
         summary = report.summary
         artifacts.write_json(

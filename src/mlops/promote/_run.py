@@ -105,7 +105,7 @@ def _record_paths(project: Project, stem: str) -> tuple[Path, Path]:
 def _write_record(project: Project, record: DecisionRecord, stem: str) -> PromotionResult:
     reports = project.settings.paths.reports
     json_path = artifacts.write_json(reports / f"{stem}.json", record.to_json())
-    md_path = artifacts.write_text(reports / f"{stem}.md", to_markdown(record))
+    md_path = artifacts.write_report(reports / f"{stem}.md", to_markdown(record))
     return PromotionResult(record, json_path, md_path)
 
 
