@@ -6,6 +6,7 @@ column index, so it is parsed once into Arrow's compact columnar form.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,9 @@ class TableSource:
     rows: int
     types: dict[str, pa.DataType]
     _table: pa.Table | None = field(default=None, repr=False)
+    #: One open Parquet reader per thread: re-opening the file per column re-parsed its footer,
+    #: whose size grows with the column count (quadratic: 10k columns took 15 minutes).
+    _readers: threading.local = field(default_factory=threading.local, repr=False)
 
     @property
     def format(self) -> str:
@@ -63,11 +67,10 @@ class TableSource:
         import pyarrow.parquet as pq
 
         try:
-            return (
-                pq.ParquetFile(self.path, memory_map=True)
-                .read(columns=[name], use_threads=False)
-                .column(0)
-            )
+            reader = getattr(self._readers, "file", None)
+            if reader is None:
+                reader = self._readers.file = pq.ParquetFile(self.path, memory_map=True)
+            return reader.read(columns=[name], use_threads=False).column(0)
         except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
             raise DataError(
                 f"{self.path}: cannot read column {name!r} ({_first_line(exc)})"
