@@ -130,8 +130,9 @@ def configure(
     *,
     command: str | None = None,
     quiet_noisy: bool = True,
+    stream: TextIO | None = None,
 ) -> None:
-    """Log records of `level` and up to stderr, as text or JSON lines.
+    """Log records of `level` and up to `stream` (stderr), as text or JSON lines.
 
     Text: `logging.basicConfig` (a no-op when the root logger already has handlers) with the
     secret-redacting filter. JSON: our handler replaces the one a previous call installed; the
@@ -145,9 +146,9 @@ def configure(
     if _state.handler is not None:
         reset()  # configured before in this process (tests): start over
     if fmt == "json":
-        _configure_json(level)
+        _configure_json(level, stream or sys.stderr)
     else:
-        logging.basicConfig(level=level, format=TEXT_FORMAT, stream=sys.stderr)
+        logging.basicConfig(level=level, format=TEXT_FORMAT, stream=stream or sys.stderr)
         for handler in logging.getLogger().handlers:
             if not any(isinstance(f, RedactSecrets) for f in handler.filters):
                 handler.addFilter(RedactSecrets())
@@ -178,10 +179,9 @@ def reset() -> None:
     _CONTEXT.set(None)
 
 
-def _configure_json(level: int) -> None:
+def _configure_json(level: int, stream: TextIO) -> None:
     os.environ[FORMAT_ENV] = "json"
     os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
-    stream = sys.stderr
     handler = logging.StreamHandler(stream)
     handler.setFormatter(json_formatter())
     root = logging.getLogger()
@@ -197,8 +197,8 @@ def _configure_json(level: int) -> None:
     # Lines written for people (`warning: ...`, notes) become records too; "mlops.cli" passes
     # at INFO even with --quiet, as those lines do in text mode.
     logging.getLogger("mlops.cli").setLevel(logging.INFO)
+    _state.handler, _state.stderr = handler, sys.stderr
     sys.stderr = JsonLines(logging.getLogger("mlops.cli"), stream)
-    _state.handler, _state.stderr = handler, stream
     _state.excepthook = sys.excepthook
     sys.excepthook = _log_uncaught
 
