@@ -249,15 +249,19 @@ def _add_extra_and_context(
 
 def _finish(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
     """`event` becomes `message`, the usual keys come first, secrets are redacted."""
-    from mlops.errors import redact_secrets
+    from mlops.errors import SECRET_ENV, redact_secrets
 
     event["message"] = event.pop("event", "")
     ordered = {key: event.pop(key) for key in KEYS if key in event}
     ordered.update(event)
-    return {
-        key: redact_secrets(value) if isinstance(value, str) else value
-        for key, value in ordered.items()
-    }
+    # redact_secrets on the strings that may hold a secret: a URI, or a secret variable's value
+    secrets = [v for v in map(os.environ.get, SECRET_ENV) if v and len(v) >= 4]
+    for key, value in ordered.items():
+        if isinstance(value, str) and (
+            "://" in value or (secrets and any(secret in value for secret in secrets))
+        ):
+            ordered[key] = redact_secrets(value)
+    return ordered
 
 
 class RedactSecrets(logging.Filter):
