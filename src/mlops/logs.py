@@ -174,6 +174,7 @@ def reset() -> None:
         sys.excepthook = _state.excepthook
         _state.excepthook = None
     logging.captureWarnings(False)
+    logging.getLogger("mlops.cli").setLevel(logging.NOTSET)
     _state.format = "text"
     _PROCESS.clear()
     _CONTEXT.set(None)
@@ -185,6 +186,9 @@ def _configure_json(level: int, stream: TextIO) -> None:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(json_formatter())
     root = logging.getLogger()
+    for plain in list(root.handlers):  # a text handler to stderr (basicConfig) would mix formats
+        if type(plain) is logging.StreamHandler and plain.stream in (sys.stderr, sys.__stderr__):
+            root.removeHandler(plain)
     root.addHandler(handler)
     root.setLevel(level)
     # MLflow, when imported before us, gave its loggers their own text handler.

@@ -3,6 +3,7 @@ mode left as it was, and the request-id check of the access log."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -173,3 +174,46 @@ def test_text_lines_unchanged() -> None:
         "logging.getLogger('mlops.x').info('plain %s', 'postgresql://u:pw-x@h/db')\n"
     )
     assert _fresh(code).stderr == "INFO mlops.x: plain postgresql://***@h/db\n"
+
+
+def _call(app: Any, headers: list[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
+    """Run one GET /version through AccessLog(app); the messages the server would send."""
+    from mlops.serve.access import AccessLog
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/version", "headers": headers}
+    asyncio.run(AccessLog(app)(scope, receive, send))
+    return sent
+
+
+def test_access_line_of_a_failing_and_a_silent_app(caplog: pytest.LogCaptureFixture) -> None:
+    async def failing(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("bug")
+
+    async def silent(scope: Any, receive: Any, send: Any) -> None:
+        assert scope["mlops.request_id"] == "given"
+        return None  # the client left before an answer
+
+    caplog.set_level(logging.INFO, logger="mlops.serve.access")
+    with pytest.raises(RuntimeError):
+        _call(failing, [])
+    assert _call(silent, [(b"x-request-id", b"given")]) == []
+    statuses = [(r.status, r.route, r.request_id) for r in caplog.records]  # type: ignore[attr-defined]
+    assert statuses[0][:2] == (500, "/version") and len(statuses[0][2]) == 32
+    assert statuses[1] == (499, "/version", "given")
+
+
+def test_response_carries_the_request_id() -> None:
+    async def answer(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": [(b"a", b"b")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    start, _ = _call(answer, [(b"x-request-id", b"id-7")])
+    assert start["headers"] == [(b"a", b"b"), (b"x-request-id", b"id-7")]

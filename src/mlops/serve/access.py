@@ -73,8 +73,9 @@ class AccessLog:
         token = logs.bind(request_id=rid)
         try:
             await self.app(scope, receive, send_with_id)
-        except BaseException:
-            status = 500
+        except Exception:
+            if status == CLIENT_CLOSED:  # the app failed before answering: uvicorn sends a 500
+                status = 500
             raise
         finally:
             logs.unbind(token)
