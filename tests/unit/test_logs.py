@@ -27,7 +27,8 @@ def stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     """A private stderr; logging is put back as it was afterwards."""
     sink = io.StringIO()
     for name in (logs.FORMAT_ENV, "MLFLOW_CONFIGURE_LOGGING", "MLFLOW_TRACKING_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded: configure's exports are undone afterwards
+        monkeypatch.delenv(name)
     root = logging.getLogger()
     level = root.level
     try:
