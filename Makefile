@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev run test lint format typecheck check pipeline ingest train eval drift promote clean serve tune
+.PHONY: help setup setup-dev run test lint format typecheck check pipeline ingest train eval drift promote clean serve tune monitoring
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ typecheck: setup-dev ## mypy --strict
 	$(BIN)/mypy
 
 check: lint typecheck test ## lint + typecheck + test
+
+monitoring: setup-dev ## Regenerate the Grafana dashboard; copy the bundle to monitoring/
+	$(BIN)/python -m mlops.monitoring_bundle --repo .
 
 clean: ## Remove generated data, models, reports and the local tracking store
 	rm -rf data/raw data/processed models/model.skops models/run.json reports mlflow.db mlflow.db-* .mlflow.db.* optuna.db mlartifacts .mlops

@@ -103,7 +103,9 @@ def bind(**values: Any) -> Token[dict[str, Any] | None]:
 
 
 def unbind(token: Token[dict[str, Any] | None]) -> None:
-    _CONTEXT.reset(token)
+    """Restore the fields as they were before `bind` returned `token`."""
+    with contextlib.suppress(ValueError):  # bound in another context (a generator moved on)
+        _CONTEXT.reset(token)
 
 
 @contextlib.contextmanager

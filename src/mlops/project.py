@@ -88,6 +88,12 @@ def _resolved_settings(settings: Settings, root: Path) -> Settings:
     # model_copy skips validation: the relative-path rule applies to what users write.
     resolved_paths = paths.model_copy(update=absolute)
     tracking = settings.tracking
+    artifacts = tracking.artifact_root
+    if ".." in artifacts.parts or not (root / artifacts).is_relative_to(root):
+        raise ConfigError(
+            f"tracking.artifact_root: {artifacts} is outside the project ({root}); use a "
+            "relative path inside it (shared artifacts belong on a tracking server)"
+        )
     uri = parse_tracking_uri(tracking.uri, root)
     resolved_tracking = tracking.model_copy(
         update={"uri": uri.uri, "artifact_root": root / tracking.artifact_root}

@@ -36,6 +36,18 @@ TEMPLATES = {
     "github/ci.yml.j2": ".github/workflows/ci.yml",
     "requirements.txt.j2": "requirements.txt",
 }
+#: The monitoring bundle (Prometheus config, alert rules and their tests, Grafana dashboard and
+#: provisioning): copied as they are (no `.j2`: `{{ $labels }}` is theirs, not Jinja's). This
+#: repository's `monitoring/` is the same files (a test asserts it).
+MONITORING_FILES = (
+    "monitoring/prometheus.yml",
+    "monitoring/rules/alerts.yml",
+    "monitoring/rules/alerts_test.yml",
+    "monitoring/grafana/dashboard.json",
+    "monitoring/grafana/provisioning/datasources/prometheus.yml",
+    "monitoring/grafana/provisioning/dashboards/mlops.yml",
+)
+TEMPLATES.update({path: path for path in MONITORING_FILES})
 #: The files of this repository's example project that the templates produce.
 EXAMPLE_FILES = ("params.yaml", "configs/local.yaml", "configs/team.yaml")
 #: A numeric target with at most this many distinct whole-number values is a class label.
@@ -164,7 +176,7 @@ def render(spec: ProjectSpec, *, pinned: str | None = None) -> dict[str, str]:
     files: dict[str, str] = {}
     for template, target in TEMPLATES.items():
         text = (folder / template).read_text(encoding="utf-8")
-        files[target] = env.from_string(text).render(values)
+        files[target] = env.from_string(text).render(values) if template.endswith(".j2") else text
     return files
 
 

@@ -137,3 +137,13 @@ def test_explain_prints_top_contributions(trained_project: Path) -> None:
     assert bad.exit_code == 1
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "missing" in lines[0]
+
+
+def test_card_shows_the_time_range_of_each_split_with_order_by(trained_project: Path) -> None:
+    result = mlops("--set", "split.order_by=year", "card")
+    assert result.exit_code == 0, result.output
+    data = Path("reports/model_card.md").read_text().split("## Training and test data")[1]
+    header = next(line for line in data.splitlines() if line.startswith("|") and "split" in line)
+    assert "time range" in header
+    assert re.search(r"\| +train +\|.*\| +20\d\d \.\. 20\d\d +\|", data), data[:1500]
+    assert re.search(r"\| +test +\|.*\| +20\d\d \.\. 20\d\d +\|", data)

@@ -125,3 +125,52 @@ def test_dvc_stage_writes_drift_metrics(trained_project: Path) -> None:
         assert summary[key] == report["summary"][key], key
     assert report["reference"]["path"] == str(TRAIN)
     assert (trained_project / "reports" / "drift.html").is_file()
+
+
+def test_reference_predictions_come_from_held_out_rows_not_training_rows(
+    trained_project: Path,
+) -> None:
+    """On its training rows the model is over-fitted: its own test split would look drifted."""
+    project, store = open_project(), open_store()
+    _crown(store)
+    test = Path("data/processed/test.parquet")
+    report = run_drift(project, store, current=test).report
+    assert report.reference.path == str(TRAIN)  # the features still compare with training data
+    assert f"held-out test split of {report.reference.champion}" in report.prediction_note
+    assert artifacts.file_md5(test) in report.prediction_note
+    # The held-out split scored against itself: identical predictions, no drift at all.
+    assert report.prediction
+    for column in report.prediction:
+        assert column.verdict == "no_drift", column
+        assert column.statistic == pytest.approx(0.0, abs=1e-12), column
+
+    # Given with --reference, the reference is scored as it is (the user chose it).
+    given = run_drift(project, store, reference=TRAIN, current=test).report
+    assert "reference predictions: the reference data data/processed/train.parquet" in (
+        given.prediction_note
+    )
+
+    test.unlink()  # no held-out rows: said, not silently replaced by training rows
+    (trained_project / "current.parquet").write_bytes(TRAIN.read_bytes())
+    missing = run_drift(project, store, current=Path("current.parquet")).report
+    assert missing.prediction == []
+    assert "no held-out test split at data/processed/test.parquet" in missing.prediction_note
+
+
+def test_excluded_and_dropped_features_are_never_compared_with_a_contract(
+    trained_project: Path,
+) -> None:
+    """With the trained project's schema contract: `drift.exclude` and `data.drop` win."""
+    frame = pq.read_table("data/processed/test.parquet").to_pandas()
+    frame["bill_length_mm"] = frame["bill_length_mm"] + 100.0  # far outside the reference
+    frame.to_parquet("shifted.parquet")
+    shifted = Path("shifted.parquet")
+    plain = run_drift(open_project(), open_store(), current=shifted).report
+    column = next(c for c in plain.columns if c.column == "bill_length_mm")
+    assert column.verdict == "drift"
+    for override in ("drift.exclude=[bill_length_mm]", "data.drop=[bill_length_mm]"):
+        report = run_drift(open_project(None, override), open_store(), current=shifted).report
+        assert "bill_length_mm" not in {c.column for c in report.columns}, override
+        assert "bill_length_mm" in {i.column for i in report.ignored}, override
+        assert report.summary.columns == plain.summary.columns - 1
+        assert report.summary.drifted == plain.summary.drifted - 1

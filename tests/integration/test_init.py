@@ -293,6 +293,7 @@ def test_wheel_ships_the_templates_and_init_works_from_it(tmp_path: Path) -> Non
     names = zipfile.ZipFile(wheel).namelist()
     assert "mlops/templates/project/params.yaml.j2" in names
     assert "mlops/templates/project/Makefile.j2" in names
+    assert "mlops/templates/project/monitoring/grafana/dashboard.json" in names
     target = tmp_path / "site"
     run(
         sys.executable,

@@ -56,12 +56,70 @@ def _empty_parquet(tmp: Path) -> bytes:
     return _parquet_bytes(frame, tmp)
 
 
+def _map_parquet(tmp: Path) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "species": ["a", "b"] * 30,
+            "m": pa.array([[("k", 1)]] * 60, type=pa.map_(pa.string(), pa.int64())),
+        }
+    )
+    pq.write_table(table, tmp)
+    return tmp.read_bytes()
+
+
 INGEST_CASES = [
     Case(
         "binary garbage",
         ".csv",
         lambda _: bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)),
         r"binary|UTF-8|parse",
+    ),
+    Case(
+        "a value past the header's last column",
+        ".csv",
+        lambda _: _csv(GOOD_COLUMNS, *[row + ",extra" for row in GOOD_ROWS * 10]),
+        r"line 2 has 9 fields, the header has 8",
+    ),
+    Case(
+        "an integer beyond 64 bits",
+        ".csv",
+        lambda _: _csv("species,n", *[f"{'ab'[i % 2]},{10**25 + i}" for i in range(60)]),
+        r"column 'n' holds integers beyond 64 bits \(line 2\)",
+    ),
+    Case(
+        "struct and list columns",
+        ".parquet",
+        lambda tmp: _parquet_bytes(
+            pd.DataFrame(
+                {"species": ["a", "b"] * 30, "s": [{"k": 1, "v": "x"}] * 60, "l": [[1, 2]] * 60}
+            ),
+            tmp,
+        ),
+        r"nested columns s \(struct<k: int64, v: string>\), l \(list<element: int64>\)",
+    ),
+    Case(
+        "a map column",
+        ".parquet",
+        lambda tmp: _map_parquet(tmp),
+        r"nested columns m \(map<string, int64",
+    ),
+    Case(
+        "missing-value markers in a numeric column",
+        ".csv",
+        lambda _: _csv(
+            "species,mass",
+            *[f"{'ab'[i % 2]},{'?' if i % 12 == 0 else 3000 + i}" for i in range(90)],
+        ),
+        r"column 'mass' is numeric except \d+ sampled value\(s\) '\?'.*data\.csv\.na_values",
+    ),
+    Case(
+        "thousands separators",
+        ".csv",
+        lambda _: _csv("species,pop", *[f'{"ab"[i % 2]},"{1000 + 37 * i:,}"' for i in range(90)]),
+        r"column 'pop' holds numbers with thousands separators .*data\.csv\.thousands: \",\"",
     ),
     Case(
         "NUL bytes",
@@ -208,6 +266,50 @@ def test_missing_source_and_directory_source(project: Path, runner: CliRunner) -
     assert_clean_failure(result, 1, r"is a directory", "adir.csv")
 
 
+def test_trailing_separator_on_every_data_row_keeps_columns_in_place(
+    project: Path, runner: CliRunner
+) -> None:
+    """pandas' default made column 1 the index and slid every column left (species held islands,
+    year was all missing), and every stage ran on it."""
+    rows = [row + "," for row in GOOD_ROWS * 20]
+    (project / "trailing.csv").write_text("\n".join([GOOD_COLUMNS, *rows]) + "\n")
+    result = _run(runner, "--set", "data.source=trailing.csv", "data", "ingest")
+    assert result.exit_code == 0, result.stderr
+    raw = pd.read_parquet(project / "data" / "raw" / "dataset.parquet")
+    assert list(raw.columns) == GOOD_COLUMNS.split(",")
+    assert set(raw["species"]) == {"Adelie", "Gentoo", "Chinstrap"}
+    assert raw["year"].notna().all()
+
+
+def test_a_column_stored_as_the_pandas_index_is_read_back(
+    project: Path, runner: CliRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = [row.split(",") for row in GOOD_ROWS * 20]
+    frame = pd.DataFrame(rows, columns=GOOD_COLUMNS.split(","))
+    frame["penguin_id"] = [f"p{i}" for i in range(len(frame))]
+    frame.set_index("penguin_id").to_parquet(project / "indexed.parquet")
+    result = _run(runner, "--set", "data.source=indexed.parquet", "data", "ingest")
+    assert result.exit_code == 0, result.stderr
+    assert "'penguin_id' were stored as the pandas index" in caplog.text
+    raw = pd.read_parquet(project / "data" / "raw" / "dataset.parquet")
+    assert "penguin_id" in raw.columns and raw["penguin_id"].iloc[3] == "p3"
+
+
+def test_markers_and_thousands_read_as_numbers_once_configured(
+    project: Path, runner: CliRunner
+) -> None:
+    rows = [
+        f'{"ab"[i % 2]},{"?" if i % 9 == 0 else 3000 + i},"{1000 + 37 * i:,}"' for i in range(90)
+    ]
+    (project / "numbers.csv").write_text("\n".join(["species,mass,pop", *rows]) + "\n")
+    sets = ["--set", 'data.csv.na_values=["?"]', "--set", 'data.csv.thousands=","']
+    result = _run(runner, "--set", "data.source=numbers.csv", *sets, "data", "ingest")
+    assert result.exit_code == 0, result.stderr
+    raw = pd.read_parquet(project / "data" / "raw" / "dataset.parquet")
+    assert raw["mass"].isna().sum() == 10 and raw["mass"].max() == 3089
+    assert raw["pop"].iloc[1] == 1037 and pd.api.types.is_numeric_dtype(raw["pop"])
+
+
 def test_bom_and_crlf_are_read(project: Path, runner: CliRunner) -> None:
     rows = [GOOD_COLUMNS, *GOOD_ROWS] * 1
     (project / "bom.csv").write_bytes(b"\xef\xbb\xbf" + "\r\n".join(rows).encode() + b"\r\n")
@@ -336,9 +438,18 @@ def test_drift_on_a_batch_with_no_rows_is_insufficient_data(
     current = trained_project / f"batch{case.suffix}"
     current.write_bytes(case.make(tmp_path / "scratch.parquet"))
     result = _run(runner, "drift", "--current", str(current), "--json", "-")
-    assert result.exit_code == 0, result.stderr
+    # Nothing to test is no pass for a gate: exit 3 unless drift.fail_on_insufficient is false.
+    assert result.exit_code == 3, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "insufficient_data" in result.stdout and "NaN" not in result.stdout
+    allowed = _run(
+        runner, "--set", "drift.fail_on_insufficient=false", "drift", "--current", str(current)
+    )
+    if name == "header only":
+        assert allowed.exit_code == 0, allowed.stdout + allowed.stderr
+    else:  # its one column is none of the reference's: every feature is missing, that is drift
+        assert allowed.exit_code == 3, allowed.stdout + allowed.stderr
+        assert "missing from the current data" in allowed.stdout
 
 
 # --------------------------------------------------------------------------- predict
@@ -396,3 +507,17 @@ def test_predict_refuses_unsafe_type_coercion(champion_project: Path, runner: Cl
     result = _run(runner, "predict", str(source), str(output))
     assert_clean_failure(result, 1, r"bill_length_mm", None)
     assert not output.exists()
+
+
+def test_a_file_system_refusal_is_one_line(project: Path, runner: CliRunner) -> None:
+    """An output folder that is a file (or a read-only mount, a full disk): one line naming the
+    path, exit 1, no traceback."""
+    raw = project / "data" / "raw"
+    if raw.exists():
+        import shutil
+
+        shutil.rmtree(raw)
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_text("a file where a folder belongs\n")
+    result = _run(runner, "data", "ingest")
+    assert_clean_failure(result, 1, r"(Not a directory|File exists)", "raw")

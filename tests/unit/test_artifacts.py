@@ -174,3 +174,21 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path: Path) -> None:
     finally:
         os.umask(mask)
     assert written.stat().st_mode & 0o777 == 0o644
+
+
+def test_parquet_decimals_are_read_as_floats(tmp_path: Path) -> None:
+    """A decimal column came to pandas as `Decimal` objects: the schema took it for a
+    categorical and training failed."""
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlops.artifacts import read_table
+
+    prices = [decimal.Decimal("1.25") + i for i in range(6)]
+    table = pa.table({"price": pa.array(prices, type=pa.decimal128(10, 2)), "n": range(6)})
+    pq.write_table(table, tmp_path / "d.parquet")
+    frame = read_table(tmp_path / "d.parquet")
+    assert str(frame["price"].dtype) == "float64" and frame["price"].iloc[1] == 2.25
+    assert str(frame["n"].dtype) == "int64"

@@ -21,6 +21,7 @@ from mlops.config import (
     load_params,
     load_settings,
     parse_override,
+    read_yaml,
 )
 from mlops.errors import ConfigError, ExitCode
 from mlops.project import open_project
@@ -434,3 +435,87 @@ def test_open_project_outside_a_project_is_a_config_error(
         open_project()
     with pytest.raises(ConfigError, match=r": not an mlops project \(no params\.yaml\)$"):
         open_project(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "data:\n  target: x\ndata:\n  target: y\n",
+            r"line 3\): not valid YAML \(duplicate key 'data'\)",
+        ),
+        (
+            "data:\n  target: x\n  target: y\n",
+            r"line 3\): not valid YAML \(duplicate key 'target'\)",
+        ),
+        ("a: &a [*a]\n", r"recursive alias"),
+        ("x: " + "[" * 3000 + "]" * 3000 + "\n", r"nested too deeply"),
+    ],
+    ids=["duplicate section", "duplicate key", "recursive anchor", "deep nesting"],
+)
+def test_hostile_yaml_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    import re
+
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        read_yaml(path)
+    assert str(caught.value).startswith(str(path)) and "\n" not in str(caught.value)
+    assert re.search(message, str(caught.value)), str(caught.value)
+
+
+def test_billion_laughs_is_refused_fast_and_small(tmp_path: Path) -> None:
+    """Nine levels of nine aliases expand to 9^9 (387M) values: refused while composing, from the
+    composed size (no expansion happens), so it takes milliseconds, not minutes and gigabytes."""
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    previous = "a"
+    for name in "bcdefghi":
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+        previous = name
+    path = tmp_path / "params.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=r"aliases expand to more than 100,000 values"):
+        read_yaml(path)
+
+
+def test_merge_keys_and_small_aliases_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("base: &b {x: 1}\nother:\n  <<: *b\n  y: 2\nlist: &l [1, 2]\nagain: *l\n")
+    assert read_yaml(path) == {
+        "base": {"x": 1}, "other": {"x": 1, "y": 2}, "list": [1, 2], "again": [1, 2]
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "registry",
+    [
+        {"model_name": "../../outside"},
+        {"model_name": "a/b"},
+        {"model_name": "bad\x07bell"},
+        {"model_name": " padded"},
+        {"champion_alias": "champ/../x"},
+        {"previous_alias": "latest"},
+    ],
+)
+def test_registry_names_that_would_become_paths_are_refused(
+    project: Path, registry: dict[str, str]
+) -> None:
+    """A model name with `../` made promote create directories and a lock file outside the
+    project before MLflow rejected it: refused at load, naming the key."""
+    _write(project / "configs" / "local.yaml", {"registry": registry})
+    key = next(iter(registry))
+    with pytest.raises(ConfigError, match=rf"local\.yaml: registry.*{key}"):
+        load_config()
+    assert not (project.parent / "outside").exists()
+
+
+@pytest.mark.parametrize("root", ["/tmp/elsewhere", "../elsewhere", "sub/../../elsewhere"])
+def test_artifact_root_outside_the_project_is_refused(project: Path, root: str) -> None:
+    _write(project / "configs" / "local.yaml", {"tracking": {"artifact_root": root}})
+    with pytest.raises(ConfigError, match=r"tracking\.artifact_root: .* is outside the project"):
+        open_project()
+
+
+def test_model_names_mlops_init_writes_still_load(project: Path) -> None:
+    _write(project / "configs" / "local.yaml", {"registry": {"model_name": "My Project v2.1"}})
+    assert load_config().settings.registry.model_name == "My Project v2.1"

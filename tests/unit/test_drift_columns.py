@@ -209,9 +209,11 @@ def test_every_edge_case_gets_an_explicit_verdict_and_no_nan(tmp_path: Path) -> 
         "only_in_reference": "schema_mismatch",
         "only_in_current": "schema_mismatch",
         "dtype_changes": "schema_mismatch",
-        "null_typed": "insufficient_data",
+        "null_typed": "drift",  # no value in the reference, 200 in the current
         "fine": "no_drift",
     }
+    null_typed = column(report, "null_typed")
+    assert null_typed.all_missing and null_typed.reason.startswith("all 200 reference values")
     assert column(report, "only_in_reference").reason == "missing from the current data"
     assert "(numeric)" in column(report, "dtype_changes").reason
     assert "(categorical)" in column(report, "dtype_changes").reason
@@ -220,7 +222,7 @@ def test_every_edge_case_gets_an_explicit_verdict_and_no_nan(tmp_path: Path) -> 
     for item in payload["columns"]:
         assert item["verdict"] in ("drift", "no_drift", "insufficient_data", "schema_mismatch")
     assert payload["summary"]["schema_mismatch"] == 3
-    assert payload["summary"]["insufficient_data"] == 2
+    assert payload["summary"]["insufficient_data"] == 1
 
 
 def test_tiny_and_empty_data_is_insufficient_not_nan(tmp_path: Path) -> None:

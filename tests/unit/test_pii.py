@@ -257,3 +257,44 @@ def test_drift_redaction_keeps_counts() -> None:
         "<redacted>#1",
         "<redacted>#2",
     ]
+
+
+def test_validation_never_quotes_values_of_a_personal_column() -> None:
+    """An ordered personal column keeps its levels in the contract (they are the encoding); a new
+    batch with an unseen level is reported by count, without the value."""
+    from mlops.data.pii import PiiColumn
+    from mlops.data.schema import ColumnSchema, Schema
+    from mlops.data.validate import validate_frame
+
+    schema = Schema(
+        source="s.csv",
+        target="y",
+        task="classification",
+        rows=3,
+        columns=[
+            ColumnSchema(
+                name="birth_town", dtype="string", kind="categorical", nullable=True,
+                categories=["Leeds", "York"], ordered=True, role="feature",
+            ),
+            ColumnSchema(
+                name="age", dtype="integer", kind="numeric", nullable=True, min=18, max=90,
+                role="feature",
+            ),
+            ColumnSchema(name="y", dtype="string", kind="categorical", nullable=False,
+                         categories=["a", "b"], role="target"),
+        ],
+        features=["birth_town", "age"],
+        pii=[
+            PiiColumn(column="birth_town", kind="person_name", share=1.0, sampled=3,
+                      decision="keep"),
+            PiiColumn(column="age", kind="national_id", share=1.0, sampled=3, decision="keep"),
+        ],
+    )  # fmt: skip
+    frame = pd.DataFrame({"birth_town": ["Leeds", "Zanzibar-Secret"], "age": [30, 121],
+                          "y": ["a", "b"]})  # fmt: skip
+    report = validate_frame(frame, schema, "new.csv", "schema.json")
+    text = report.model_dump_json()
+    checks = {v.column: v for v in report.violations}
+    assert checks["birth_town"].check == "unseen_category" and checks["age"].check == "range"
+    assert "Zanzibar-Secret" not in text and "121" not in text
+    assert "personal data: not shown" in checks["birth_town"].actual

@@ -5,7 +5,10 @@ from __future__ import annotations
 from mlops.artifacts._atomic import atomic_path, pid_alive, write_bytes, write_text
 from mlops.artifacts._json import file_md5, read_json, to_json, write_json
 from mlops.artifacts._models import (
+    MAX_BYTES_ENV,
+    MAX_MODEL_BYTES,
     TRUSTED_MODEL_TYPES,
+    check_archive,
     check_trusted,
     dump_model,
     load_model,
@@ -27,11 +30,14 @@ from mlops.artifacts._tables import (
 
 __all__ = [
     "CSV_SEPARATORS",
+    "MAX_BYTES_ENV",
+    "MAX_MODEL_BYTES",
     "SNIFF_CHARS",
     "TABLE_SUFFIXES",
     "TRUSTED_MODEL_TYPES",
     "CsvDialect",
     "atomic_path",
+    "check_archive",
     "check_csv_text",
     "check_single_column",
     "check_trusted",

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.artifacts._atomic import write_bytes
+from mlops.artifacts._structure import check_structure
 from mlops.errors import ModelLoadError, first_line
 
 #: Types a model artifact may contain beyond skops' own safe defaults. This list lives in our
@@ -24,6 +25,46 @@ TRUSTED_MODEL_TYPES: frozenset[str] = frozenset(
         "sklearn._loss.loss.HalfMultinomialLoss",
     }
 )
+
+
+#: A model archive may unpack to at most this many bytes (MLOPS_MAX_MODEL_BYTES overrides): a
+#: "zip bomb" (a tiny archive with a huge member) is refused before anything is decompressed.
+MAX_MODEL_BYTES = 4 * 1024**3
+#: ...and hold at most this many members (a 300-tree forest holds about 2,000).
+MAX_MODEL_MEMBERS = 200_000
+MAX_BYTES_ENV = "MLOPS_MAX_MODEL_BYTES"
+
+
+def check_archive(path: Path, data: bytes) -> None:
+    """Bound a skops archive by its declared sizes (zipfile never inflates a member past its
+    declared size, so the declaration is what loading can cost)."""
+    import io
+    import os
+    import zipfile
+
+    limit = MAX_MODEL_BYTES
+    configured = os.environ.get(MAX_BYTES_ENV, "").strip()
+    if configured:
+        try:
+            limit = int(configured)
+        except ValueError:
+            raise ModelLoadError(
+                f"{MAX_BYTES_ENV}={configured!r}: expected a number of bytes"
+            ) from None
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ModelLoadError(f"{path}: not a skops model file ({first_line(exc)})") from exc
+    if len(members) > MAX_MODEL_MEMBERS:
+        raise ModelLoadError(
+            f"{path}: model archive holds {len(members):,} members (limit {MAX_MODEL_MEMBERS:,})"
+        )
+    total = sum(member.file_size for member in members)
+    if total > limit:
+        raise ModelLoadError(
+            f"{path}: model archive unpacks to {total:,} bytes from {len(data):,} (limit "
+            f"{limit:,}; set {MAX_BYTES_ENV} to allow more)"
+        )
 
 
 def untrusted_types(model_bytes: bytes) -> list[str]:
@@ -72,10 +113,13 @@ def load_model(path: Path, *, allow_unsafe: bool = False) -> Any:
     if not path.exists():
         raise ModelLoadError(f"{path}: model file not found")
     data = path.read_bytes()
+    check_archive(path, data)
     if allow_unsafe:
-        return _load_trusting(path, data, _audit(path, data))
+        model = _load_trusting(path, data, _audit(path, data))
+        check_structure(model, str(path))
+        return model
     try:
-        return sio.loads(data, trusted=sorted(TRUSTED_MODEL_TYPES))
+        model = sio.loads(data, trusted=sorted(TRUSTED_MODEL_TYPES))
     except UntrustedTypesFoundException:
         check_trusted(_audit(path, data), str(path))  # names the types beyond the allowlist
         raise ModelLoadError(
@@ -84,6 +128,8 @@ def load_model(path: Path, *, allow_unsafe: bool = False) -> Any:
     except Exception as exc:
         _audit(path, data)  # "not a skops model file" when that is the reason
         raise ModelLoadError(f"{path}: cannot load model ({first_line(exc)})") from exc
+    check_structure(model, str(path))
+    return model
 
 
 def _audit(path: Path, data: bytes) -> list[str]:

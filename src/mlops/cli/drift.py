@@ -48,10 +48,15 @@ def drift(
     ] = None,
     fail: Annotated[
         bool,
-        typer.Option("--fail/--no-fail", help="Exit 3 on dataset drift (--no-fail: only report)."),
+        typer.Option(
+            "--fail/--no-fail",
+            help="Exit 3 on dataset drift, or on too little data to test when "
+            "drift.fail_on_insufficient is true (--no-fail: only report).",
+        ),
     ] = True,
 ) -> None:
-    """Per-column drift tests of a batch against the reference; exit 3 on dataset drift."""
+    """Per-column drift tests of a batch against the reference; exit 3 on dataset drift
+    (or on a batch too small to test, unless drift.fail_on_insufficient is false)."""
     from mlops.drift import run_drift
 
     to_stdout = json_path == Path("-")
@@ -75,7 +80,7 @@ def drift(
     # With `--json -` stdout carries only the JSON; the verdict line goes to stderr.
     verdict = f"{report.verdict.replace('_', ' ')}: {'; '.join(report.reasons)}"
     typer.echo(verdict, err=to_stdout)
-    if report.drift and fail:
+    if report.failed and fail:
         raise typer.Exit(3)
 
 
@@ -89,6 +94,11 @@ def _row(column: ColumnDrift) -> list[str]:
         notes.append("missing-rate shift")
     if column.unseen_count:
         notes.append(f"{column.unseen_count} unseen: {', '.join(column.unseen_categories[:3])}")
+    if column.vanished_count:
+        shown = ", ".join(column.vanished_categories[:3])
+        notes.append(f"{column.vanished_count} vanished: {shown}")
+    if column.all_missing:
+        notes.append(column.reason)
     if column.verdict in ("schema_mismatch", "insufficient_data"):
         notes.append(column.reason)
     style = STYLES[column.verdict]

@@ -78,7 +78,6 @@ class MlopsGroup(TyperGroup):
         """Turns `MlopsError` into `error: ...` lines on stderr (one per problem of a config
         error, else one) and its exit code; in JSON log format, one JSON line per problem."""
         from mlops.errors import MlopsError, redact_secrets
-        from mlops.logs import active_format
 
         try:
             return super().invoke(ctx)
@@ -88,14 +87,32 @@ class MlopsGroup(TyperGroup):
             problems = getattr(exc, "problems", None) or [str(exc)]
             for problem in problems:
                 message = redact_secrets(str(problem)).replace("\n", " ")
-                if active_format() == "json":
-                    logging.getLogger("mlops.cli").error(
-                        message,
-                        extra={"error": type(exc).__name__, "exit_code": int(exc.exit_code)},
-                    )
-                else:
-                    typer.echo(f"error: {message}", err=True)
+                _report_error(message, exc, int(exc.exit_code))
             raise typer.Exit(int(exc.exit_code)) from None
+        except OSError as exc:  # the file system said no: disk full, read-only, a directory
+            if os.environ.get("MLOPS_DEBUG") == "1":
+                raise
+            _report_error(redact_secrets(_os_error(exc)), exc, 1)
+            raise typer.Exit(1) from None
+
+
+def _report_error(message: str, exc: BaseException, exit_code: int) -> None:
+    """`error: message` on stderr; in JSON log format a record with the error's type and code."""
+    from mlops.logs import active_format
+
+    if active_format() == "json":
+        extra = {"error": type(exc).__name__, "exit_code": exit_code}
+        logging.getLogger("mlops.cli").error(message, extra=extra)
+    else:
+        typer.echo(f"error: {message}", err=True)
+
+
+def _os_error(exc: OSError) -> str:
+    """`path: reason` for a file-system error (the path the system call named, if any)."""
+    reason = exc.strerror or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    where = " -> ".join(paths)
+    return f"{where}: {reason}" if where else f"{reason} ({type(exc).__name__})"
 
 
 app = typer.Typer(

@@ -54,8 +54,33 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
+#: The most values a config may expand to through anchors and aliases (a "billion laughs" file
+#: is a few lines that expand to 10^9 values; real configs are a few hundred).
+MAX_EXPANDED_NODES = 100_000
+
+
 class _Loader(yaml.SafeLoader):
-    """YAML 1.1 safe loading, but `1e-3` is a float (as in YAML 1.2), not the string "1e-3"."""
+    """YAML 1.1 safe loading, but `1e-3` is a float (as in YAML 1.2), not the string "1e-3";
+    a key given twice in one mapping is refused (YAML says keys are unique; PyYAML keeps the
+    last silently)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    duplicate = key in seen
+                except TypeError:  # an unhashable key: the base class explains it
+                    break
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
 _Loader.add_implicit_resolver(
@@ -65,8 +90,58 @@ _Loader.add_implicit_resolver(
 )
 
 
+class YamlShapeError(yaml.YAMLError):
+    """A document that aliases itself, or expands past MAX_EXPANDED_NODES."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
+
+
+def _check_expansion(root: Any) -> None:
+    """Refuse an alias cycle and a document whose aliases expand past MAX_EXPANDED_NODES: each
+    node's expanded size is computed once (memoised), so checking costs the composed size."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise YamlShapeError("recursive alias (an anchor used inside itself)", node.start_mark)
+        active.add(key)
+        if isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+        else:
+            total = 1
+        active.discard(key)
+        if total > MAX_EXPANDED_NODES:
+            raise YamlShapeError(
+                f"aliases expand to more than {MAX_EXPANDED_NODES:,} values", node.start_mark
+            )
+        sizes[key] = total
+        return total
+
+    size(root)
+
+
 def _load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
+    """Safe YAML (no arbitrary objects), duplicates refused, alias expansion bounded."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return loader.construct_document(node)
+    except RecursionError as exc:
+        raise YamlShapeError("nested too deeply", None) from exc
+    finally:
+        loader.dispose()
 
 
 def _read_yaml(path: Path, *, required: bool) -> dict[str, Any]:
@@ -79,7 +154,13 @@ def _read_yaml(path: Path, *, required: bool) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: not valid YAML") from exc
+        problem = getattr(exc, "problem", None)
+        shape = (
+            f" ({problem})"
+            if isinstance(exc, YamlShapeError | yaml.constructor.ConstructorError) and problem
+            else ""
+        )
+        raise ConfigError(f"{path}{where}: not valid YAML{shape}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read ({exc})") from exc
     if loaded is None:
@@ -102,7 +183,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     try:
         value = _load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {text!r}: value is not valid YAML") from exc
+        problem = getattr(exc, "problem", None)
+        shape = f" ({problem})" if isinstance(exc, YamlShapeError) and problem else ""
+        raise ConfigError(f"--set {text!r}: value is not valid YAML{shape}") from exc
     return key.strip().split("."), value
 
 

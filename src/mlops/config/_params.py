@@ -22,6 +22,14 @@ class CsvParams(_Frozen):
     encoding: str | None = None
     #: Extra strings read as missing values (besides pandas' defaults).
     na_values: list[str] = Field(default_factory=list)
+    #: The thousands separator of numbers written like `1,234` (None: numbers have none).
+    thousands: str | None = Field(default=None, min_length=1, max_length=1)
+
+    @model_validator(mode="after")
+    def _distinct_marks(self) -> CsvParams:
+        if self.thousands is not None and self.thousands in (self.sep, self.decimal):
+            raise ValueError(f"thousands: {self.thousands!r} is also the separator or decimal mark")
+        return self
 
 
 class DataParams(_Frozen):
@@ -169,6 +177,9 @@ class DriftParams(_Frozen):
     few_unique: int = Field(default=5, ge=1)
     #: An absolute change in a column's missing-value rate at least this large is flagged.
     missing_change: float = Field(default=0.05, gt=0.0, le=1.0)
+    #: Too little data to test any column (a header-only or tiny batch) fails the check
+    #: (`mlops drift` exits 3) unless this is false.
+    fail_on_insufficient: bool = True
 
     @model_validator(mode="after")
     def _known_methods(self) -> DriftParams:

@@ -55,6 +55,34 @@ class RegistrySettings(_Frozen):
     previous_alias: str = "previous"
     challenger_alias: str = "challenger"
 
+    @model_validator(mode="after")
+    def _safe_names(self) -> RegistrySettings:
+        """Names become directory and lock-file names: no path separators, no `..`, no control
+        characters; aliases as MLflow accepts them (letters, digits, `_`, `-`)."""
+        import re
+
+        name = self.model_name
+        if (
+            not name.strip()
+            or name != name.strip()
+            or any(c in name for c in "/\\")
+            or ".." in name
+            or any(ord(c) < 32 or ord(c) == 127 for c in name)
+            or len(name) > 256
+        ):
+            raise ValueError(
+                f"model_name: {name!r} is not a usable model name (no '/', '\\', '..', control "
+                "characters or surrounding spaces; at most 256 characters)"
+            )
+        for key in ("champion_alias", "previous_alias", "challenger_alias"):
+            alias = getattr(self, key)
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,255}", alias) or alias.lower() == "latest":
+                raise ValueError(
+                    f"{key}: {alias!r} is not a valid alias (letters, digits, '_' and '-'; "
+                    "not 'latest')"
+                )
+        return self
+
 
 class ServeSettings(_Frozen):
     host: str = "127.0.0.1"

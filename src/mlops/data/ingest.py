@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from mlops import artifacts
 from mlops.config import CsvParams, DataParams
 from mlops.data import pii
+from mlops.data.numeric_text import check_numeric_text
 from mlops.data.schema import BUILTIN_PREFIX, ColumnSchema, Schema, as_labels, infer_schema
 from mlops.errors import DataError
 from mlops.project import Project
@@ -123,6 +124,13 @@ def ingest(project: Project) -> IngestResult:
     frame.columns = [str(c) for c in frame.columns]
     personal = protect(frame, params, params.source, project.root)
     frame = personal.frame
+    if source is not None:
+        check_numeric_text(
+            frame,
+            params.source,
+            csv=source.suffix.lower() == ".csv",
+            skip=(*params.drop, *params.pii, *params.ordinal, *personal.identifiers),
+        )
     dropped = {name for name, decision in params.pii.items() if decision == "drop"}
     kept = params.model_copy(update={"drop": [n for n in params.drop if n not in dropped]})
     schema = infer_schema(frame, kept, params.source, personal.identifiers)

@@ -81,11 +81,12 @@ def validate_frame(
                     column=str(name), check="extra_column", expected="absent", actual="present"
                 )
             )
+    personal = set(schema.personal())
     for col in schema.columns:
         if col.name not in present:
             continue
         series = frame[col.name]
-        violations.extend(_check_column(series, col))
+        violations.extend(_check_column(series, col, personal=col.name in personal))
     return ValidationReport(
         dataset=dataset,
         schema_path=schema_path,
@@ -95,7 +96,8 @@ def validate_frame(
     )
 
 
-def _check_column(series: pd.Series, col: ColumnSchema) -> list[Violation]:
+def _check_column(series: pd.Series, col: ColumnSchema, *, personal: bool) -> list[Violation]:
+    """The column's violations; values of a personal column (`data.pii`) are never quoted."""
     found: list[Violation] = []
     nulls = series.isna()
     if not col.nullable and bool(nulls.any()):
@@ -138,7 +140,11 @@ def _check_column(series: pd.Series, col: ColumnSchema) -> list[Violation]:
                     column=col.name,
                     check="range",
                     expected=f"[{low}, {high}]",
-                    actual=f"{values.min():g} .. {values.max():g}",
+                    actual=(
+                        f"{int(outside.sum())} values outside (personal data: not shown)"
+                        if personal
+                        else f"{values.min():g} .. {values.max():g}"
+                    ),
                     count=int(outside.sum()),
                     rows=_first_rows(outside),
                 )
@@ -151,6 +157,8 @@ def _check_column(series: pd.Series, col: ColumnSchema) -> list[Violation]:
             unseen = sorted(set(labels[unseen_mask].astype(str)))
             shown = ", ".join(repr(v) for v in unseen[:10])
             more = f" (+{len(unseen) - 10} more)" if len(unseen) > 10 else ""
+            if personal:
+                shown, more = f"{len(unseen)} unseen values (personal data: not shown)", ""
             found.append(
                 Violation(
                     column=col.name,

@@ -10,6 +10,7 @@ import numpy as np
 
 from mlops.config import DriftParams
 from mlops.drift import stats
+from mlops.drift.ids import identifier
 from mlops.drift.report import (
     DEFAULT_THRESHOLDS,
     P_VALUE_METHODS,
@@ -30,6 +31,8 @@ from mlops.drift.sides import (
     finite,
     numeric_histogram,
     read_side,
+    unseen_categories,
+    vanished_categories,
 )
 from mlops.drift.source import type_kind
 from mlops.errors import ConfigError
@@ -38,9 +41,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-#: A string column with more distinct values than this, mostly unique, is an id or free text.
-MAX_CATEGORIES = 100
 UNSEEN_LISTED = 20
+#: A column with no value on one side is drifted past any threshold: most urgent first.
+ALL_MISSING_SEVERITY = 1e6
 
 
 # --------------------------------------------------------------------------- method choice
@@ -170,8 +173,14 @@ def compare_column(
     cur_array: pa.ChunkedArray | None,
     params: DriftParams,
     role: Role = "feature",
+    *,
+    detect_ids: bool = True,
 ) -> ColumnDrift | IgnoredColumn:
-    """Compare one column; every outcome is an explicit verdict (or a reason to ignore it)."""
+    """Compare one column; every outcome is an explicit verdict (or a reason to ignore it).
+
+    `detect_ids`: a feature whose reference values are a row number, key or free text is
+    ignored (false: a schema contract lists it as a feature).
+    """
     ref_kind, cur_kind = column_kinds(
         ref_array.type if ref_array is not None else None,
         cur_array.type if cur_array is not None else None,
@@ -187,12 +196,14 @@ def compare_column(
         ref = Side(str(ref_array.type), len(ref_array), 0, labels=[], counts=np.zeros(0, np.int64))
         cur = Side(str(cur_array.type), len(cur_array), 0, labels=[], counts=np.zeros(0, np.int64))
         return _insufficient(name, role, kind, ref, cur, "no values on either side", params)
+    reason = identifier(name, ref_array, keys=detect_ids and role == "feature")
+    if reason is not None:
+        return IgnoredColumn(column=name, reason=f"identifier column ({reason})")
     ref, cur = read_side(ref_array, kind), read_side(cur_array, kind)
-    if kind == "categorical" and _looks_like_ids(ref):
-        return IgnoredColumn(
-            column=name,
-            reason=f"{len(ref.labels or [])} distinct values in {ref.present} rows: an id or text",
-        )
+    # A target with no value is a batch not labelled yet, not a drifted feature.
+    gone = _all_missing(ref, cur, params) if role == "feature" else None
+    if gone is not None:
+        return _all_missing_result(name, role, kind, ref, cur, gone, params)
     if min(ref.present, cur.present) < params.min_rows:
         why = (
             f"{ref.present} reference and {cur.present} current non-missing values "
@@ -207,9 +218,37 @@ def compare_column(
         return _result(name, role, kind, ref, cur, outcome, params)
 
 
-def _looks_like_ids(side: Side) -> bool:
-    distinct = len(side.labels or [])
-    return distinct > MAX_CATEGORIES and distinct > 0.5 * side.present
+def _all_missing(ref: Side, cur: Side, params: DriftParams) -> str | None:
+    """Why one side has rows but no value while the other has enough (None: not the case)."""
+    for side, other, shown in ((cur, ref, "current"), (ref, cur, "reference")):
+        if side.rows >= params.min_rows and side.present == 0 and other.present >= params.min_rows:
+            rate = other.summary.missing_rate
+            other_name = "reference" if shown == "current" else "current"
+            return (
+                f"all {side.rows:,} {shown} values are missing "
+                f"({other_name}: {rate:.1%} missing): counted as drifted"
+            )
+    return None
+
+
+def _all_missing_result(
+    name: str, role: Role, kind: ColumnKind, ref: Side, cur: Side, why: str, params: DriftParams
+) -> ColumnDrift:
+    change, shift = _missing_change(ref.summary, cur.summary, params)
+    return ColumnDrift(
+        column=name,
+        role=role,
+        kind=kind,
+        verdict="drift",
+        reason=why,
+        method_reason="not tested: no value on one side",
+        severity=ALL_MISSING_SEVERITY,
+        reference=ref.summary,
+        current=cur.summary,
+        missing_rate_change=change,
+        missing_shift=shift,
+        all_missing=True,
+    )
 
 
 def _missing_change(ref: SideStats, cur: SideStats, params: DriftParams) -> tuple[float, bool]:
@@ -256,7 +295,8 @@ def _result(
     categories = outcome.as_categories
     if categories and ref.labels is None:
         ref, cur = as_categories(ref), as_categories(cur)
-    unseen, unseen_share = _unseen(ref, cur) if categories else ([], 0.0)
+    unseen, unseen_share = unseen_categories(ref, cur) if categories else ([], 0.0)
+    vanished, vanished_share = vanished_categories(ref, cur) if categories else ([], 0.0)
     if categories:
         histogram = category_histogram(ref, cur)
     else:
@@ -282,23 +322,13 @@ def _result(
         unseen_categories=unseen[:UNSEEN_LISTED],
         unseen_count=len(unseen),
         unseen_share=unseen_share,
+        vanished_categories=vanished[:UNSEEN_LISTED],
+        vanished_count=len(vanished),
+        vanished_share=vanished_share,
         histogram=histogram,
         missing_rate_change=change,
         missing_shift=shift,
     )
-
-
-def _unseen(ref: Side, cur: Side) -> tuple[list[str], float]:
-    assert ref.labels is not None and cur.labels is not None and cur.counts is not None
-    known = set(ref.labels)
-    new = [
-        (label, int(n))
-        for label, n in zip(cur.labels, cur.counts, strict=True)
-        if label not in known and n > 0
-    ]
-    new.sort(key=lambda item: (-item[1], item[0]))
-    share = sum(n for _, n in new) / cur.present if cur.present else 0.0
-    return [label for label, _ in new], round(share, 6)
 
 
 def _insufficient(

@@ -10,9 +10,13 @@ from mlops.drift.report import ColumnDrift, DriftReport, Histogram
 REF_COLOUR = "#4c78a8"
 CUR_COLOUR = "#f58518"
 WIDTH = 560
-HEIGHT = 150
+PANEL_HEIGHT = 150
 PAD_BOTTOM = 34
-PAD_LEFT = 36
+PAD_TOP = 8
+#: Room left of the plot for the y-axis labels, "100.0%" included.
+PAD_LEFT = 52
+PAD_RIGHT = 6
+FLAG_COLOURS = {"flag": "#c0392b", "vanished": "#2c6e9b"}
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;
@@ -28,6 +32,7 @@ th,td{border-bottom:1px solid #e5e5e5;padding:4px 8px;text-align:left;vertical-a
 th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .card{background:#fff;border:1px solid #e2e2e2;border-radius:6px;padding:12px 14px;margin:12px 0}
 .card p{margin:4px 0;color:#444}.muted{color:#777}.flag{color:#c0392b;font-weight:600}
+.vanished{color:#2c6e9b;font-weight:600}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:8px 0}dt{color:#666}
 dd{margin:0}svg text{font-size:10px;fill:#555}
@@ -50,47 +55,90 @@ def _badge(verdict: str) -> str:
     return f'<span class="badge {_e(verdict)}">{_e(verdict.replace("_", " "))}</span>'
 
 
-def histogram_svg(hist: Histogram) -> str:
-    """Paired bars (reference, current) per bin or category, with hover titles."""
-    count = len(hist.labels)
-    top = max([*hist.reference, *hist.current, 1e-12])
-    plot_w = WIDTH - PAD_LEFT - 6
-    plot_h = HEIGHT - PAD_BOTTOM - 8
+Series = tuple[list[float], str, str]  # shares, colour, side name
+
+
+def _panel(
+    top_y: float,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    kind: str,
+    flags: Sequence[str],
+    title: str = "",
+) -> list[str]:
+    """One plot of paired (or single) bars per bin or category, `PANEL_HEIGHT` tall."""
+    count = len(labels)
+    top = max([*(v for shares, _, _ in series for v in shares), 1e-12])
+    plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
+    plot_h = PANEL_HEIGHT - PAD_BOTTOM - PAD_TOP
+    base = top_y + PAD_TOP + plot_h
     slot = plot_w / max(count, 1)
-    bar = max(1.0, slot * 0.4)
+    bar = max(1.0, slot * 0.8 / len(series))
     parts = [
-        f'<svg role="img" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}">',
-        f'<line x1="{PAD_LEFT}" y1="{8 + plot_h}" x2="{WIDTH - 6}" y2="{8 + plot_h}" '
+        f'<line x1="{PAD_LEFT}" y1="{base:.1f}" x2="{WIDTH - PAD_RIGHT}" y2="{base:.1f}" '
         'stroke="#999"/>',
-        f'<text x="{PAD_LEFT - 4}" y="14" text-anchor="end">{_pct(top)}</text>',
-        f'<text x="{PAD_LEFT - 4}" y="{8 + plot_h}" text-anchor="end">0</text>',
+        # The axis labels end PAD_LEFT - 4 px in: room for "100.0%" (about 6 px a character).
+        f'<text x="{PAD_LEFT - 4}" y="{top_y + PAD_TOP + 6:.1f}" text-anchor="end">'
+        f"{_pct(top)}</text>",
+        f'<text x="{PAD_LEFT - 4}" y="{base:.1f}" text-anchor="end">0</text>',
     ]
-    for i, label in enumerate(hist.labels):
+    if title:
+        parts.append(f'<text x="{PAD_LEFT + 4}" y="{top_y + PAD_TOP + 6:.1f}">{_e(title)}</text>')
+    for i, label in enumerate(labels):
         x = PAD_LEFT + i * slot + slot * 0.1
-        for offset, share, colour, side in (
-            (0.0, hist.reference[i], REF_COLOUR, "reference"),
-            (bar, hist.current[i], CUR_COLOUR, "current"),
-        ):
+        for j, (shares, colour, side) in enumerate(series):
+            share = shares[i] if i < len(shares) else 0.0
             height = plot_h * share / top
-            y = 8 + plot_h - height
             parts.append(
-                f'<rect x="{x + offset:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{height:.1f}" '
-                f'fill="{colour}"><title>{_e(label)}: {side} {_pct(share)}</title></rect>'
+                f'<rect x="{x + j * bar:.1f}" y="{base - height:.1f}" width="{bar:.1f}" '
+                f'height="{height:.1f}" fill="{colour}"><title>{_e(label)}: {side} '
+                f"{_pct(share)}</title></rect>"
             )
-        unseen = hist.unseen[i] if i < len(hist.unseen) else False
-        if hist.kind == "categories" or i in (0, count - 1):
-            text = label if hist.kind == "categories" else label.split(" to ")[0 if i == 0 else 1]
-            fits = max(3, int(slot / 6)) if hist.kind == "categories" else 14  # ~6 px a letter
+        if kind == "categories" or i in (0, count - 1):
+            edges = label.split(" to ")  # a redacted label has no edges
+            text = label if kind == "categories" else edges[0 if i == 0 else -1]
+            fits = max(3, int(slot / 6)) if kind == "categories" else 14  # ~6 px a letter
             short = text if len(text) <= fits else text[: fits - 1] + "…"
-            style = ' class="flag" style="fill:#c0392b"' if unseen else ""
-            anchor = "middle" if hist.kind == "categories" else ("start" if i == 0 else "end")
-            tx = x + bar if hist.kind == "categories" else (x if i == 0 else x + 2 * bar)
+            flag = flags[i] if i < len(flags) else ""
+            style = f' class="{flag}" style="fill:{FLAG_COLOURS[flag]}"' if flag else ""
+            anchor = "middle" if kind == "categories" else ("start" if i == 0 else "end")
+            width = bar * len(series)
+            tx = x + width / 2 if kind == "categories" else (x if i == 0 else x + width)
             parts.append(
-                f'<text x="{tx:.1f}" y="{HEIGHT - PAD_BOTTOM + 20}" text-anchor="{anchor}"{style}>'
+                f'<text x="{tx:.1f}" y="{base + 20:.1f}" text-anchor="{anchor}"{style}>'
                 f"{_e(short)}</text>"
             )
-    parts.append("</svg>")
-    return "".join(parts)
+    return parts
+
+
+def histogram_svg(hist: Histogram) -> str:
+    """Paired bars (reference, current) per bin or category, with hover titles; two panels,
+    each on its own axis, when the two ranges barely overlap."""
+    flags = [
+        "flag"
+        if (i < len(hist.unseen) and hist.unseen[i])
+        else "vanished"
+        if (i < len(hist.vanished) and hist.vanished[i])
+        else ""
+        for i in range(len(hist.labels))
+    ]
+    if hist.axes == "separate":
+        height = 2 * PANEL_HEIGHT
+        parts = [
+            *_panel(0, hist.labels, [(hist.reference, REF_COLOUR, "reference")], hist.kind, [],
+                    "reference (own axis)"),
+            *_panel(PANEL_HEIGHT, hist.current_labels, [(hist.current, CUR_COLOUR, "current")],
+                    hist.kind, [], "current (own axis: the ranges barely overlap)"),
+        ]  # fmt: skip
+    else:
+        height = PANEL_HEIGHT
+        series = [(hist.reference, REF_COLOUR, "reference"), (hist.current, CUR_COLOUR, "current")]
+        parts = _panel(0, hist.labels, series, hist.kind, flags)
+    return (
+        f'<svg role="img" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}">'
+        + "".join(parts)
+        + "</svg>"
+    )
 
 
 def _p_cell(column: ColumnDrift) -> str:
@@ -105,7 +153,7 @@ def _table(columns: Sequence[ColumnDrift]) -> str:
     head = (
         "<tr><th>column</th><th>verdict</th><th>method</th><th>statistic</th>"
         "<th>p / adjusted</th><th>threshold</th><th>effect size</th><th>missing ref → cur</th>"
-        "<th>unseen</th></tr>"
+        "<th>unseen</th><th>vanished</th></tr>"
     )
     rows = []
     for c in columns:
@@ -117,7 +165,8 @@ def _table(columns: Sequence[ColumnDrift]) -> str:
             f"<td>{_badge(c.verdict)}</td><td>{_e(c.method or '-')}</td>"
             f'<td class="num">{_num(c.statistic)}</td><td class="num">{_p_cell(c)}</td>'
             f'<td class="num">{_num(c.threshold)}</td><td class="num">{_num(c.effect_size)}</td>'
-            f'<td class="num">{missing}</td><td class="num">{c.unseen_count or ""}</td></tr>'
+            f'<td class="num">{missing}</td><td class="num">{c.unseen_count or ""}</td>'
+            f'<td class="num">{c.vanished_count or ""}</td></tr>'
         )
     return f"<table>{head}{''.join(rows)}</table>"
 
@@ -129,10 +178,10 @@ def _card(c: ColumnDrift) -> str:
         f"<p>{_e(c.reason)}</p>",
     ]
     if c.method:
-        lines.append(
-            f"<p>{_e(c.statistic_name)} = {_num(c.statistic)}; {_e(c.effect_size_name)} = "
-            f'{_num(c.effect_size)}. <span class="muted">{_e(c.method_reason)}</span></p>'
-        )
+        numbers = f"{_e(c.statistic_name)} = {_num(c.statistic)}"
+        if c.effect_size_name != c.statistic_name:  # Wasserstein: the statistic is the effect
+            numbers += f"; {_e(c.effect_size_name)} = {_num(c.effect_size)}"
+        lines.append(f'<p>{numbers}. <span class="muted">{_e(c.method_reason)}</span></p>')
     ref, cur = c.reference, c.current
     lines.append(
         f"<p>reference: {ref.rows:,} rows, {_pct(ref.missing_rate)} missing"
@@ -154,6 +203,15 @@ def _card(c: ColumnDrift) -> str:
         lines.append(
             f'<p class="flag">{c.unseen_count} unseen categor{"y" if c.unseen_count == 1 else "ies"}'
             f" ({_pct(c.unseen_share)} of current rows): {_e(names)}{more}</p>"
+        )
+    if c.vanished_count:
+        names = ", ".join(c.vanished_categories)
+        hidden = c.vanished_count - len(c.vanished_categories)
+        more = f" and {hidden} more" if hidden > 0 else ""
+        noun = "category" if c.vanished_count == 1 else "categories"
+        lines.append(
+            f'<p class="vanished">{c.vanished_count} vanished {noun} '
+            f"({_pct(c.vanished_share)} of reference rows): {_e(names)}{more}</p>"
         )
     if c.histogram is not None:
         lines.append(histogram_svg(c.histogram))
@@ -187,7 +245,8 @@ def render_html(report: DriftReport) -> str:
         f"<dt>columns</dt><dd>{s.drifted} of {s.tested} tested drifted ({_pct(s.share_drifted)};"
         f" dataset drift at {_pct(s.share_threshold)}); {s.insufficient_data} insufficient data,"
         f" {s.schema_mismatch} schema mismatch, {s.missing_shift} missing-rate shift,"
-        f" {s.unseen_categories} with unseen categories</dd>"
+        f" {s.unseen_categories} with unseen categories, {s.vanished_categories} with vanished"
+        f" categories, {s.all_missing} all missing on one side</dd>"
         f"<dt>settings</dt><dd>alpha {_e(settings.get('alpha'))} "
         f"({_e(settings.get('correction'))} correction), large_sample "
         f"{_e(settings.get('large_sample'))}, min_rows {_e(settings.get('min_rows'))}, critical: "

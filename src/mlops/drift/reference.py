@@ -16,6 +16,7 @@ from mlops.tracking import Store, tags
 log = logging.getLogger(__name__)
 
 TRAIN_MD5_TAG = tags.TRAIN_MD5
+TEST_MD5_TAG = tags.TEST_MD5
 Origin = Literal["argument", "champion", "dvc_cache", "fallback"]
 
 
@@ -64,8 +65,13 @@ def find_champion(store: Store) -> Champion:
 
 def champion_train_md5(store: Store, info: ModelVersionInfo) -> str | None:
     """The md5 of the training data, from the version's tags or its run's lineage tags."""
-    if TRAIN_MD5_TAG in info.tags:
-        return info.tags[TRAIN_MD5_TAG]
+    return lineage_md5(store, info, TRAIN_MD5_TAG)
+
+
+def lineage_md5(store: Store, info: ModelVersionInfo, tag: str) -> str | None:
+    """A data hash recorded under `tag`, on the version or on its run."""
+    if tag in info.tags:
+        return info.tags[tag]
     if info.run_id is None:
         return None
     try:
@@ -73,7 +79,7 @@ def champion_train_md5(store: Store, info: ModelVersionInfo) -> str | None:
     except MlopsError as exc:
         log.warning("cannot read the lineage of run %s: %s", info.run_id, exc)
         return None
-    value = values.get(TRAIN_MD5_TAG)
+    value = values.get(tag)
     return str(value) if value else None
 
 
@@ -123,3 +129,32 @@ def _fallback(train: Path, reason: str) -> ReferenceChoice:
             "or pass --reference"
         )
     return ReferenceChoice(train, "fallback", reason)
+
+
+def resolve_holdout(project: Project, store: Store, champion: Champion) -> ReferenceChoice | None:
+    """The rows the champion was evaluated on and never trained on: the reference for its
+    predictions (on its training rows a model is over-fitted, so new data always looks
+    different). The champion's test split (by the `data.test_md5` lineage tag, in place or in
+    the DVC cache), else `paths.test`; None when there is neither."""
+    test = project.settings.paths.test
+    shown = project.relative(test)
+    info = champion.info
+    md5 = lineage_md5(store, info, TEST_MD5_TAG) if info is not None else None
+    if md5 is not None:
+        label = champion.label
+        if test.is_file() and artifacts.file_md5(test) == md5:
+            why = f"held-out test split of {label}, {shown} (md5 {md5})"
+            return ReferenceChoice(test, "champion", why, md5)
+        cached = dvc_cache_path(md5, project.root)
+        if cached is not None:
+            why = f"held-out test split of {label} from the DVC cache (md5 {md5})"
+            return ReferenceChoice(cached, "dvc_cache", why, md5, suffix=test.suffix or ".parquet")
+    if not test.is_file():
+        return None
+    if md5 is None:
+        return ReferenceChoice(test, "fallback", f"held-out test split {shown}")
+    return ReferenceChoice(
+        test,
+        "fallback",
+        f"test split {shown}, not the champion's (md5 {md5}): it may hold rows it was trained on",
+    )

@@ -62,6 +62,12 @@ class Histogram(_Model):
     reference: list[float]
     current: list[float]
     unseen: list[bool] = []
+    #: Categories the reference has and the current batch lost.
+    vanished: list[bool] = []
+    #: "separate": the two ranges barely overlap, so each side has its own bins: `labels` are
+    #: the reference's, `current_labels` the current's.
+    axes: Literal["shared", "separate"] = "shared"
+    current_labels: list[str] = []
 
 
 class ColumnDrift(_Model):
@@ -89,6 +95,13 @@ class ColumnDrift(_Model):
     unseen_categories: list[str] = []
     unseen_count: int = 0
     unseen_share: float = 0.0
+    #: Reference categories absent from the current batch (most frequent first), how many,
+    #: and the share of reference rows they held.
+    vanished_categories: list[str] = []
+    vanished_count: int = 0
+    vanished_share: float = 0.0
+    #: One side has rows but no value at all (a column that became, or was, 100% missing).
+    all_missing: bool = False
     histogram: Histogram | None = None
 
     @property
@@ -131,6 +144,12 @@ class DriftSummary(_Model):
     reference_rows: int
     current_rows: int
     seconds: float
+    #: Columns that lost categories the reference has.
+    vanished_categories: int = 0
+    #: Columns with no value at all on one side (counted as drifted).
+    all_missing: int = 0
+    #: What a gate acts on: drift, or insufficient data with `drift.fail_on_insufficient`.
+    failed: bool = False
 
 
 class DriftReport(_Model):
@@ -152,6 +171,12 @@ class DriftReport(_Model):
     def drift(self) -> bool:
         return self.verdict == "drift"
 
+    @property
+    def failed(self) -> bool:
+        """Whether a gate fails on this report (`mlops drift` exits 3): dataset drift, or
+        insufficient data while `drift.fail_on_insufficient` is true."""
+        return self.summary.failed
+
     def all_columns(self) -> list[ColumnDrift]:
         extra = [self.target] if self.target is not None else []
         return [*self.columns, *extra, *self.prediction]
@@ -171,10 +196,16 @@ def redact_personal(columns: Sequence[ColumnDrift], personal: set[str]) -> list[
     out = []
     for c in columns:
         if c.column in personal:
-            update: dict[str, Any] = {"unseen_categories": redact_labels(c.unseen_categories)}
+            update: dict[str, Any] = {
+                "unseen_categories": redact_labels(c.unseen_categories),
+                "vanished_categories": redact_labels(c.vanished_categories),
+            }
             if c.histogram is not None:  # bin edges of a numeric column are values too
                 labels = redact_labels(c.histogram.labels)
-                update["histogram"] = c.histogram.model_copy(update={"labels": labels})
+                own = redact_labels(c.histogram.current_labels)  # the current's own axis
+                update["histogram"] = c.histogram.model_copy(
+                    update={"labels": labels, "current_labels": own}
+                )
             c = c.model_copy(update=update)
         out.append(c)
     return out
@@ -212,37 +243,71 @@ def apply_correction(columns: Sequence[ColumnDrift], params: DriftParams) -> lis
     return result
 
 
+def counted(column: ColumnDrift) -> bool:
+    """Whether a feature column counts toward the drifted share: tested ones, and schema
+    mismatches of a column the reference has (a type change or a lost column; a column only
+    in the current batch is no feature the model knows)."""
+    if column.verdict in ("drift", "no_drift"):
+        return True
+    return column.verdict == "schema_mismatch" and column.reference.dtype is not None
+
+
+def is_drifted(column: ColumnDrift) -> bool:
+    return column.verdict in ("drift", "schema_mismatch")
+
+
+def _critical_reason(column: ColumnDrift) -> str | None:
+    missing = (
+        f"missing rate {column.reference.missing_rate:.1%} -> {column.current.missing_rate:.1%}"
+    )
+    if column.all_missing:
+        return f"critical column {column.column!r}: all values missing ({missing})"
+    if is_drifted(column):
+        extra = f" ({missing})" if column.missing_shift else ""
+        return f"critical column {column.column!r}: {column.verdict}{extra}"
+    if column.missing_shift:
+        return f"critical column {column.column!r}: {missing}"
+    return None
+
+
 def dataset_verdict(
     features: Sequence[ColumnDrift],
     extra: Sequence[ColumnDrift],
     params: DriftParams,
 ) -> tuple[DatasetVerdict, list[str], int]:
-    """Drift when the share of drifted feature columns reaches `share`, or a critical column
-    drifts (or is missing on one side). Returns the verdict, the reasons, critical drifts."""
-    tested = [c for c in features if c.verdict in ("drift", "no_drift")]
-    drifted = [c for c in tested if c.verdict == "drift"]
+    """Drift when the share of drifted feature columns (schema mismatches and all-missing
+    columns included) reaches `share`, or a critical column drifts, goes missing, or its
+    missing-value rate shifts. Returns the verdict, the reasons, critical hits."""
+    tested = [c for c in features if counted(c)]
+    drifted = [c for c in tested if is_drifted(c)]
     share = len(drifted) / len(tested) if tested else 0.0
     critical = set(params.critical)
-    critical_hits = [
-        c
+    critical_reasons = [
+        reason
         for c in [*features, *extra]
-        if c.column in critical and c.verdict in ("drift", "schema_mismatch")
+        if c.column in critical and (reason := _critical_reason(c)) is not None
     ]
+    mismatches = sum(c.verdict == "schema_mismatch" for c in drifted)
+    including = f", {mismatches} by schema mismatch" if mismatches else ""
     reasons: list[str] = []
     if tested and share >= params.share:
         reasons.append(
-            f"{len(drifted)} of {len(tested)} columns drifted "
+            f"{len(drifted)} of {len(tested)} columns drifted{including} "
             f"({share:.0%} >= share {params.share:.0%})"
         )
-    reasons.extend(f"critical column {c.column!r}: {c.verdict}" for c in critical_hits)
+    reasons.extend(critical_reasons)
     if reasons:
-        return "drift", reasons, len(critical_hits)
+        return "drift", reasons, len(critical_reasons)
     if not tested:
-        return "insufficient_data", ["no column had enough data on both sides to test"], 0
+        why = ["no column had enough data on both sides to test"]
+        if params.fail_on_insufficient:
+            why.append("a failure: drift.fail_on_insufficient is true")
+        return "insufficient_data", why, 0
     return (
         "no_drift",
         [
-            f"{len(drifted)} of {len(tested)} columns drifted ({share:.0%} < share {params.share:.0%})"
+            f"{len(drifted)} of {len(tested)} columns drifted{including} "
+            f"({share:.0%} < share {params.share:.0%})"
         ],
         0,
     )
@@ -258,8 +323,8 @@ def summarise(
     rows: tuple[int, int],
     seconds: float,
 ) -> DriftSummary:
-    tested = [c for c in features if c.verdict in ("drift", "no_drift")]
-    drifted = sum(c.verdict == "drift" for c in tested)
+    tested = [c for c in features if counted(c)]
+    drifted = sum(is_drifted(c) for c in tested)
     tested_predictions = [c for c in prediction if c.verdict in ("drift", "no_drift")]
     return DriftSummary(
         drift=verdict == "drift",
@@ -284,4 +349,8 @@ def summarise(
         reference_rows=rows[0],
         current_rows=rows[1],
         seconds=round(seconds, 3),
+        vanished_categories=sum(c.vanished_count > 0 for c in features),
+        all_missing=sum(c.all_missing for c in features),
+        failed=verdict == "drift"
+        or (verdict == "insufficient_data" and params.fail_on_insufficient),
     )

@@ -5,19 +5,24 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops import artifacts, threads
+from mlops import artifacts
 from mlops.config import DriftParams
 from mlops.data import Schema, load_schema
 from mlops.data.identifiers import name_reason
 from mlops.drift.columns import compare_column
 from mlops.drift.html import render_html
-from mlops.drift.prediction import PREDICTION, missing_features, score
-from mlops.drift.reference import Champion, ReferenceChoice, find_champion, resolve_reference
+from mlops.drift.prediction import PREDICTION, compare_predictions, prediction_reference
+from mlops.drift.reference import (
+    Champion,
+    ReferenceChoice,
+    find_champion,
+    resolve_reference,
+)
 from mlops.drift.report import (
     ColumnDrift,
     DatasetInfo,
@@ -31,7 +36,7 @@ from mlops.drift.report import (
     summarise,
 )
 from mlops.drift.source import TableSource, open_table
-from mlops.errors import ConfigError, DataError, MlopsError
+from mlops.errors import ConfigError, DataError
 from mlops.project import Project
 from mlops.tracking import Store
 
@@ -57,12 +62,17 @@ def workers() -> int:
 
 
 def _task(
-    name: str, ref: TableSource, cur: TableSource, params: DriftParams, role: Role
+    name: str,
+    ref: TableSource,
+    cur: TableSource,
+    params: DriftParams,
+    role: Role,
+    detect_ids: bool = True,
 ) -> Callable[[], ColumnDrift | IgnoredColumn]:
     def run() -> ColumnDrift | IgnoredColumn:
         ref_array = ref.column(name) if name in ref.types else None
         cur_array = cur.column(name) if name in cur.types else None
-        return compare_column(name, ref_array, cur_array, params, role)
+        return compare_column(name, ref_array, cur_array, params, role, detect_ids=detect_ids)
 
     return run
 
@@ -73,11 +83,14 @@ def compare_sources(
     params: DriftParams,
     target: str | None = None,
     skip: Mapping[str, str] | None = None,
+    *,
+    listed_features: Collection[str] = (),
 ) -> tuple[list[ColumnDrift], ColumnDrift | None, list[IgnoredColumn], str]:
     """Compare every column of two datasets: features, the target, and ignored columns.
 
     `skip` names columns never compared, with why (listed among the ignored columns).
-    Raises DataError when the datasets share no column.
+    Other columns whose values are a row number, key or free text are ignored too, except
+    the `listed_features` of a schema contract. Raises DataError when the datasets share no column.
     """
     common = [name for name in reference.types if name in current.types]
     if not common:
@@ -98,7 +111,10 @@ def compare_sources(
         names = [n for n in names if n != target]
     roles: dict[str, Role] = {n: "target" if n == target else "feature" for n in names}
     with ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="drift") as pool:
-        futures = [pool.submit(_task(n, reference, current, params, roles[n])) for n in names]
+        futures = [
+            pool.submit(_task(n, reference, current, params, roles[n], n not in listed_features))
+            for n in names
+        ]
         results = [future.result() for future in futures]
     features = [r for r in results if isinstance(r, ColumnDrift) and r.role == "feature"]
     targets = [r for r in results if isinstance(r, ColumnDrift) and r.role == "target"]
@@ -144,49 +160,6 @@ def _names(source: TableSource, limit: int = 8) -> str:
     names = list(source.types)
     shown = ", ".join(names[:limit])
     return shown + (f", ... {len(names) - limit} more" if len(names) > limit else "")
-
-
-def compare_predictions(
-    project: Project,
-    store: Store,
-    champion: Champion,
-    schema: Schema | None,
-    reference: TableSource,
-    current: TableSource,
-) -> tuple[list[ColumnDrift], str]:
-    """Score both datasets with the champion and compare its outputs (or say why not)."""
-    if champion.info is None:
-        return [], f"prediction drift not tested: {champion.note}"
-    if schema is None:
-        return [], "prediction drift not tested: no schema contract (features unknown)"
-    for side in (reference, current):
-        absent = missing_features(schema, side)
-        if absent:
-            return [], (
-                f"prediction drift not tested: {side.path} lacks feature column(s) "
-                f"{', '.join(absent)}"
-            )
-    from mlops import registry
-
-    try:
-        loaded = registry.load_model(
-            store, champion.info.uri, allow_unsafe=project.allow_unsafe_model
-        )
-        with threads.limited(project.params.train.n_jobs):
-            ref_scores = score(loaded.model, schema, reference)
-            cur_scores = score(loaded.model, schema, current)
-    except MlopsError as exc:
-        return [], f"prediction drift not tested: {exc}"
-    except (ValueError, TypeError, KeyError) as exc:  # the model rejects the data
-        return [], f"prediction drift not tested: scoring failed ({exc})"
-    results: list[ColumnDrift] = []
-    for name, ref_array in ref_scores.columns.items():
-        outcome = compare_column(
-            name, ref_array, cur_scores.columns.get(name), project.params.drift, "prediction"
-        )
-        if isinstance(outcome, ColumnDrift):
-            results.append(outcome)
-    return results, f"scored with {champion.label} ({champion.info.uri})"
 
 
 def _kept_personal(project: Project, schema: Schema | None) -> set[str]:
@@ -241,20 +214,33 @@ def build_report(
     current_origin: str = "argument",
     current_reason: str = "given",
     started: float | None = None,
+    prediction_source: TableSource | None = None,
+    prediction_why: str = "",
 ) -> DriftReport:
-    """Compare two opened datasets and decide (no files written)."""
+    """Compare two opened datasets and decide (no files written).
+
+    The champion's predictions on `current` are compared with its predictions on
+    `prediction_source` (default: see `prediction_reference`: held-out rows, not training rows).
+    """
     start = time.perf_counter() if started is None else started
     params = project.params.drift
     _check_columns_config(params, reference, current)
     schema = _schema(project)
     target = schema.target if schema is not None else project.params.data.target
     skip = _skip_by_name(excluded_columns(project, schema), schema, (reference, current), target)
+    listed = set(schema.features) if schema is not None else set()
     features, target_result, ignored, target_note = compare_sources(
-        reference, current, params, target, skip
+        reference, current, params, target, skip, listed_features=listed
     )
     champion = champion or Champion(None, "prediction drift not requested")
+    choice = choice or ReferenceChoice(reference.path, "argument", "given")
+    scored, scored_why = (
+        (prediction_source, prediction_why)
+        if prediction_source is not None
+        else prediction_reference(project, store, champion, choice, reference)
+    )
     prediction, prediction_note = compare_predictions(
-        project, store, champion, schema, reference, current
+        project, store, champion, schema, scored, current, scored_why
     )
     corrected = apply_correction(
         [*features, *([target_result] if target_result else []), *prediction], params
@@ -265,7 +251,6 @@ def build_report(
     prediction = by_severity([c for c in corrected if c.role == "prediction"])
     extra = [*([target_result] if target_result else []), *prediction]
     verdict, reasons, critical = dataset_verdict(features, extra, params)
-    choice = choice or ReferenceChoice(reference.path, "argument", "given")
     ref_info = _info(project, reference, choice.origin, choice.reason, choice.md5)
     if champion.label is not None:
         ref_info = ref_info.model_copy(update={"champion": champion.label})
@@ -336,6 +321,7 @@ def run_drift(
             reports / SUMMARY_NAME,
             {
                 "drift": summary.drift,
+                "failed": summary.failed,
                 "drifted": summary.drifted,
                 "tested": summary.tested,
                 "share_drifted": summary.share_drifted,

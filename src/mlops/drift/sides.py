@@ -120,31 +120,103 @@ def counted(side: Side) -> tuple[list[str], IntArray]:
     return side.labels, side.counts
 
 
+def unseen_categories(ref: Side, cur: Side) -> tuple[list[str], float]:
+    """Current categories the reference never had (most frequent first), and their share of
+    the current values."""
+    return _absent_from(cur, ref)
+
+
+def vanished_categories(ref: Side, cur: Side) -> tuple[list[str], float]:
+    """Reference categories the current batch lost (most frequent first), and their share of
+    the reference values."""
+    return _absent_from(ref, cur)
+
+
+def _absent_from(side: Side, other: Side) -> tuple[list[str], float]:
+    assert side.labels is not None and side.counts is not None and other.labels is not None
+    assert other.counts is not None
+    known = {label for label, n in zip(other.labels, other.counts, strict=True) if n > 0}
+    absent = [
+        (label, int(n))
+        for label, n in zip(side.labels, side.counts, strict=True)
+        if label not in known and n > 0
+    ]
+    absent.sort(key=lambda item: (-item[1], item[0]))
+    share = sum(n for _, n in absent) / side.present if side.present else 0.0
+    return [label for label, _ in absent], round(share, 6)
+
+
 # --------------------------------------------------------------------------- histograms
 
 
-def numeric_histogram(ref: FloatArray, cur: FloatArray, bins: int = HISTOGRAM_BINS) -> Histogram:
-    """Shares per equal-width bin over the central 99% of both samples (tails in the end bins)."""
+#: A side whose central range covers less than this share of both sides' range is drawn on its
+#: own axis (its shape would fit in a bin or two of the shared one).
+NARROW_SHARE = 1 / 8
 
-    def quantile(values: FloatArray, q: float) -> float:
-        return float(values[min(values.size - 1, int(q * values.size))])
 
-    low = min(quantile(ref, 0.005), quantile(cur, 0.005))
-    high = max(quantile(ref, 0.995), quantile(cur, 0.995))
+def _quantile(values: FloatArray, q: float) -> float:
+    return float(values[min(values.size - 1, int(q * values.size))])
+
+
+def _central(values: FloatArray) -> tuple[float, float]:
+    """The central 99% of a sorted sample (its whole range when that is a single value)."""
+    low, high = _quantile(values, 0.005), _quantile(values, 0.995)
     if not high > low:
-        low, high = float(min(ref[0], cur[0])), float(max(ref[-1], cur[-1]))
+        low, high = float(values[0]), float(values[-1])
+    return low, high
+
+
+def _binned(values: FloatArray, edges: FloatArray) -> list[float]:
+    cuts = np.searchsorted(values, edges[1:-1], side="left")
+    counts = np.diff(np.r_[0, cuts, values.size])
+    return [round(float(c) / values.size, 6) for c in counts]
+
+
+def _bin_labels(edges: FloatArray) -> list[str]:
+    return [f"{edges[i]:.4g} to {edges[i + 1]:.4g}" for i in range(edges.size - 1)]
+
+
+def _own_axis(values: FloatArray, bins: int) -> tuple[list[str], list[float]]:
+    low, high = _central(values)
+    if not high > low:
+        return [f"{low:.4g}"], [1.0]
+    edges = np.linspace(low, high, bins + 1)
+    return _bin_labels(edges), _binned(values, edges)
+
+
+def numeric_histogram(ref: FloatArray, cur: FloatArray, bins: int = HISTOGRAM_BINS) -> Histogram:
+    """Shares per equal-width bin over the central 99% of both samples (tails in the end bins).
+
+    When the two ranges are disjoint, or one is a sliver of the other, each side is binned on
+    its own axis: on a shared one, its shape would be a single bar.
+    """
+    ref_low, ref_high = _central(ref)
+    cur_low, cur_high = _central(cur)
+    low, high = min(ref_low, cur_low), max(ref_high, cur_high)
     if not high > low:
         label = f"{low:.4g}"
         return Histogram(kind="bins", labels=[label], reference=[1.0], current=[1.0])
+    span = high - low
+    disjoint = ref_high < cur_low or cur_high < ref_low
+    narrow = min(ref_high - ref_low, cur_high - cur_low) < NARROW_SHARE * span
+    if disjoint or narrow:
+        ref_labels, ref_shares = _own_axis(ref, bins)
+        cur_labels, cur_shares = _own_axis(cur, bins)
+        return Histogram(
+            kind="bins",
+            labels=ref_labels,
+            reference=ref_shares,
+            current=cur_shares,
+            axes="separate",
+            current_labels=cur_labels,
+        )
     edges = np.linspace(low, high, bins + 1)
-
-    def shares(values: FloatArray) -> list[float]:
-        cuts = np.searchsorted(values, edges[1:-1], side="left")
-        counts = np.diff(np.r_[0, cuts, values.size])
-        return [round(float(c) / values.size, 6) for c in counts]
-
-    labels = [f"{edges[i]:.4g} to {edges[i + 1]:.4g}" for i in range(bins)]
-    return Histogram(kind="bins", labels=labels, reference=shares(ref), current=shares(cur))
+    return Histogram(
+        kind="bins",
+        labels=_bin_labels(edges),
+        reference=_binned(ref, edges),
+        current=_binned(cur, edges),
+    )
 
 
 def category_histogram(ref: Side, cur: Side, top: int = TOP_CATEGORIES) -> Histogram:
@@ -161,12 +233,19 @@ def category_histogram(ref: Side, cur: Side, top: int = TOP_CATEGORIES) -> Histo
     ref_list = [round(float(ref_share[i]), 6) for i in shown]
     cur_list = [round(float(cur_share[i]), 6) for i in shown]
     unseen = [bool(ref_counts[i] == 0 and cur_counts[i] > 0) for i in shown]
+    vanished = [bool(ref_counts[i] > 0 and cur_counts[i] == 0) for i in shown]
     rest = order[top:]
     if rest.size:
         names.append(f"(other {rest.size})")
         ref_list.append(round(float(ref_share[rest].sum()), 6))
         cur_list.append(round(float(cur_share[rest].sum()), 6))
         unseen.append(False)
+        vanished.append(False)
     return Histogram(
-        kind="categories", labels=names, reference=ref_list, current=cur_list, unseen=unseen
+        kind="categories",
+        labels=names,
+        reference=ref_list,
+        current=cur_list,
+        unseen=unseen,
+        vanished=vanished,
     )

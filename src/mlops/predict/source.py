@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     import pyarrow.csv as pacsv
 
 
+#: An integer as CSV writes it, without a leading zero (which marks a code, not a number).
+INT_PATTERN = r"^-?(0|[1-9][0-9]*)$"
+
+
 def check_suffix(path: Path, role: str) -> str:
     suffix = path.suffix.lower()
     if suffix not in artifacts.TABLE_SUFFIXES:
@@ -35,6 +39,27 @@ def _arrow_type(spec: ColumnSpec) -> pa.DataType:
         "datetime": pa.timestamp("ns"),
         "binary": pa.binary(),
     }[spec.type]
+
+
+def _number_kind(values: pa.Array, kind: str, decimal: str) -> str:
+    """The narrowest of `kind` ("int", "float", "text") that every text value fits."""
+    import re
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if kind == "int" and pc.all(pc.match_substring_regex(values, INT_PATTERN)).as_py():
+        try:
+            pc.cast(values, pa.int64())
+            return "int"
+        except (pa.ArrowInvalid, OverflowError):  # past int64: a decimal still holds it
+            pass
+    if kind in ("int", "float"):
+        mark = re.escape(decimal)
+        pattern = rf"^-?(0|[1-9][0-9]*)({mark}[0-9]+)?([eE][-+]?[0-9]+)?$"
+        if pc.all(pc.match_substring_regex(values, pattern)).as_py():
+            return "float"
+    return "text"
 
 
 class TableSource:
@@ -111,13 +136,49 @@ class TableSource:
             return message.replace(found.group(0), f"In column {name!r}")
         return message
 
+    def passthrough_types(self, names: list[str]) -> dict[str, pa.DataType]:
+        """The numeric type of each CSV column in `names` whose every value is a number:
+        int64 when all are integers (without leading zeros: codes such as "007" stay text),
+        float64 when all are decimals. Read from every row (those columns only), so the second
+        read cannot fail where a guess from the first block would; other columns are absent."""
+        if self.suffix != ".csv" or not names:
+            return {}
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        kinds = dict.fromkeys(names, "int")
+        seen: set[str] = set()
+        reader = pacsv.open_csv(
+            self.path,
+            read_options=pacsv.ReadOptions(block_size=4 << 20),
+            parse_options=self._parse_options(),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=names,
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=True,
+            ),
+        )
+        for batch in reader:
+            for name, kind in kinds.items():
+                if kind != "text":
+                    values = batch.column(name).drop_null()
+                    if len(values):
+                        seen.add(name)
+                        kinds[name] = _number_kind(values, kind, self.dialect.decimal)
+            if all(kind == "text" for kind in kinds.values()):
+                break
+        numeric = {"int": pa.int64(), "float": pa.float64()}
+        return {n: numeric[k] for n, k in kinds.items() if k in numeric and n in seen}
+
     def _csv_batches(self, schema: InputSchema, batch_size: int) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
         present = set(self.columns)
         types = {s.name: _arrow_type(s) for s in schema.columns if s.name in present}
-        # Columns the model does not read pass through as text: no guess can fail mid-file.
+        # Columns the model does not read keep the type all their values share (numbers stay
+        # numbers in the output), else pass through as text: no guess can fail mid-file.
+        types.update(self.passthrough_types([n for n in self.columns if n not in types]))
         types.update({name: pa.string() for name in self.columns if name not in types})
         reader = pacsv.open_csv(
             self.path,

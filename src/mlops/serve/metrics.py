@@ -8,6 +8,7 @@ of any worker aggregates them all.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +130,9 @@ class Metrics:
         self._latency_children = {route: self.latency.labels(route) for route in (*ROUTES, OTHER)}
         self.ready.set(0)
         self._set_worker_state(ready=False)
+        self._register_process_collectors()
+        for result in ("success", "failure"):  # at 0 from the start: increase() sees the first
+            self.reloads.labels(result)
 
     # ---------------------------------------------------------------- request path
 
@@ -220,7 +224,42 @@ class Metrics:
 
         merged = CollectorRegistry()
         multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+        merged.register(WorkerProcesses(self.worker_pids))
+        merged.register(self._platform)
         return generate_latest(merged), CONTENT_TYPE_LATEST
+
+    # ---------------------------------------------------------------- process_* metrics
+
+    def _register_process_collectors(self) -> None:
+        """Standard `process_*` (CPU, RSS, open fds) and `python_info` series.
+
+        One process: this process's, on the private registry. Several workers: a scrape reports
+        every live worker's `process_*` labelled `pid` (see `WorkerProcesses`), added at render
+        time beside the multiprocess samples (custom collectors do not go through the files).
+        """
+        from prometheus_client import PlatformCollector, ProcessCollector
+
+        self._platform = PlatformCollector(registry=None)
+        if not self.multiprocess:
+            ProcessCollector(registry=self.registry)
+            self.registry.register(self._platform)
+
+    def worker_pids(self) -> list[int]:
+        """The live workers' process ids (several workers), from their state files."""
+        directory = multiprocess_dir()
+        if directory is None:
+            return [os.getpid()]
+        pids = []
+        for path in Path(directory).glob("worker-*.state"):
+            pid = int(path.stem.removeprefix("worker-"))
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                continue
+            except PermissionError:
+                pass
+            pids.append(pid)
+        return sorted(pids)
 
     def close(self) -> None:
         """Drop this process's live gauges from the shared directory (worker shutdown)."""
@@ -232,3 +271,34 @@ class Metrics:
                 state.unlink(missing_ok=True)
 
             multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+class WorkerProcesses:
+    """`process_*` of every live worker, labelled `pid`, for one scrape of a multi-worker server.
+
+    In multiprocess mode each worker is its own process: reporting only the worker that answered
+    the scrape would make `process_cpu_seconds_total` jump between processes. Summing by `job`
+    gives the server's total (`sum(process_resident_memory_bytes)`).
+    """
+
+    def __init__(self, pids: Callable[[], list[int]]) -> None:
+        self._pids = pids
+
+    def collect(self) -> list[Any]:
+        import functools
+
+        from prometheus_client import ProcessCollector
+        from prometheus_client.metrics_core import Metric
+
+        families: dict[str, Metric] = {}
+        for pid in self._pids():
+            collector = ProcessCollector(pid=functools.partial(int, pid), registry=None)
+            for family in collector.collect():
+                merged = families.get(family.name)
+                if merged is None:
+                    merged = families[family.name] = Metric(
+                        family.name, family.documentation, family.type
+                    )
+                for sample in family.samples:
+                    merged.add_sample(sample.name, {**sample.labels, "pid": str(pid)}, sample.value)
+        return list(families.values())
