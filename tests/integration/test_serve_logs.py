@@ -193,3 +193,22 @@ def test_cli_json_error_is_one_json_line(trained_project: Path) -> None:
     assert record["error"] == "ConfigError"
     assert "missing.yaml" in record["message"]
     assert "Traceback" not in result.stderr
+
+
+def test_worker_processes_log_json(project: Path, version: str) -> None:
+    """With --workers 2 the workers (spawned, configured by `app_from_env`) log JSON too."""
+    server = Server.start(
+        project, "--workers", "2", env={**process_env(), "MLOPS_LOG_FORMAT": "json"}
+    )
+    try:
+        server.wait_ready()
+        reply = server.request("GET", "/version", headers={"X-Request-ID": "worker-1"})
+        assert reply.headers["x-request-id"] == "worker-1"
+    finally:
+        assert server.stop() == 0
+    records = _records(server.output())
+    assert all(r["command"] == "serve" for r in records)
+    (line,) = [r for r in records if r.get("request_id") == "worker-1"]
+    assert (line["route"], line["status"], line["model_version"]) == ("/version", 200, version)
+    loaded = [r for r in records if r["logger"] == "mlops.serve.model_holder"]
+    assert len(loaded) >= 2  # one load per worker
