@@ -93,6 +93,8 @@ _SECRET_ENV = (
     "AWS_SECRET_ACCESS_KEY",
     "MLOPS_PII_KEY",
 )
+#: The variables whose values are redacted (mlops.logs checks for them before redacting).
+SECRET_ENV = _SECRET_ENV
 
 
 def redact_secrets(text: str) -> str:

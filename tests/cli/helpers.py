@@ -13,7 +13,13 @@ from typer.testing import Result
 #: The console script installed next to the interpreter running the tests.
 MLOPS = Path(sys.executable).parent / "mlops"
 #: Environment variables a user may set to change what `mlops` does: not passed on.
-USER_SETTINGS = ("MLOPS_CONFIG", "MLOPS_DEBUG", "MLOPS_PROJECT", "MLOPS_ALLOW_UNSAFE_MODEL")
+USER_SETTINGS = (
+    "MLOPS_CONFIG",
+    "MLOPS_DEBUG",
+    "MLOPS_PROJECT",
+    "MLOPS_ALLOW_UNSAFE_MODEL",
+    "MLOPS_LOG_FORMAT",
+)
 
 
 def process_env() -> dict[str, str]:

@@ -27,7 +27,11 @@ CHAMPION = f"models:/{MODEL_NAME}@champion"
 
 
 def process_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MLOPS_CONFIG", "MLOPS_DEBUG")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLOPS_CONFIG", "MLOPS_DEBUG", "MLOPS_LOG_FORMAT")
+    }
     env["PATH"] = f"{MLOPS.parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
     return env

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -60,9 +62,21 @@ class MlopsGroup(TyperGroup):
             with formatter.section(panel):
                 formatter.write_dl(rows)
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """Also notes the command's name for the logs: `train`, `data ingest`, ..."""
+        name, command, rest = super().resolve_command(ctx, args)
+        full = name
+        if command is not None and hasattr(command, "list_commands"):
+            known = set(command.list_commands(ctx))
+            leaf = next((arg for arg in rest if not arg.startswith("-")), None)
+            if leaf in known:
+                full = f"{name} {leaf}"
+        ctx.meta["mlops.command"] = full
+        return name, command, rest
+
     def invoke(self, ctx: Any) -> Any:
         """Turns `MlopsError` into `error: ...` lines on stderr (one per problem of a config
-        error, else one) and its exit code."""
+        error, else one) and its exit code; in JSON log format, one JSON line per problem."""
         from mlops.errors import MlopsError, redact_secrets
 
         try:
@@ -73,13 +87,24 @@ class MlopsGroup(TyperGroup):
             problems = getattr(exc, "problems", None) or [str(exc)]
             for problem in problems:
                 message = redact_secrets(str(problem)).replace("\n", " ")
-                typer.echo(f"error: {message}", err=True)
+                _report_error(message, exc, int(exc.exit_code))
             raise typer.Exit(int(exc.exit_code)) from None
         except OSError as exc:  # the file system said no: disk full, read-only, a directory
             if os.environ.get("MLOPS_DEBUG") == "1":
                 raise
-            typer.echo(f"error: {redact_secrets(_os_error(exc))}", err=True)
+            _report_error(redact_secrets(_os_error(exc)), exc, 1)
             raise typer.Exit(1) from None
+
+
+def _report_error(message: str, exc: BaseException, exit_code: int) -> None:
+    """`error: message` on stderr; in JSON log format a record with the error's type and code."""
+    from mlops.logs import active_format
+
+    if active_format() == "json":
+        extra = {"error": type(exc).__name__, "exit_code": exit_code}
+        logging.getLogger("mlops.cli").error(message, extra=extra)
+    else:
+        typer.echo(f"error: {message}", err=True)
 
 
 def _os_error(exc: OSError) -> str:
@@ -99,6 +124,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 def _version(value: bool) -> None:
@@ -140,6 +170,15 @@ def main(
         int, typer.Option("--verbose", "-v", count=True, help="More logging on stderr.")
     ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            envvar="MLOPS_LOG_FORMAT",
+            case_sensitive=False,
+            help="Logs on stderr as text lines or one JSON object per line.",
+        ),
+    ] = LogFormat.text,
     allow_unsafe_model: Annotated[
         bool,
         typer.Option(
@@ -165,7 +204,7 @@ def main(
         quiet=quiet,
         allow_unsafe_model=allow_unsafe_model,
     )
-    setup_logging(verbose, quiet)
+    setup_logging(verbose, quiet, log_format.value, command=ctx.meta.get("mlops.command"))
 
 
 init_cli.register(app)

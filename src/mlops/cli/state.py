@@ -62,30 +62,14 @@ def options(ctx: typer.Context) -> GlobalOptions:
     return obj if isinstance(obj, GlobalOptions) else GlobalOptions()
 
 
-def setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else logging.INFO if verbose == 0 else logging.DEBUG
-    if quiet:
-        level = logging.ERROR
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_RedactSecrets())
-    if verbose < 2:
-        noisy_loggers = ("mlflow", "alembic", "urllib3", "matplotlib", "dvc", "git", "filelock")
-        for noisy in (*noisy_loggers, "botocore", "aiobotocore", "s3fs"):
-            logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+def setup_logging(
+    verbose: int, quiet: bool, log_format: str = "text", command: str | None = None
+) -> None:
+    """Log to stderr: INFO (-v: DEBUG, -q: ERROR), as text lines or JSON lines (`mlops.logs`)."""
+    from mlops import logs
 
-
-class _RedactSecrets(logging.Filter):
-    """Credentials in URIs or secret variables never reach the log stream."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from mlops.errors import redact_secrets
-
-        record.msg = redact_secrets(record.getMessage())
-        record.args = None
-        return True
+    level = logging.ERROR if quiet else logging.INFO if verbose == 0 else logging.DEBUG
+    logs.configure(level, log_format, command=command, quiet_noisy=verbose < 2)
 
 
 class _Redacting:

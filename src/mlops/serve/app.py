@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from mlops import __version__
+from mlops import __version__, logs
 from mlops.config import RegistrySettings, TrackingSettings
 from mlops.errors import DataError
 from mlops.predict.schema import Coerced
 from mlops.project import Project
 from mlops.serve import coalesce, protocol
+from mlops.serve.access import AccessLog
 from mlops.serve.metrics import OTHER, ROUTES, Metrics
 from mlops.serve.model_holder import ModelHolder, ServingModel
 from mlops.serve.protocol import RequestError
@@ -240,6 +241,7 @@ class ScoringApp:
             else:
                 predictions = _predict(self._call_model, current, coerced.frame)
         self.metrics.scored(predictions, missing, current.scorer.is_classifier)
+        scope["mlops.rows"], scope["mlops.model_version"] = len(predictions), current.version
         payload = protocol.encode_predictions(predictions)
         size = str(len(payload)).encode()
         return 200, [(b"content-type", JSON), (b"content-length", size)], payload
@@ -255,6 +257,7 @@ class ScoringApp:
         return self._pool
 
     def _loaded(self, model: ServingModel) -> None:
+        logs.bind_process(model_name=model.name, model_version=model.version)
         self.metrics.model_loaded(
             model.name or "", model.version or "", model.alias or "", model.run_id or ""
         )
@@ -328,12 +331,11 @@ def create_app(options: ServeOptions) -> ScoringApp:
     return ScoringApp(options)
 
 
-def app_from_env() -> ScoringApp:
+def app_from_env() -> AccessLog:
     """Factory for worker processes: options come from the parent through the environment."""
     options = ServeOptions.model_validate_json(os.environ[OPTIONS_ENV])
-    logging.basicConfig(level=options.log_level, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("mlflow", "alembic", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    level = logging.getLevelName(options.log_level)
+    logs.configure(level, logs.format_from_env(), command="serve")
     app = create_app(options)
     app.holder.load_first()
-    return app
+    return AccessLog(app)

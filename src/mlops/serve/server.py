@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlops.errors import ConfigError
+from mlops.serve.access import AccessLog
 from mlops.serve.app import OPTIONS_ENV, ServeOptions, create_app
 from mlops.serve.metrics import MULTIPROC_ENV
 
@@ -88,7 +89,7 @@ def run(options: ServeOptions, sock: socket.socket, *, workers: int = 1) -> None
         app.holder.load_first()  # clients queue on the bound socket meanwhile
         import uvicorn
 
-        server = uvicorn.Server(_uvicorn_config(app))
+        server = uvicorn.Server(_uvicorn_config(AccessLog(app)))
         try:
             server.run(sockets=[sock])
         except KeyboardInterrupt:

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops import logs
 from mlops.config import RegistrySettings, TrackingSettings
 from mlops.errors import ConfigError, TrackingError, first_line
 from mlops.tracking import tags
@@ -263,6 +264,8 @@ class Store:
         except MlflowException as exc:
             raise TrackingError(f"tracking store {self.shown}: {first_line(exc)}") from exc
         status = "FINISHED"
+        token = logs.bind(run_id=active.info.run_id)  # on every line logged inside the run
+        log.debug("run %s started in experiment %s", active.info.run_id, experiment_id)
         try:
             yield active.info.run_id
         except (KeyboardInterrupt, SystemExit):
@@ -277,7 +280,10 @@ class Store:
             status = "FAILED"
             raise
         finally:
-            self._end_run(active.info.run_id, status)
+            try:
+                self._end_run(active.info.run_id, status)
+            finally:
+                logs.unbind(token)
 
     def _end_run(self, run_id: str, status: str) -> None:
         """End the active run; a store that is gone must not hide the error that ended it."""
