@@ -265,7 +265,9 @@ def test_connections_beyond_the_cap_get_503_until_one_closes(strict: Server) -> 
 # --------------------------------------------------------------------------- heavy scoring
 
 
-def test_health_answers_while_a_big_batch_is_scored(roomy: Server, rows: pd.DataFrame) -> None:
+def test_health_metrics_and_small_requests_answer_while_a_big_batch_is_scored(
+    roomy: Server, rows: pd.DataFrame
+) -> None:
     big = _repeat(rows, 300_000).to_csv(index=False).encode()
     sent, result = threading.Event(), {}
 
@@ -286,10 +288,11 @@ def test_health_answers_while_a_big_batch_is_scored(roomy: Server, rows: pd.Data
     try:
         assert sent.wait(300)
         answered_during = 0
+        small = _split(rows.head(2))
         while scorer.is_alive():
-            reply = roomy.get("/health")
-            assert reply.status == 200
-            if scorer.is_alive():  # answered before the big batch's answer arrived
+            replies = [roomy.get("/health"), roomy.get("/metrics"), roomy.post(small)]
+            assert [reply.status for reply in replies] == [200, 200, 200]
+            if scorer.is_alive():  # all answered before the big batch's answer arrived
                 answered_during += 1
         assert answered_during >= 1
     finally:
