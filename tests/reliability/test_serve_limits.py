@@ -306,6 +306,7 @@ def test_a_request_over_the_timeout_is_504_and_the_server_carries_on(
     big = _repeat(rows, 300_000).to_csv(index=False).encode()
     error = _assert_refused(strict, big, CSV, 504)
     assert "serve.request_timeout" in error["message"]
+    assert error["error_code"] == "DEADLINE_EXCEEDED"
     statuses = []
     for _ in range(100):  # the abandoned batch may still hold the CPU for a while
         reply = strict.post(_split(rows.head(3)))

@@ -41,7 +41,7 @@ ERROR_CODES = {
     415: "BAD_REQUEST",
     500: "INTERNAL_ERROR",
     503: "TEMPORARILY_UNAVAILABLE",
-    504: "TEMPORARILY_UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
 }
 
 #: Nesting orjson parses; deeper JSON is a 400 (no MLflow format needs more than four levels).
