@@ -26,8 +26,8 @@ MAX_ROWS = 1000
 MAX_COLUMNS = 50
 
 
-def _start(project: Path) -> Iterator[Server]:
-    server = Server.start(project)
+def _start(project: Path, *args: str) -> Iterator[Server]:
+    server = Server.start(project, *args)
     try:
         server.wait_ready()
         yield server
@@ -66,7 +66,7 @@ def roomy(trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         max_body_bytes=64 * 1024 * 1024,
     )
     register(project)
-    yield from _start(project)
+    yield from _start(project, "--threads", "1")
 
 
 @pytest.fixture(scope="module")
