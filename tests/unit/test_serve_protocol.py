@@ -245,6 +245,8 @@ LIMIT_CASES = {
     "inputs rows": (_json({"inputs": {"a": [1, 2, 3]}}), 1),
     "csv rows": (b"a\n1\n2\n3", 1),
     "csv rows trailing newline": (b"a\n1\n2\n3\n", 1),
+    "csv rows carriage returns": (b"a\r1\r2\r3\r", 1),
+    "csv rows crlf": (b"a\r\n1\r\n2\r\n3", 1),
     "csv columns": (b"a,b,c\n1,2,3\n", 2),
     "parquet rows": (_parquet_bytes(THREE_ROWS), 1),
     "parquet columns": (_parquet_bytes(THREE_COLUMNS), 2),
@@ -264,6 +266,9 @@ def test_rows_and_columns_beyond_the_limits_are_413(case: str) -> None:
 
 def test_bodies_at_the_limits_parse() -> None:
     assert protocol.parse_body(b"a,b\n1,2\n3,4\n", "text/csv", ("a",), limits=LIMITS).count == 2
+    assert (
+        protocol.parse_body(b"a,b\r\n1,2\r\n3,4\r\n", "text/csv", ("a",), limits=LIMITS).count == 2
+    )
     body = _parquet_bytes(pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}))
     assert (
         protocol.parse_body(body, protocol.CONTENT_TYPE_PARQUET, ("a",), limits=LIMITS).count == 2

@@ -266,10 +266,11 @@ def parse_csv(
 
     import pandas as pd
 
-    end = body.find(b"\n")
-    header = body if end < 0 else body[:end]
+    ends = [at for at in (body.find(b"\n"), body.find(b"\r")) if at >= 0]
+    header = body[: min(ends)] if ends else body
     limits.check(columns=header.count(b",") + 1)
-    lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+    breaks = max(body.count(b"\n"), body.count(b"\r"))  # \n, \r\n or a lone \r ends a line
+    lines = breaks + (0 if body.endswith((b"\n", b"\r")) else 1)
     limits.check(rows=lines - 1, what=" (lines after the header)")
     try:
         text = body.decode("utf-8")
