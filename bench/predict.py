@@ -2,6 +2,7 @@
 
     python bench/predict.py                          # 1M rows
     python bench/predict.py --rows 1000000 10000000  # and 10M: memory must not follow the file
+    python bench/predict.py --load                   # quiet, then with one core kept busy
 
 Uses the 100-tree random forest of bench/serve.py (trained once into bench/out/serve/project).
 For each size, writes an N-row Parquet file of penguin rows, then measures, each in a fresh
@@ -10,6 +11,9 @@ alone, with warning filters off as `mlops predict` scores, and with the process'
 and the peak RSS of holding it all), and `mlops predict` end to end (scoring rows/s
 including reading, checking, scoring and writing Parquet; wall time with start-up and model
 load; peak RSS via wait4). Every timing is the best of --repeat runs (the machine is shared).
+`mlops predict` runs with its default `predict.threads` (1) unless --threads is given; the raw
+predict runs with the libraries' defaults (all cores), as a plain script would. With --load,
+everything is measured again while a second process burns one core (a busy host).
 Figures go to stdout and bench/out/predict/bench.json.
 """
 
@@ -98,7 +102,9 @@ def run(command: list[str]) -> tuple[str, float, float]:
     return output, wall, usage.ru_maxrss / 1024
 
 
-def measure(rows: int, uri: str, batch_size: int, skip_raw: bool, repeat: int) -> dict[str, Any]:
+def measure(
+    rows: int, uri: str, batch_size: int, skip_raw: bool, repeat: int, threads: int | None = None
+) -> dict[str, Any]:
     path = make_rows(rows)
     result: dict[str, Any] = {"rows": rows, "file_mb": path.stat().st_size / 1e6}
     if not skip_raw:
@@ -110,6 +116,8 @@ def measure(rows: int, uri: str, batch_size: int, skip_raw: bool, repeat: int) -
     target = OUT / f"scored-{rows}.parquet"
     mlops = str(Path(sys.executable).parent / "mlops")
     command = [mlops, "-q", "predict", str(path), str(target), "-m", uri]
+    if threads is not None:
+        command += ["--threads", str(threads)]
     runs = []
     for _ in range(repeat):
         output, wall, peak = run([*command, "--batch-size", str(batch_size)])
@@ -136,15 +144,38 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="best of N for every timing")
     parser.add_argument("--skip-raw-above", type=int, default=2_000_000,
                         help="no whole-file raw predict above this many rows (memory)")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=None,
+                        help="mlops predict --threads (default: predict.threads)")  # fmt: skip
+    parser.add_argument("--load", action="store_true",
+                        help="measure quiet, then again with a second process burning one core")  # fmt: skip
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     info = prepare_project()
     uri = f"models:/{MODEL_NAME}@champion"
     print(f"model: {uri} (v{info['version']}), 100-tree random forest; {os.cpu_count()} CPUs; "
           f"mlops predict --batch-size {args.batch_size}", flush=True)  # fmt: skip
+    report: dict[str, list[dict[str, Any]]] = {}
+    for condition in ("quiet", "loaded") if args.load else ("quiet",):
+        burner = None
+        if condition == "loaded":
+            burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            print(f"-- {condition}", flush=True)
+            report[condition] = results = run_sizes(args, uri)
+        finally:
+            if burner is not None:
+                burner.kill()
+                burner.wait()
+        goals(results, condition)
+    (OUT / "bench.json").write_text(json.dumps(report, indent=2))
+
+
+def run_sizes(args: argparse.Namespace, uri: str) -> list[dict[str, Any]]:
     results = []
     for rows in args.rows:
-        result = measure(rows, uri, args.batch_size, rows > args.skip_raw_above, args.repeat)
+        result = measure(
+            rows, uri, args.batch_size, rows > args.skip_raw_above, args.repeat, args.threads
+        )
         results.append(result)
         raw = result.get("raw_rows_per_s")
         ratio = f"{result['mlops_rows_per_s'] / raw:.2f}x raw" if raw else "raw not run"
@@ -157,15 +188,18 @@ def main() -> None:
             f"{result['mlops_peak_rss_mb']:,.0f} MB",
             flush=True,
         )
-    (OUT / "bench.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def goals(results: list[dict[str, Any]], condition: str) -> None:
     with_raw = [r for r in results if "raw_rows_per_s" in r]
     for result in with_raw:
         ratio = result["mlops_rows_per_s"] / result["raw_rows_per_s"]
         default = result["mlops_rows_per_s"] / result["raw_rows_per_s_default_warnings"]
         state = "met" if ratio >= 0.8 else "MISSED"
-        print(f"  [{state}] {result['rows']:,} rows: {ratio:.2f}x raw model.predict throughput "
-              f"including I/O (goal >= 0.8x; {default:.2f}x vs raw predict with this process's "
-              "default warning filters)")  # fmt: skip
+        print(f"  [{state}] {condition}, {result['rows']:,} rows: {ratio:.2f}x raw model.predict "
+              f"throughput including I/O (goal >= 0.8x; {default:.2f}x vs raw predict with this "
+              "process's default warning filters)")  # fmt: skip
     if len(results) > 1:
         peaks = [r["mlops_peak_rss_mb"] for r in results]
         print(f"  peak RSS across sizes: {', '.join(f'{p:,.0f} MB' for p in peaks)} "

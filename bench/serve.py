@@ -2,6 +2,7 @@
 
     python bench/serve.py                       # 3 rounds x 2 s per phase, 3 cold starts
     python bench/serve.py --mlflow-workers 2 --workers 2   # both with two worker processes
+    python bench/serve.py --load                # quiet, then with one core kept busy
 
 Trains a 100-tree random forest on the penguins data in bench/out/serve/project (once),
 registers it as `champion`, measures the model's own predict in this process, then starts each
@@ -10,7 +11,9 @@ server on a free 127.0.0.1 port and measures: time from launch to ready (median 
 process tree (RSS and USS) once ready, single-row requests with 1 and 4 keep-alive clients
 (req/s, p50, p99) and 1000-row batches with 1 client (rows/s). Every server must answer the
 same payloads with the same bytes. Load is bounded: each phase stops after --seconds or
---max-requests per client. Figures go to stdout and bench/out/serve/bench.json.
+--max-requests per client. With --load the load phases run twice, quiet and then while a
+second process burns one core (a busy host), and the goals are reported for each.
+Figures go to stdout and bench/out/serve/bench.json.
 """
 
 from __future__ import annotations
@@ -414,6 +417,8 @@ def main() -> None:
     parser.add_argument("--mlflow-workers", type=int, default=1, help="mlflow's -w (default 1)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="our --workers runs")
     parser.add_argument("--ready-runs", type=int, default=3, help="cold starts per server (median)")
+    parser.add_argument("--load", action="store_true",
+                        help="measure quiet, then again with a second process burning one core")  # fmt: skip
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     info = prepare_project()
@@ -425,17 +430,45 @@ def main() -> None:
     answers: dict[str, bytes] = {}
     servers: list[Running] = []
     sampler = RawPredict(info["uri"], body)
+    conditions: dict[str, dict[str, Any]] = {}
     try:
         runs = max(1, args.ready_runs)
         servers.append(launch("mlflow", args.mlflow_workers, info["uri"], body, answers, runs))
         for workers in args.workers:
             servers.append(launch("mlops", workers, info["uri"], body, answers, runs))
-        measure(servers, sampler, body, args)
+        started = {id(server): dict(server.figures) for server in servers}
+        for condition in ("quiet", "loaded") if args.load else ("quiet",):
+            burner = None
+            if condition == "loaded":
+                burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            try:
+                for server in servers:
+                    server.figures, server.samples = dict(started[id(server)]), {}
+                sampler.times = {}
+                measure(servers, sampler, body, args)
+            finally:
+                if burner is not None:
+                    burner.kill()
+                    burner.wait()
+            conditions[condition] = {
+                "raw": sampler.figures(),
+                "servers": [dict(server.figures) for server in servers],
+            }
     finally:
         for server in servers:
             stop(server.proc)
         sampler.close()
-    raw = sampler.figures()
+    for condition, figures in conditions.items():
+        show(condition, figures["raw"], figures["servers"])
+    print("all servers returned identical bytes for: " + ", ".join(sorted(answers)))
+    (OUT / "bench.json").write_text(json.dumps(conditions, indent=2))
+
+
+def show(condition: str, raw: dict[str, float], results: list[dict[str, Any]]) -> None:
+    print(
+        f"\n== {condition} "
+        + ("(a second process burns one core)" if condition == "loaded" else "")
+    )
     print(
         f"raw model.predict (a worker-like process, no HTTP): 1 row p50 {raw['p50_ms_default']:.2f} ms "
         f"(warnings silenced as the server does: {raw['p50_ms_quiet']:.2f} ms); "
@@ -443,15 +476,12 @@ def main() -> None:
         f"({raw['batch_rows_per_s_quiet']:,.0f})",
         flush=True,
     )
-    results = [server.figures for server in servers]
     print("\nserver         ready    RSS    USS  |  1 client: req/s  p50   p99  |"
           "  4 clients: req/s  p50   p99  | 1000-row rows/s  errors")  # fmt: skip
     print("               (s)     (MB)   (MB)  |")
     for result in results:
         print(row(result))
-    print("all servers returned identical bytes for: " + ", ".join(sorted(answers)))
     report(raw, results)
-    (OUT / "bench.json").write_text(json.dumps({"raw": raw, "servers": results}, indent=2))
 
 
 def report(raw: dict[str, float], results: list[dict[str, Any]]) -> None:

@@ -129,3 +129,18 @@ def test_serving_help_loads_no_heavy_module() -> None:
         [sys.executable, "-c", code, *heavy], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_threads_option_and_setting_give_the_same_answers(
+    cli: Invoke, champion: Path, rows: pd.DataFrame
+) -> None:
+    rows.to_parquet(champion / "rows.parquet")
+    assert cli("predict", "rows.parquet", "default.parquet").exit_code == 0  # predict.threads: 1
+    result = cli("predict", "rows.parquet", "two.parquet", "--threads", "2")
+    assert result.exit_code == 0, result.stderr
+    refused = cli("predict", "rows.parquet", "zero.parquet", "--threads", "0")
+    assert refused.exit_code == 2
+    default = pd.read_parquet(champion / "default.parquet")
+    two = pd.read_parquet(champion / "two.parquet")
+    assert two["prediction"].tolist() == default["prediction"].tolist()
+    np.testing.assert_allclose(two["proba_Adelie"], default["proba_Adelie"])

@@ -315,3 +315,40 @@ def test_sixteen_concurrent_clients_get_no_errors(
     # Every answer above was checked row by row, and concurrent requests shared model calls.
     calls = sample(after, "mlops_model_calls_total") - sample(before, "mlops_model_calls_total")
     assert 0 < calls < sum(counts)
+
+
+# --------------------------------------------------------------------------- stricter than MLflow
+
+#: Values MLflow's schema enforcement coerces and `mlops serve` refuses (README: "Where mlops is
+#: stricter than MLflow"): each would be a silent guess about what the client meant.
+COERCIONS: dict[str, tuple[str, Any]] = {
+    "text in a double column": ("bill_length_mm", "41.5"),
+    "fraction in an integer column": ("year", 2008.5),
+    "number in a text column": ("island", 1),
+    "boolean in a text column": ("island", True),
+}
+
+
+@pytest.mark.parametrize("case", list(COERCIONS))
+def test_mlops_refuses_what_mlflow_coerces(
+    server: Server, project: Path, rows: pd.DataFrame, case: str
+) -> None:
+    column, value = COERCIONS[case]
+    frame = rows.iloc[[0, 3]].reset_index(drop=True).astype(object)
+    frame[column] = [value] * len(frame)
+    body = json.dumps({"dataframe_records": frame.to_dict("records")})
+    reply = server.post(body)
+    assert reply.status == 400, reply.body
+    assert f"column {column!r}" in reply.json()["message"]
+    # `mlflow models serve` answers the same body (its JSON parsing casts to the signature).
+    import mlflow
+    from mlflow.pyfunc.scoring_server import invocations
+
+    from .serving import inside
+
+    with inside(project):
+        mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+        model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+        answer = invocations(body, JSON, model, model.metadata.get_input_schema())
+    assert answer.status == 200, answer.response
+    assert len(json.loads(answer.response)["predictions"]) == len(frame)

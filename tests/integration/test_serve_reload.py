@@ -165,3 +165,65 @@ def test_several_workers_share_one_port_and_one_set_of_metrics(project: Path) ->
         assert server.stop() == 0
     finally:
         server.stop()
+
+
+def _register_broken(project: Path) -> str:
+    """A new version whose model files are garbage (a copy of v1's, overwritten)."""
+    from conftest import open_store
+    from mlops import registry
+
+    from .serving import inside
+
+    store = open_store(project)
+    with inside(project):
+        store.activate()
+        broken = registry.download_model(f"models:/{MODEL_NAME}/1", project / "broken-model")
+    for path in broken.rglob("*"):
+        if path.is_file() and path.name != "MLmodel":
+            path.write_bytes(b"not a model")
+    version = store.client.create_model_version(MODEL_NAME, source=broken.as_uri(), run_id=None)
+    return str(version.version)
+
+
+def test_a_failed_reload_leaves_the_loaded_model_serving_and_answers_name_it(
+    project: Path,
+) -> None:
+    register(project)
+    server = Server.start(project)
+    try:
+        server.wait_ready()
+        body = _split(feature_rows(project).head(4))
+        for reply in (
+            server.post(body),
+            server.get("/health"),
+            server.get("/version"),
+            server.get("/ping"),
+            server.post('{"inputs": 1}'),  # a 400 is answered by a version too
+        ):
+            assert reply.headers["x-model-version"] == "1", reply
+            assert reply.headers["x-model-name"] == MODEL_NAME
+        expected = server.post(body).json()
+
+        broken = _register_broken(project)
+        set_champion(project, broken)
+        server.wait_for(
+            "/metrics",
+            lambda r: sample(r.body.decode(), "mlops_model_loads_total", result="failure"),
+        )
+        for _ in range(20):  # the failed reload is retried on every poll: none disturbs serving
+            reply = server.post(body)
+            assert reply.status == 200
+            assert reply.json() == expected
+            assert reply.headers["x-model-version"] == "1"
+        health = server.get("/health")
+        assert health.status == 200
+        assert health.json()["version"] == "1"
+        assert server.get("/version").json()["version"] == "1"
+        assert server.process.poll() is None
+
+        assert register(project) == str(int(broken) + 1)  # a good version moves it on
+        moved = server.wait_for("/version", lambda r: r.json()["version"] != "1", 60)
+        assert moved.headers["x-model-version"] == moved.json()["version"]
+        assert server.post(body).headers["x-model-version"] == moved.json()["version"]
+    finally:
+        server.stop()

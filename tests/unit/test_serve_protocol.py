@@ -220,3 +220,68 @@ def test_regression_values_fill_the_histogram_in_bulk() -> None:
     assert _sample(text, "mlops_prediction_value_bucket", le="1.0") == 3
     assert _sample(text, "mlops_prediction_value_bucket", le="100.0") == 4
     assert _sample(text, "mlops_prediction_value_bucket", le="-1.0") == 1
+
+
+# --------------------------------------------------------------------------- limits
+
+LIMITS = protocol.Limits(max_rows=2, max_columns=2)
+THREE_ROWS = pd.DataFrame({"a": [1.0, 2.0, 3.0]})
+THREE_COLUMNS = pd.DataFrame({"a": [1.0], "b": [2.0], "c": [3.0]})
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+LIMIT_CASES = {
+    "split rows": (_json({"dataframe_split": {"columns": ["a"], "data": [[1], [2], [3]]}}), 1),
+    "split columns": (_json({"dataframe_split": {"columns": ["a", "b", "c"], "data": []}}), 2),
+    "split columns unnamed": (_json({"dataframe_split": {"data": [[1, 2, 3]]}}), 2),
+    "records rows": (_json({"dataframe_records": [{"a": 1}] * 3}), 1),
+    "records columns": (_json({"dataframe_records": [{"a": 1, "b": 2}, {"c": 3}]}), 2),
+    "inputs columns": (_json({"inputs": {"a": [1], "b": [2], "c": [3]}}), 2),
+    "inputs rows": (_json({"inputs": {"a": [1, 2, 3]}}), 1),
+    "csv rows": (b"a\n1\n2\n3", 1),
+    "csv rows trailing newline": (b"a\n1\n2\n3\n", 1),
+    "csv rows carriage returns": (b"a\r1\r2\r3\r", 1),
+    "csv rows crlf": (b"a\r\n1\r\n2\r\n3", 1),
+    "csv columns": (b"a,b,c\n1,2,3\n", 2),
+    "parquet rows": (_parquet_bytes(THREE_ROWS), 1),
+    "parquet columns": (_parquet_bytes(THREE_COLUMNS), 2),
+}
+
+
+@pytest.mark.parametrize("case", list(LIMIT_CASES))
+def test_rows_and_columns_beyond_the_limits_are_413(case: str) -> None:
+    body, _ = LIMIT_CASES[case]
+    mime = "text/csv" if case.startswith("csv") else "application/json"
+    mime = protocol.CONTENT_TYPE_PARQUET if case.startswith("parquet") else mime
+    with pytest.raises(RequestError) as caught:
+        protocol.parse_body(body, mime, ("a", "b", "c"), limits=LIMITS)
+    assert caught.value.status == 413
+    assert ("3 rows" if "rows" in case else "3 columns") in str(caught.value)
+
+
+def test_bodies_at_the_limits_parse() -> None:
+    assert protocol.parse_body(b"a,b\n1,2\n3,4\n", "text/csv", ("a",), limits=LIMITS).count == 2
+    assert (
+        protocol.parse_body(b"a,b\r\n1,2\r\n3,4\r\n", "text/csv", ("a",), limits=LIMITS).count == 2
+    )
+    body = _parquet_bytes(pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}))
+    assert (
+        protocol.parse_body(body, protocol.CONTENT_TYPE_PARQUET, ("a",), limits=LIMITS).count == 2
+    )
+
+
+@pytest.mark.parametrize("depth", [1100, 100_000])
+def test_json_nested_past_the_depth_limit_is_400(depth: int) -> None:
+    for body in (
+        b"[" * depth + b"]" * depth,
+        b'{"inputs": [NaN, ' + b"[" * depth + b"]" * depth + b"]}",
+    ):
+        with pytest.raises(RequestError) as caught:
+            protocol.parse_body(body, "application/json", WANTED)
+        assert caught.value.status == 400
+        assert "nested" in str(caught.value)

@@ -54,6 +54,15 @@ def predict(
             "INPUT and OUTPUT at the same absolute paths). Needs the dask extra.",
         ),
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="Native threads (OpenMP/BLAS) while scoring (default: predict.threads, 1; "
+            "more only pays on an idle host).",
+        ),
+    ] = None,
 ) -> None:
     """Score a CSV/Parquet file in chunks; the output appears only when complete.
 
@@ -61,10 +70,14 @@ def predict(
       mlops predict rows.csv scored.parquet
       mlops predict big.parquet scored.parquet --cluster local:2
     """
-    from mlops.predict import predict_file
+    from mlops import threads as native
 
     opts = options(ctx)
     project = opts.project()
+    n_jobs = threads if threads is not None else project.settings.predict.threads
+    native.prefer_passive_waiting(n_jobs)  # before OpenMP initialises (scikit-learn's import)
+    from mlops.predict import predict_file
+
     with _progress(quiet=opts.quiet) as progress:
         result = predict_file(
             opts.store(),
@@ -73,7 +86,7 @@ def predict(
             model_uri=model,
             batch_size=batch_size,
             allow_unsafe=project.allow_unsafe_model,
-            n_jobs=project.params.train.n_jobs,
+            n_jobs=n_jobs,
             cluster=cluster,
             on_progress=progress,
             on_warning=progress.warn,
@@ -152,6 +165,15 @@ def serve(
         int | None,
         typer.Option("--workers", min=1, help="Worker processes (default: serve.workers, 1)."),
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="Native threads (OpenMP/BLAS) per scoring call (default: serve.threads, 1; "
+            "more only pays on an idle host).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the model over HTTP with MLflow's scoring protocol, metrics and hot reload."""
     from mlops import serve as server
@@ -159,10 +181,12 @@ def serve(
     opts = options(ctx)
     project = opts.project()
     settings = project.settings.serve
+    extra = {} if threads is None else {"threads": threads}
     serve_options = server.ServeOptions.from_project(
         project,
         model,
         log_level="WARNING" if opts.quiet else "DEBUG" if opts.verbose > 1 else "INFO",
+        **extra,
     )
     sock = server.bind(host or settings.host, settings.port if port is None else port)
     count = workers or settings.workers

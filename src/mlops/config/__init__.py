@@ -43,6 +43,7 @@ from mlops.config._params import (
 from mlops.config._settings import (
     DvcSettings,
     PathSettings,
+    PredictSettings,
     RegistrySettings,
     ServeSettings,
     Settings,
@@ -65,6 +66,7 @@ __all__ = [
     "ModelParams",
     "Params",
     "PathSettings",
+    "PredictSettings",
     "RegistrySettings",
     "ServeSettings",
     "Settings",

@@ -90,6 +90,35 @@ class ServeSettings(_Frozen):
     workers: int = Field(default=1, ge=1)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     reload_interval: float = Field(default=5.0, gt=0.0)
+    #: Native threads (OpenMP/BLAS) a scoring call may use; None: the libraries' default (all
+    #: cores, busy-waiting). One keeps a loaded host's event loop and other requests responsive.
+    threads: int | None = Field(default=1, ge=1)
+    #: Rows one request may hold (413 beyond), counted before the body is decoded where the
+    #: format allows (Parquet footer, CSV lines).
+    max_rows: int = Field(default=100_000, ge=1)
+    #: Columns one request may hold (413 beyond), counted before parsing; never below the
+    #: number of columns the model's signature needs.
+    max_columns: int = Field(default=2048, ge=1)
+    #: Seconds a request may take from its first byte to its answer (504 beyond, like MLflow's
+    #: 60 s scoring timeout); a batch already being scored finishes in the background.
+    request_timeout: float = Field(default=60.0, gt=0.0)
+    #: Seconds a client has to send a request's headers (the connection is closed beyond).
+    header_timeout: float = Field(default=10.0, gt=0.0)
+    #: Seconds a client has to send a request's whole body once its headers are in (408 beyond).
+    body_timeout: float = Field(default=30.0, gt=0.0)
+    #: Seconds an idle keep-alive connection stays open between requests.
+    keep_alive_timeout: int = Field(default=5, ge=1)
+    #: Open connections per worker process; one more gets 503 and is closed quickly.
+    max_connections: int = Field(default=512, ge=1)
+
+
+class PredictSettings(_Frozen):
+    """How `mlops predict` scores a file."""
+
+    #: Native threads (OpenMP/BLAS) while scoring; None: the libraries' default (all cores).
+    #: One is the safe default on a shared host: busy-waiting OpenMP threads collapse when
+    #: another process holds a core.
+    threads: int | None = Field(default=1, ge=1)
 
 
 class DvcSettings(_Frozen):
@@ -115,3 +144,4 @@ class Settings(_Frozen):
     dvc: DvcSettings = Field(default_factory=DvcSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     tune: TuneSettings = Field(default_factory=TuneSettings)
+    predict: PredictSettings = Field(default_factory=PredictSettings)

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from mlops import __version__, logs
+from mlops import __version__, logs, threads
 from mlops.config import RegistrySettings, TrackingSettings
 from mlops.errors import DataError
 from mlops.predict.schema import Coerced
@@ -66,6 +67,15 @@ class ServeOptions(BaseModel):
     allow_unsafe: bool = False
     silence_warnings: bool = True
     log_level: str = "INFO"
+    #: See `ServeSettings` for each limit (None: no limit).
+    threads: int | None = 1
+    max_rows: int | None = None
+    max_columns: int | None = None
+    request_timeout: float | None = None
+    body_timeout: float | None = None
+    header_timeout: float | None = None
+    keep_alive_timeout: int = 5
+    max_connections: int | None = None
 
     @classmethod
     def from_project(
@@ -73,6 +83,17 @@ class ServeOptions(BaseModel):
     ) -> ServeOptions:
         settings = project.settings
         names = settings.registry
+        serve = settings.serve
+        limits = {
+            "threads": serve.threads,
+            "max_rows": serve.max_rows,
+            "max_columns": serve.max_columns,
+            "request_timeout": serve.request_timeout,
+            "body_timeout": serve.body_timeout,
+            "header_timeout": serve.header_timeout,
+            "keep_alive_timeout": serve.keep_alive_timeout,
+            "max_connections": serve.max_connections,
+        }
         return cls(
             root=project.root,
             tracking=settings.tracking,
@@ -82,7 +103,7 @@ class ServeOptions(BaseModel):
             max_body_bytes=settings.serve.max_body_bytes,
             reload_interval=settings.serve.reload_interval,
             allow_unsafe=project.allow_unsafe_model,
-            **overrides,
+            **{**limits, **overrides},
         )
 
     def store(self) -> Store:
@@ -105,6 +126,20 @@ class ClientGone(Exception):
     """The client disconnected before sending the whole body."""
 
 
+#: Routes whose answers name the model version that gave them (`X-Model-Version`).
+MODEL_ROUTES = frozenset({"/invocations", "/health", "/version", "/ping"})
+
+
+def model_headers(model: ServingModel) -> list[tuple[bytes, bytes]]:
+    """`X-Model-Name` / `X-Model-Version` of the version that answered (a reload may swap it)."""
+    headers = []
+    if model.name is not None:
+        headers.append((b"x-model-name", model.name.encode("latin-1", "replace")))
+    if model.version is not None:
+        headers.append((b"x-model-version", model.version.encode("latin-1", "replace")))
+    return headers
+
+
 class ScoringApp:
     """The ASGI app. The model is loaded by `ModelHolder` after startup, never at import."""
 
@@ -122,6 +157,9 @@ class ScoringApp:
         )
         self._pool: ThreadPoolExecutor | None = None
         self._coalescer = coalesce.Coalescer(self._call_model)
+        #: Bumped on every load: each scoring thread re-applies `threads` to what was loaded.
+        self._generation = 0
+        self._threads_applied = threading.local()
 
     # ---------------------------------------------------------------- ASGI
 
@@ -153,15 +191,18 @@ class ScoringApp:
         start = time.perf_counter()
         path = scope["path"]
         route = path if path in ROUTES else OTHER
+        serving = self.holder.current  # the version that answers this request
         self.metrics.in_flight.inc()
         in_flight = True
         try:
             try:
-                status, headers, body = await self._dispatch(route, scope, receive)
+                status, headers, body = await self._dispatch(route, scope, receive, serving)
             except RequestError as exc:
                 # A 413 leaves the rest of the body unread: uvicorn discards it and the
                 # connection stays usable, so the client reads a clean answer.
                 status, headers, body = _error(exc.status, str(exc))
+                if exc.status == 408:  # the rest of a slow body is not worth waiting for
+                    headers.append((b"connection", b"close"))
             except ClientGone:
                 return
             except Exception:
@@ -171,24 +212,37 @@ class ScoringApp:
             self.metrics.in_flight.dec()
             in_flight = False
             self.metrics.observe(route, status, time.perf_counter() - start)
+            if serving is not None and route in MODEL_ROUTES:
+                headers = headers + model_headers(serving)
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
         finally:
             if in_flight:
                 self.metrics.in_flight.dec()
 
-    async def _dispatch(self, route: str, scope: Scope, receive: Receive) -> Response:
+    async def _dispatch(
+        self, route: str, scope: Scope, receive: Receive, serving: ServingModel | None
+    ) -> Response:
         method = scope["method"]
         if route == "/invocations":
             if method != "POST":
                 raise RequestError(405, "use POST for /invocations")
-            return await self._invocations(scope, receive)
+            timeout = self.options.request_timeout
+            try:
+                # A timer on this task (no extra task): only a request that waits (for its body,
+                # the scoring thread or a combined model call) can be cut short.
+                async with asyncio.timeout(timeout):
+                    return await self._invocations(scope, receive, serving)
+            except TimeoutError:
+                raise RequestError(
+                    504, f"the request took longer than {timeout:g}s (serve.request_timeout)"
+                ) from None
         if route == OTHER:
             raise RequestError(404, "not found")
         if method not in ("GET", "HEAD"):
             raise RequestError(405, f"use GET for {route}")
         if route in ("/ping", "/health"):
-            current = self.holder.current
+            current = serving
             if current is not None and not self.metrics.all_workers_ready():
                 current = None  # another worker is still loading: not ready as a whole
             if route == "/health":
@@ -197,7 +251,6 @@ class ScoringApp:
                 raise RequestError(503, "model not loaded yet")
             return 200, [(b"content-type", JSON), (b"content-length", b"1")], b"\n"
         if route == "/version":
-            serving = self.holder.current
             if serving is None:
                 raise RequestError(503, "model not loaded yet")
             return _json_response(200, {**serving.describe(), "mlops_version": __version__})
@@ -215,8 +268,9 @@ class ScoringApp:
 
     # ---------------------------------------------------------------- scoring
 
-    async def _invocations(self, scope: Scope, receive: Receive) -> Response:
-        current = self.holder.current
+    async def _invocations(
+        self, scope: Scope, receive: Receive, current: ServingModel | None
+    ) -> Response:
         if current is None:
             raise RequestError(503, "model not loaded yet")
         content_type, length = _headers(scope)
@@ -224,14 +278,15 @@ class ScoringApp:
         if length is not None and length > limit:
             raise RequestError(413, f"request body exceeds the {limit}-byte limit")
         mime = protocol.media_type(content_type)
-        body = await _read_body(receive, limit)
+        body = await _read_body(receive, limit, self.options.body_timeout)
+        limits = self._limits(current)
         if len(body) > OFFLOAD_BYTES:
             loop = asyncio.get_running_loop()
             predictions, missing = await loop.run_in_executor(
-                self._executor(), _score, self._call_model, current, body, mime
+                self._executor(), _score, self._call_model, current, body, mime, limits
             )
         else:
-            coerced = _prepare(current, body, mime)
+            coerced = _prepare(current, body, mime, limits)
             missing = coerced.rows_with_missing
             if current.scorer.is_classifier and len(coerced.frame) <= coalesce.MAX_ROWS:
                 try:
@@ -246,9 +301,20 @@ class ScoringApp:
         size = str(len(payload)).encode()
         return 200, [(b"content-type", JSON), (b"content-length", size)], payload
 
+    def _limits(self, model: ServingModel) -> protocol.Limits:
+        columns = self.options.max_columns
+        if columns is not None:  # never refuse the columns the model itself needs
+            columns = max(columns, len(model.scorer.schema.names))
+        return protocol.Limits(max_rows=self.options.max_rows, max_columns=columns)
+
     def _call_model(self, model: ServingModel, frame: pd.DataFrame) -> np.ndarray:
         """The one place the model is called (counted in `mlops_model_calls_total`)."""
         self.metrics.model_calls.inc()
+        if getattr(self._threads_applied, "generation", -1) != self._generation:
+            # OpenMP's thread limit belongs to the calling thread: set it in each scoring
+            # thread, again after a load (a new model may have brought a new library).
+            threads.limit_this_thread(self.options.threads)
+            self._threads_applied.generation = self._generation
         return model.scorer.predict(frame)
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -258,6 +324,7 @@ class ScoringApp:
 
     def _loaded(self, model: ServingModel) -> None:
         logs.bind_process(model_name=model.name, model_version=model.version)
+        self._generation += 1
         self.metrics.model_loaded(
             model.name or "", model.version or "", model.alias or "", model.run_id or ""
         )
@@ -277,32 +344,45 @@ def _headers(scope: Scope) -> tuple[str | None, int | None]:
     return content_type, length
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+async def _read_body(receive: Receive, limit: int, timeout: float | None = None) -> bytes:
+    """The whole body: 413 past `limit` bytes, 408 when it takes longer than `timeout` seconds."""
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, f"request body exceeds the {limit}-byte limit")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise RequestError(413, f"request body exceeds the {limit}-byte limit")
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+    except TimeoutError:
+        raise RequestError(
+            408, f"the request body did not arrive within {timeout:g}s (serve.body_timeout)"
+        ) from None
 
 
-def _prepare(model: ServingModel, body: bytes, mime: str) -> Coerced:
+def _prepare(
+    model: ServingModel, body: bytes, mime: str, limits: protocol.Limits = protocol.NO_LIMITS
+) -> Coerced:
     """Parse and validate a body against the model's signature (400 on any mismatch)."""
     schema = model.scorer.schema
-    rows = protocol.parse_body(body, mime, schema.names, model.string_columns)
     try:
+        rows = protocol.parse_body(body, mime, schema.names, model.string_columns, limits)
         if rows.values is not None:
             return schema.coerce_values(rows.values, rows.names, rows.count)
         return schema.coerce(rows.to_frame())
+    except RequestError:
+        raise
     except DataError as exc:
         raise RequestError(400, str(exc)[:500]) from exc
+    except RecursionError:  # deeply nested values (names, cells) met a recursive repr or check
+        raise protocol.too_deep() from None
 
 
 def _rejected(exc: Exception) -> RequestError:
@@ -320,9 +400,11 @@ def _predict(call: ModelCall, model: ServingModel, frame: pd.DataFrame) -> np.nd
         raise _rejected(exc) from exc
 
 
-def _score(call: ModelCall, model: ServingModel, body: bytes, mime: str) -> tuple[np.ndarray, int]:
+def _score(
+    call: ModelCall, model: ServingModel, body: bytes, mime: str, limits: protocol.Limits
+) -> tuple[np.ndarray, int]:
     """Parse, validate and predict: (predictions, rows with missing values)."""
-    coerced = _prepare(model, body, mime)
+    coerced = _prepare(model, body, mime, limits)
     return _predict(call, model, coerced.frame), coerced.rows_with_missing
 
 

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
+from mlops import threads
 from mlops.errors import ConfigError
 from mlops.serve.access import AccessLog
 from mlops.serve.app import OPTIONS_ENV, ServeOptions, create_app
@@ -51,9 +52,12 @@ def address(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _uvicorn_config(app: Any, **extra: Any) -> Any:
+def _uvicorn_config(app: Any, options: ServeOptions, **extra: Any) -> Any:
     import uvicorn
 
+    from mlops.serve import guard
+
+    limit = options.max_connections
     config = uvicorn.Config(
         app,
         lifespan="on",
@@ -61,11 +65,31 @@ def _uvicorn_config(app: Any, **extra: Any) -> Any:
         log_config=None,
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        # Connections waiting for a request are closed after a deadline (see `guard`).
+        http="mlops.serve.guard:GuardedHttpProtocol",
+        timeout_keep_alive=options.keep_alive_timeout,
+        # uvicorn counts the connection asking too: one more than the cap gets its 503.
+        limit_concurrency=None if limit is None else limit + 1,
         **extra,
     )
+    setattr(config, guard.HEADER_TIMEOUT, options.header_timeout)
+    setattr(config, guard.MAX_CONNECTIONS, limit)
     if hasattr(config, "timeout_worker_healthcheck"):
         config.timeout_worker_healthcheck = WORKER_HEALTHCHECK_SECONDS
     return config
+
+
+def _raise_open_files_limit() -> None:
+    """Allow as many open files as the hard limit: connections must not starve model reloads."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or hard > soft:
+            target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ImportError, ValueError, OSError):  # not on this platform, or not allowed
+        pass
 
 
 @contextlib.contextmanager
@@ -84,12 +108,15 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 def run(options: ServeOptions, sock: socket.socket, *, workers: int = 1) -> None:
     """Serve until SIGINT/SIGTERM; in-flight requests finish before the process exits."""
+    # Before the model's libraries load: OpenMP reads these once, when it initialises.
+    threads.prefer_passive_waiting(options.threads)
+    _raise_open_files_limit()
     if workers <= 1:
         app = create_app(options)
         app.holder.load_first()  # clients queue on the bound socket meanwhile
         import uvicorn
 
-        server = uvicorn.Server(_uvicorn_config(AccessLog(app)))
+        server = uvicorn.Server(_uvicorn_config(AccessLog(app), options))
         try:
             server.run(sockets=[sock])
         except KeyboardInterrupt:
@@ -105,7 +132,9 @@ def run(options: ServeOptions, sock: socket.socket, *, workers: int = 1) -> None
         tempfile.TemporaryDirectory(prefix="mlops-metrics-") as metrics_dir,
         _environment({MULTIPROC_ENV: metrics_dir, OPTIONS_ENV: options.model_dump_json()}),
     ):
-        config = _uvicorn_config("mlops.serve.app:app_from_env", factory=True, workers=workers)
+        config = _uvicorn_config(
+            "mlops.serve.app:app_from_env", options, factory=True, workers=workers
+        )
         supervisor: Any
         try:
             supervisor = Multiprocess(config, sockets=[sock])
