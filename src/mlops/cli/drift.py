@@ -115,6 +115,10 @@ def _row(column: ColumnDrift) -> list[str]:
     ]
 
 
+#: Feature rows the terminal table shows (the most severe first).
+TABLE_ROWS = 50
+
+
 def _print_table(report: DriftReport) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -138,11 +142,19 @@ def _print_table(report: DriftReport) -> None:
         ("notes", "left"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for column in report.all_columns():
+    columns = report.all_columns()
+    features = [c for c in columns if c.role == "feature"]
+    # Features come most severe first: a wide file shows its worst columns, the rest are in
+    # the JSON/HTML reports (rendering 10,000 rows took longer than computing them).
+    hidden = max(0, len(features) - TABLE_ROWS)
+    shown = [*features[:TABLE_ROWS], *(c for c in columns if c.role != "feature")]
+    for column in shown:
         cells = _row(column)
         cells[0] = escape(cells[0] if column.role != "target" else f"{cells[0]} (target)")
         cells[-1] = escape(cells[-1])
         table.add_row(*cells)
+    if hidden:
+        table.caption = f"{hidden} more columns, less severe: see the JSON and HTML reports"
     console = stdout()
     if not console.is_terminal:  # logs and pipes: no 80-column squeeze
         console.width = max(console.width, 140)

@@ -107,8 +107,10 @@ def open_table(path: Path, suffix: str | None = None) -> TableSource:
 
 
 def _column_types(path: Path, schema: pa.Schema, skip: set[str]) -> dict[str, pa.DataType]:
+    from collections import Counter
+
     names = [name for name in schema.names if name not in skip]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
     if duplicates:
         raise DataError(f"{path}: duplicate column names: {', '.join(duplicates)}")
     if not names:
