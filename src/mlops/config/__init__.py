@@ -41,7 +41,9 @@ from mlops.config._params import (
     TuneParams,
 )
 from mlops.config._settings import (
+    CaptureSettings,
     DvcSettings,
+    MonitorSettings,
     PathSettings,
     RegistrySettings,
     ServeSettings,
@@ -54,6 +56,7 @@ __all__ = [
     "CONFIG_ENV_VAR",
     "DEFAULT_CONFIG",
     "DEFAULT_PARAMS",
+    "CaptureSettings",
     "CardParams",
     "Config",
     "CsvParams",
@@ -63,6 +66,7 @@ __all__ = [
     "DvcSettings",
     "GateParams",
     "ModelParams",
+    "MonitorSettings",
     "Params",
     "PathSettings",
     "RegistrySettings",
