@@ -109,8 +109,6 @@ def join_labels(
     for name in left:  # ids are compared as text: a CSV reader may have made them numbers
         if name != ROW:
             keyed[name] = keyed[name].astype(str)
-    if keyed.duplicated(subset=left).any():
-        raise DataError(f"{path}: labels repeat the join key {', '.join(right)}")
     base = captured.copy()
     for name in left:
         if name != ROW:
@@ -120,6 +118,8 @@ def join_labels(
             f"{path}: captured rows repeat the join key {', '.join(left)} (batch requests): "
             f"add a {LABEL_ROW!r} column (the row's position in its request) to the labels"
         )
+    if keyed.duplicated(subset=left).any():
+        raise DataError(f"{path}: labels repeat the join key {', '.join(right)}")
     joined = base.merge(keyed, left_on=left, right_on=left, how="inner")
     joined = joined[joined["_label"].notna()]
     if joined.empty:
