@@ -156,6 +156,49 @@ def captured_rows() -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
+def micro(rows: int = 20_000) -> dict[str, float]:
+    """CPU per captured row in this process (offer on the request path + the writer's work),
+    beside the CPU of one single-row predict of the served model: load-independent figures."""
+    import tempfile
+
+    import numpy as np
+    import pandas as pd
+
+    from mlops import registry
+    from mlops.project import open_project
+    from mlops.serve.capture import Capture, CaptureOptions
+    from mlops.serve.metrics import Metrics
+    from mlops.tracking import Store
+
+    os.chdir(PROJECT)
+    project = open_project()
+    model = registry.load_model(
+        Store.for_project(project), f"models:/{project.settings.registry.model_name}@champion"
+    ).model
+    test = pd.read_parquet(PROJECT / "data" / "processed" / "test.parquet")
+    frames = [test.drop(columns=["species"]).iloc[[i % len(test)]] for i in range(rows)]
+    prediction = np.array(["Adelie"], dtype=object)
+    for frame in frames[:50]:
+        model.predict(frame)
+    start = time.process_time()
+    for frame in frames[:500]:
+        model.predict(frame)
+    predict = (time.process_time() - start) / 500
+    with tempfile.TemporaryDirectory() as tmp:
+        capture = Capture(
+            CaptureOptions(enabled=True, path=Path(tmp), rotate_rows=10_000), Metrics()
+        )
+        capture.start()
+        start = time.process_time()
+        offer_start = time.perf_counter()
+        for i, frame in enumerate(frames):
+            capture.offer(frame, prediction, "m", "1", f"r{i}")
+        offer = (time.perf_counter() - offer_start) / rows
+        capture.close()
+        total = (time.process_time() - start) / rows
+    return {"predict_cpu_s": predict, "capture_cpu_s_per_row": total, "offer_s": offer}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -188,15 +231,14 @@ def main() -> None:
             # Both servers run at once and take turns in short blocks, so that the machine's
             # load (other processes) weighs on both alike: the ratio is what counts.
             shutil.rmtree(PROJECT / "data" / "capture", ignore_errors=True)
-            servers = []
-            for mode in ("off", "on"):
+            # Which server starts first alternates too (the first one may warm up differently).
+            modes = ("off", "on") if round_ % 2 == 0 else ("on", "off")
+            servers = {}
+            for mode in modes:
                 configure(mode == "on")
-                servers.append(start_server())
+                servers[mode] = start_server()
             try:
-                clients = {
-                    "off": Client(servers[0][1], bodies),
-                    "on": Client(servers[1][1], bodies),
-                }
+                clients = {mode: Client(servers[mode][1], bodies) for mode in ("off", "on")}
                 for client in clients.values():  # warm-up, not timed
                     client.send(200)
                     client.sent, client.seconds = 0, 0.0
@@ -208,7 +250,7 @@ def main() -> None:
                         clients[mode].send(BLOCK)
                     turn += 1
             finally:
-                for process, _, log in servers:
+                for process, _, log in servers.values():
                     process.terminate()
                     process.wait(60)
                     log.unlink(missing_ok=True)
@@ -228,13 +270,20 @@ def main() -> None:
         configure(False)
     off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
     ratio = on / off
+    cost = micro()
+    print(
+        f"in-process: capture {1e6 * cost['capture_cpu_s_per_row']:.1f} us CPU per row "
+        f"(offer on the request path {1e6 * cost['offer_s']:.1f} us) vs one single-row predict "
+        f"{1e3 * cost['predict_cpu_s']:.2f} ms CPU: "
+        f"{100 * cost['capture_cpu_s_per_row'] / cost['predict_cpu_s']:.1f}% of the model call"
+    )
     print(
         f"{args.estimator}, median single-row throughput{' (loaded)' if args.load else ''}: "
         f"off {off:.1f} req/s, "
         f"on {on:.1f} req/s, ratio on/off {ratio:.3f} (cost {100 * (1 - ratio):.1f}%)"
     )
     (OUT / f"bench-{args.estimator}{'-load' if args.load else ''}.json").write_text(
-        json.dumps({"off": rates["off"], "on": rates["on"], "ratio": ratio}, indent=2)
+        json.dumps({"off": rates["off"], "on": rates["on"], "ratio": ratio, **cost}, indent=2)
     )
 
 
