@@ -109,10 +109,19 @@ def test_personal_values_are_redacted_without_a_key(trained_template: Path, tmp_
     try:
         server.wait_ready()
         assert server.post(_records(_rows(project).head(5))).status == 200
+        big = pd.concat([_rows(project)] * 10, ignore_index=True)
+        body = _records(big)
+        assert len(body) > 64 * 1024  # scored on the worker thread: captured all the same
+        reply = server.post(body)
+        assert reply.status == 200
     finally:
         assert server.stop() == 0
     captured = _read(project / "data" / "capture")
-    assert captured[PERSONAL].tolist() == ["<redacted>"] * 5
+    assert len(captured) == 5 + len(big)
+    assert captured[PERSONAL].tolist() == ["<redacted>"] * len(captured)
+    offloaded = captured.iloc[5:]
+    assert offloaded["prediction"].tolist() == reply.json()["predictions"]
+    assert offloaded["_row"].tolist() == list(range(len(big)))
 
 
 def test_a_failing_disk_drops_rows_but_never_fails_a_request(
