@@ -204,3 +204,30 @@ def _dead_pid() -> int:
         except PermissionError:
             pass
         pid -= 1
+
+
+def test_each_worker_process_writes_its_own_files(trained_template: Path, tmp_path: Path) -> None:
+    project = _capture_project(trained_template, tmp_path / "project", rotate_rows=5)
+    server = Server.start(project, "--workers", "2")
+    try:
+        server.wait_ready()
+        rows = _rows(project)
+        for i in range(30):
+            request = f"w-{i:02d}"
+            reply = server.request(
+                "POST",
+                "/invocations",
+                _records(rows.iloc[[i]]).encode(),
+                {"Content-Type": "application/json", "X-Request-ID": request},
+            )
+            assert reply.status == 200
+        server.wait_for(
+            "/metrics", lambda r: sample(r.body.decode(), "mlops_capture_rows_total") >= 25
+        )
+    finally:
+        assert server.stop() == 0, server.output()
+    files = _files(project / "data" / "capture")
+    pids = {int(f.stem.split("-")[2]) for f in files}
+    assert pids and server.process.pid not in pids  # the workers', not the supervisor's
+    captured = _read(project / "data" / "capture")
+    assert sorted(captured["_request_id"]) == [f"w-{i:02d}" for i in range(30)]
