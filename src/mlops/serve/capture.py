@@ -304,8 +304,8 @@ class Capture:
             if name in frame.columns:
                 if self._key is not None:
                     frame[name] = keyed_hash(frame[name], self._key)
-                else:
-                    frame[name] = REDACTED
+                else:  # no key: a marker (missing values stay missing, as hashing keeps them)
+                    frame[name] = frame[name].astype(object).where(frame[name].isna(), REDACTED)
         return frame
 
     def _next_path(self) -> Path:
