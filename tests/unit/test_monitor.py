@@ -92,3 +92,13 @@ def test_labels_join_on_request_and_row(tmp_path: Path) -> None:
         )
     with pytest.raises(DataError, match="no label column"):
         join_labels(captured, labels, tmp_path / "l.csv", "species", None)
+
+
+def test_since_skips_server_files_closed_before_the_cutoff_unread(tmp_path: Path) -> None:
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    _capture(tmp_path, "new", now - timedelta(minutes=20), 5)
+    (tmp_path / "capture-20260101T080000-123-000001.parquet").write_bytes(b"not parquet")
+    table, files = read_capture(tmp_path, since=timedelta(hours=1), now=now)
+    assert (table.num_rows, files) == (5, 2)  # the old, unreadable file was never opened
+    with pytest.raises(DataError, match="cannot read capture file"):
+        read_capture(tmp_path, now=now)

@@ -56,17 +56,23 @@ def read_capture(
             f"{directory}: no captured traffic (no {PATTERN} files); enable serve.capture "
             "and send requests to `mlops serve`"
         )
+    cutoff = None if since is None else (now or datetime.now(UTC)) - since
     tables = []
     for path in files:
+        if cutoff is not None and _closed_before(path, cutoff):
+            continue  # every row of a file is older than the time in its name
         try:
             tables.append(pq.read_table(path))
         except Exception as exc:  # pyarrow raises several unrelated types for bad files
             raise DataError(f"{path}: cannot read capture file ({exc})") from exc
+    if not tables:
+        raise DataError(
+            f"{directory}: no captured traffic in the last {since} ({len(files)} capture files)"
+        )
     table = pa.concat_tables(tables, promote_options="permissive")
     if TIMESTAMP not in table.column_names:
         raise DataError(f"{directory}: capture files lack the {TIMESTAMP} column")
-    if since is not None:
-        cutoff = (now or datetime.now(UTC)) - since
+    if cutoff is not None:
         stamps = table.column(TIMESTAMP)
         table = table.filter(pc.greater_equal(stamps, pa.scalar(cutoff, type=stamps.type)))
     order = pc.sort_indices(table, sort_keys=[(TIMESTAMP, "ascending")])
@@ -77,3 +83,16 @@ def read_capture(
         what = f" in the last {since}" if since is not None else ""
         raise DataError(f"{directory}: no captured traffic{what} ({len(files)} capture files)")
     return table, len(files)
+
+
+def _closed_before(path: Path, cutoff: datetime) -> bool:
+    """Whether a server-named file (`capture-<UTC time>-<pid>-<seq>`) was closed before
+    `cutoff` (a second of slack for the truncated time); other names: False."""
+    parts = path.stem.split("-")
+    if len(parts) != 4:
+        return False
+    try:
+        closed = datetime.strptime(parts[1], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    return closed + timedelta(seconds=1) < cutoff
