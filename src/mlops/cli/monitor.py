@@ -87,8 +87,9 @@ def _lines(result: MonitorResult) -> str:
         lines.append(report.prediction_note or "prediction drift not tested")
     else:
         distance = result.summary["drift"]["prediction_distance"]
-        shown = f" (distance {distance:.4g})" if isinstance(distance, float) else ""
-        verdict = "drift" if summary.prediction_drift else "no drift"
+        shown = f" (prediction: distance {distance:.4g})" if isinstance(distance, float) else ""
+        drifted = [c.column for c in report.prediction if c.verdict == "drift"]
+        verdict = f"drift in {', '.join(drifted)}" if drifted else "no drift"
         lines.append(f"prediction drift: {verdict}{shown}")
     live = result.live
     if live is not None:
@@ -101,8 +102,12 @@ def _lines(result: MonitorResult) -> str:
         state = "passed" if live.passed else "FAILED"
         lines.append(f"live gate {state} on {live.joined_rows} labelled rows: {values}")
         lines.extend(f"note: {note}" for note in live.notes)
-    verdict = "ok" if result.passed else "check failed"
-    lines.append(f"monitor: {verdict}")
+    failed = [
+        *(["dataset drift"] if report.drift else []),
+        *(["prediction drift"] if result.prediction_drift else []),
+        *(["live gate failed"] if live is not None and not live.passed else []),
+    ]
+    lines.append(f"monitor: {', '.join(failed) if failed else 'ok'}")
     return "\n".join(lines)
 
 
