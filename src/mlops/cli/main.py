@@ -20,6 +20,7 @@ from mlops.cli import doctor as doctor_cli
 from mlops.cli import drift as drift_cli
 from mlops.cli import init as init_cli
 from mlops.cli import model as model_cli
+from mlops.cli import monitor as monitor_cli
 from mlops.cli import pipeline as pipeline_cli
 from mlops.cli import promote as promote_cli
 from mlops.cli import serve as serve_cli
@@ -213,6 +214,7 @@ model_cli.register(app)
 tune_cli.register(app)
 serve_cli.register(app)
 drift_cli.register(app)
+monitor_cli.register(app)
 promote_cli.register(app)
 card_cli.register(app)
 doctor_cli.register(app)

@@ -41,7 +41,9 @@ from mlops.config._params import (
     TuneParams,
 )
 from mlops.config._settings import (
+    CaptureSettings,
     DvcSettings,
+    MonitorSettings,
     PathSettings,
     PredictSettings,
     RegistrySettings,
@@ -55,6 +57,7 @@ __all__ = [
     "CONFIG_ENV_VAR",
     "DEFAULT_CONFIG",
     "DEFAULT_PARAMS",
+    "CaptureSettings",
     "CardParams",
     "Config",
     "CsvParams",
@@ -64,6 +67,7 @@ __all__ = [
     "DvcSettings",
     "GateParams",
     "ModelParams",
+    "MonitorSettings",
     "Params",
     "PathSettings",
     "PredictSettings",

@@ -110,6 +110,10 @@ class ServeSettings(_Frozen):
     keep_alive_timeout: int = Field(default=5, ge=1)
     #: Open connections per worker process; one more gets 503 and is closed quickly.
     max_connections: int = Field(default=512, ge=1)
+    #: Sampled request rows and predictions written to Parquet files (`mlops monitor` reads them).
+    capture: CaptureSettings = Field(default_factory=lambda: CaptureSettings())
+    #: `mlops monitor`'s Prometheus textfile, appended to `/metrics` when it exists.
+    monitor_textfile: Path = Path("reports/monitor/monitor.prom")
 
 
 class PredictSettings(_Frozen):
@@ -145,3 +149,28 @@ class Settings(_Frozen):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     tune: TuneSettings = Field(default_factory=TuneSettings)
     predict: PredictSettings = Field(default_factory=PredictSettings)
+    monitor: MonitorSettings = Field(default_factory=lambda: MonitorSettings())
+
+
+class CaptureSettings(_Frozen):
+    """`serve.capture`: which served rows are kept, where, and how much disk they may take."""
+
+    enabled: bool = False
+    #: Share of requests whose rows are captured (decided per request, seeded by its id).
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    #: The capture directory (relative to the project root unless absolute).
+    path: Path = Path("data/capture")
+    #: Total size cap of the directory: the oldest capture files are deleted to stay under it.
+    max_bytes: int = Field(default=1024**3, ge=1)
+    #: Rows per Parquet file: a file is closed (renamed into place) when it has this many.
+    rotate_rows: int = Field(default=10_000, ge=1)
+    #: A file with fewer rows is closed anyway after this many seconds (and on shutdown).
+    flush_seconds: float = Field(default=60.0, gt=0.0)
+    #: Rows waiting for the writer at most; beyond, rows are dropped (and counted), never waited on.
+    queue_rows: int = Field(default=100_000, ge=1)
+
+
+class MonitorSettings(_Frozen):
+    """`mlops monitor`: where its reports go (the textfile is `serve.monitor_textfile`)."""
+
+    reports: Path = Path("reports/monitor")

@@ -26,6 +26,7 @@ from mlops.predict.schema import Coerced
 from mlops.project import Project
 from mlops.serve import coalesce, protocol
 from mlops.serve.access import AccessLog
+from mlops.serve.capture import Capture, CaptureOptions, request_id
 from mlops.serve.metrics import OTHER, ROUTES, Metrics
 from mlops.serve.model_holder import ModelHolder, ServingModel
 from mlops.serve.protocol import RequestError
@@ -76,6 +77,10 @@ class ServeOptions(BaseModel):
     header_timeout: float | None = None
     keep_alive_timeout: int = 5
     max_connections: int | None = None
+    #: `serve.capture`, resolved (disabled unless configured).
+    capture: CaptureOptions = CaptureOptions()
+    #: `mlops monitor`'s textfile, appended to `/metrics` when present.
+    monitor_textfile: Path | None = None
 
     @classmethod
     def from_project(
@@ -103,7 +108,12 @@ class ServeOptions(BaseModel):
             max_body_bytes=settings.serve.max_body_bytes,
             reload_interval=settings.serve.reload_interval,
             allow_unsafe=project.allow_unsafe_model,
-            **{**limits, **overrides},
+            **{
+                **limits,
+                "capture": CaptureOptions.from_project(project),
+                "monitor_textfile": project.resolve(settings.serve.monitor_textfile),
+                **overrides,
+            },
         )
 
     def store(self) -> Store:
@@ -160,6 +170,8 @@ class ScoringApp:
         #: Bumped on every load: each scoring thread re-applies `threads` to what was loaded.
         self._generation = 0
         self._threads_applied = threading.local()
+        self.metrics.textfile = options.monitor_textfile
+        self.capture = Capture(options.capture, self.metrics) if options.capture.enabled else None
 
     # ---------------------------------------------------------------- ASGI
 
@@ -175,6 +187,8 @@ class ScoringApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.holder.start()
+                if self.capture is not None:
+                    self.capture.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.close()
@@ -185,6 +199,8 @@ class ScoringApp:
         self.holder.stop()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        if self.capture is not None:
+            self.capture.close()  # flush and close the last capture file
         self.metrics.close()
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -282,12 +298,12 @@ class ScoringApp:
         limits = self._limits(current)
         if len(body) > OFFLOAD_BYTES:
             loop = asyncio.get_running_loop()
-            predictions, missing = await loop.run_in_executor(
+            predictions, missing, frame = await loop.run_in_executor(
                 self._executor(), _score, self._call_model, current, body, mime, limits
             )
         else:
             coerced = _prepare(current, body, mime, limits)
-            missing = coerced.rows_with_missing
+            missing, frame = coerced.rows_with_missing, coerced.frame
             if current.scorer.is_classifier and len(coerced.frame) <= coalesce.MAX_ROWS:
                 try:
                     predictions = await self._coalescer.predict(current, coerced.frame)
@@ -297,6 +313,8 @@ class ScoringApp:
                 predictions = _predict(self._call_model, current, coerced.frame)
         self.metrics.scored(predictions, missing, current.scorer.is_classifier)
         scope["mlops.rows"], scope["mlops.model_version"] = len(predictions), current.version
+        if self.capture is not None:
+            self.capture.offer(frame, predictions, current.name, current.version, request_id(scope))
         payload = protocol.encode_predictions(predictions)
         size = str(len(payload)).encode()
         return 200, [(b"content-type", JSON), (b"content-length", size)], payload
@@ -402,10 +420,10 @@ def _predict(call: ModelCall, model: ServingModel, frame: pd.DataFrame) -> np.nd
 
 def _score(
     call: ModelCall, model: ServingModel, body: bytes, mime: str, limits: protocol.Limits
-) -> tuple[np.ndarray, int]:
-    """Parse, validate and predict: (predictions, rows with missing values)."""
+) -> tuple[np.ndarray, int, pd.DataFrame]:
+    """Parse, validate and predict: (predictions, rows with missing values, the rows)."""
     coerced = _prepare(model, body, mime, limits)
-    return _predict(call, model, coerced.frame), coerced.rows_with_missing
+    return _predict(call, model, coerced.frame), coerced.rows_with_missing, coerced.frame
 
 
 def create_app(options: ServeOptions) -> ScoringApp:

@@ -124,6 +124,24 @@ class Metrics:
             ["result"],
             registry=registry,
         )
+        self.capture_rows = Counter(
+            "mlops_capture_rows",
+            "Request rows written to capture files.",
+            registry=registry,
+        )
+        self.capture_dropped = Counter(
+            "mlops_capture_dropped_rows",
+            "Sampled rows not captured: the queue was full or the disk failed.",
+            registry=registry,
+        )
+        self.capture_queue = Gauge(
+            "mlops_capture_queue_rows",
+            "Captured rows waiting for the writer.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        #: `mlops monitor`'s Prometheus textfile, appended to every scrape when it exists.
+        self.textfile: Path | None = None
         self._known_labels: set[str] = set()
         self._current_info: tuple[str, str, str, str] | None = None
         self._request_children: dict[tuple[str, int], Any] = {}
@@ -219,14 +237,28 @@ class Metrics:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
         if not self.multiprocess:
-            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+            return generate_latest(self.registry) + self._textfile(), CONTENT_TYPE_LATEST
         from prometheus_client import multiprocess
 
         merged = CollectorRegistry()
         multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
         merged.register(WorkerProcesses(self.worker_pids))
         merged.register(self._platform)
-        return generate_latest(merged), CONTENT_TYPE_LATEST
+        return generate_latest(merged) + self._textfile(), CONTENT_TYPE_LATEST
+
+    def _textfile(self) -> bytes:
+        """The monitor's textfile, read fresh (nothing when missing, unreadable or malformed)."""
+        if self.textfile is None:
+            return b""
+        try:
+            data = self.textfile.read_bytes()
+            from prometheus_client.parser import text_string_to_metric_families
+
+            for _family in text_string_to_metric_families(data.decode("utf-8")):
+                pass
+        except (OSError, ValueError, UnicodeDecodeError, TypeError, IndexError):
+            return b""
+        return data if data.endswith(b"\n") or not data else data + b"\n"
 
     # ---------------------------------------------------------------- process_* metrics
 
