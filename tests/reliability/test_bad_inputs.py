@@ -521,3 +521,36 @@ def test_a_file_system_refusal_is_one_line(project: Path, runner: CliRunner) -> 
     raw.write_text("a file where a folder belongs\n")
     result = _run(runner, "data", "ingest")
     assert_clean_failure(result, 1, r"(Not a directory|File exists)", "raw")
+
+
+def test_predict_refuses_a_list_valued_feature(champion_project: Path, runner: CliRunner) -> None:
+    """A list column where the model reads a number was a traceback from the signature check
+    (`The truth value of an array ... is ambiguous`) or from pyarrow's cast."""
+    frame = pd.read_parquet(champion_project / "data" / "processed" / "test.parquet")
+    frame["bill_length_mm"] = [[1.0, 2.0]] * len(frame)
+    frame["island"] = [["Dream"]] * len(frame)
+    source = champion_project / "lists.parquet"
+    frame.to_parquet(source)
+    output = champion_project / "scored.parquet"
+    result = _run(runner, "predict", str(source), str(output))
+    assert_clean_failure(result, 1, r"nested columns island \(list.*bill_length_mm \(list", "lists.parquet")
+    assert not output.exists()
+
+
+def test_predict_and_drift_read_a_header_field_past_the_csv_field_limit(
+    champion_project: Path, runner: CliRunner
+) -> None:
+    """Python's csv module stops at 131,072 characters per field (`field larger than field
+    limit`); a header or value that long is data, not a reason for a traceback."""
+    frame = pd.read_parquet(champion_project / "data" / "processed" / "test.parquet")
+    frame["n" * 200_000] = 1.0
+    frame.loc[0, "sex"] = None
+    source = champion_project / "wide_header.csv"
+    frame.to_csv(source, index=False)
+    output = champion_project / "scored.parquet"
+    result = _run(runner, "predict", str(source), str(output))
+    assert result.exit_code == 0, result.stderr[-800:]
+    assert "Traceback" not in result.stderr
+    drift = _run(runner, "drift", "--current", str(source), "--no-fail")
+    assert drift.exit_code == 0, drift.stderr[-800:]
+    assert "Traceback" not in drift.stderr

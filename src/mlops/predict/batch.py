@@ -272,6 +272,7 @@ def predict_file(
         ignored = scorer.schema.check_columns(table.columns)
     except DataError as exc:
         raise DataError(f"{source}: {exc}") from exc
+    table.check_flat(scorer.schema.names)
     if ignored:
         noun = "column" if len(ignored) == 1 else "columns"
         (on_warning or log.warning)(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +76,8 @@ class TableSource:
             raise DataError(f"{path}: file is empty")
         #: A CSV's separator and decimal mark, sniffed as ingest sniffs them.
         self.dialect = artifacts.CsvDialect()
+        #: A Parquet file's column types (None for CSV, whose cells are text).
+        self.arrow_schema: pa.Schema | None = None
         self.columns, self.total_rows = self._inspect()
 
     def _inspect(self) -> tuple[list[str], int | None]:
@@ -100,11 +102,22 @@ class TableSource:
             import pyarrow.parquet as pq
 
             meta = pq.ParquetFile(self.path)
+            self.arrow_schema = meta.schema_arrow
             return list(meta.schema_arrow.names), meta.metadata.num_rows
         except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
             raise DataError(
                 f"{self.path}: cannot read {self.suffix[1:]} file ({first_line(exc)})"
             ) from exc
+
+    def check_flat(self, names: Iterable[str]) -> None:
+        """Refuse nested (struct, list, map) Parquet columns among those the model reads."""
+        if self.arrow_schema is None:
+            return
+        import pyarrow as pa
+
+        wanted = set(names)
+        read = pa.schema([field for field in self.arrow_schema if field.name in wanted])
+        artifacts.check_flat(self.path, read)
 
     def batches(self, schema: InputSchema, batch_size: int) -> Iterator[pa.RecordBatch]:
         try:
