@@ -215,3 +215,55 @@ def test_train_n_jobs_bounds_threads_and_is_validated(
         rf"^error: {params}: train\.n_jobs: .*greater than or equal to 1 \(got 0\)$",
     )
     assert run_file.read_text(encoding="utf-8") == before  # nothing ran
+
+
+def test_a_moved_project_is_named_and_relocated_not_written_to_the_old_path(
+    trained_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After `mv project elsewhere`, MLflow's absolute artifact locations still named the old
+    folder: `mlops train` recreated it and wrote there. Now the store says so in one line and
+    `mlops doctor --relocate` rewrites the locations; runs from before the move still load."""
+    import shutil
+    import sqlite3
+
+    monkeypatch.delenv("MLOPS_CONFIG", raising=False)
+    before = tmp_path / "before"
+    shutil.copytree(trained_template, before)
+    monkeypatch.chdir(before)
+    runner = CliRunner()
+    first = runner.invoke(app, ["doctor", "--relocate", "--json"])
+    assert first.exit_code == 0, first.output
+    old_run = json.loads((before / "models" / "run.json").read_text())["run_id"]
+
+    after = tmp_path / "after"
+    before.rename(after)
+    monkeypatch.chdir(after)
+    refused = runner.invoke(app, ["train"])
+    assert refused.exit_code == 1
+    line = refused.stderr.strip().splitlines()[-1]
+    assert "was the project moved?" in line and "mlops doctor --relocate" in line, line
+    assert str(before) in line and not before.exists()
+
+    fixed = runner.invoke(app, ["doctor", "--relocate", "--json"])
+    assert fixed.exit_code == 0, fixed.output
+    relocation = json.loads(fixed.stdout)["relocation"]
+    assert relocation["relocated"] and relocation["to"] == str(after)
+    assert relocation["rows"]["runs.artifact_uri"] >= 1
+    trained = runner.invoke(app, ["train"])
+    assert trained.exit_code == 0, trained.output
+    assert not before.exists()
+    with sqlite3.connect(after / "mlflow.db") as conn:
+        uris = [row[0] for row in conn.execute("SELECT artifact_uri FROM runs")]
+        models = conn.execute(
+            "SELECT artifact_location FROM logged_models WHERE source_run_id = ?", (old_run,)
+        ).fetchall()
+    assert uris and all(str(after) in uri for uri in uris), uris
+    from mlops.tracking.relocate import file_path
+
+    # The model logged before the move is found where the store now says it is.
+    assert models
+    for (location,) in models:
+        folder = file_path(location)
+        assert folder is not None and any(folder.rglob("model.skops")), location
+    again = runner.invoke(app, ["doctor", "--relocate", "--json"])
+    assert json.loads(again.stdout)["relocation"]["relocated"] is False

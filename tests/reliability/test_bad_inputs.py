@@ -533,7 +533,9 @@ def test_predict_refuses_a_list_valued_feature(champion_project: Path, runner: C
     frame.to_parquet(source)
     output = champion_project / "scored.parquet"
     result = _run(runner, "predict", str(source), str(output))
-    assert_clean_failure(result, 1, r"nested columns island \(list.*bill_length_mm \(list", "lists.parquet")
+    assert_clean_failure(
+        result, 1, r"nested columns island \(list.*bill_length_mm \(list", "lists.parquet"
+    )
     assert not output.exists()
 
 

@@ -224,6 +224,8 @@ class Store:
         name = self.settings.experiment
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
+            if not self.location.is_server:
+                self._check_not_moved(experiment.artifact_location)
             return str(experiment.experiment_id)
         # A local store keeps artifacts in the project; a tracking server decides itself (it
         # may proxy them), so a team's runs never point at one machine's disk.
@@ -239,6 +241,18 @@ class Store:
             if experiment is None:
                 raise
             return str(experiment.experiment_id)
+
+    def _check_not_moved(self, recorded: str | None) -> None:
+        from mlops.tracking.relocate import moved
+
+        expected = self.root.joinpath(self.settings.artifact_root).absolute()
+        old = moved(recorded, expected)
+        if old is not None:
+            raise TrackingError(
+                f"tracking store {self.shown}: its runs keep artifacts under {old}, which no "
+                f"longer exists (was the project moved?); `mlops doctor --relocate` points them "
+                f"at {expected}"
+            )
 
     # ----------------------------------------------------------------------- runs
 
