@@ -66,7 +66,7 @@ def absent_side() -> SideStats:
 def numeric_side(array: pa.ChunkedArray) -> Side:
     import pyarrow as pa
 
-    floats = array.cast(pa.float64())
+    floats = array.cast(pa.float64(), safe=False)  # int64 beyond 2^53: nearest float, not an error
     # Per chunk: ChunkedArray.to_numpy would import pandas.
     parts = [chunk.to_numpy(zero_copy_only=False) for chunk in floats.chunks]
     if not parts:
