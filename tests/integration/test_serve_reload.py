@@ -218,8 +218,16 @@ def test_a_failed_reload_leaves_the_loaded_model_serving_and_answers_name_it(
         health = server.get("/health")
         assert health.status == 200
         assert health.json()["version"] == "1"
+        assert "retrying in" in health.json()["reload_error"]  # said, not hidden behind "ready"
         assert server.get("/version").json()["version"] == "1"
         assert server.process.poll() is None
+        # The broken version is retried with a doubling wait (1, 2, 4 s ...), not on every
+        # 0.2 s poll: loading a model that inflates to gigabytes again and again grew memory.
+        time.sleep(3)
+        failures = sample(
+            server.get("/metrics").body.decode(), "mlops_model_loads_total", result="failure"
+        )
+        assert failures is not None and 1 <= failures <= 4, failures
 
         assert register(project) == str(int(broken) + 1)  # a good version moves it on
         moved = server.wait_for("/version", lambda r: r.json()["version"] != "1", 60)

@@ -276,11 +276,13 @@ class ScoringApp:
 
     def _health(self, current: ServingModel | None) -> Response:
         if current is None:
-            payload = {"status": "loading", "error": self.holder.last_error}
-            return _json_response(503, payload)
-        return _json_response(
-            200, {"status": "ready", "model": current.name, "version": current.version}
-        )
+            return _json_response(503, {"status": "loading", "error": self.holder.last_error})
+        payload: dict[str, Any] = {
+            "status": "ready", "model": current.name, "version": current.version,
+        }  # fmt: skip
+        if self.holder.last_error:  # serving, but a newer version failed to load
+            payload["reload_error"] = self.holder.last_error
+        return _json_response(200, payload)
 
     # ---------------------------------------------------------------- scoring
 

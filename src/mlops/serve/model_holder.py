@@ -70,6 +70,10 @@ def quiet_warnings() -> None:
     warnings.simplefilter("ignore")
 
 
+#: The longest wait before a version that failed to load is tried again (seconds).
+MAX_BACKOFF = 600.0
+
+
 class ModelHolder:
     """Loads the model off the request path, then polls its alias and swaps in new versions."""
 
@@ -96,6 +100,13 @@ class ModelHolder:
         self._alias = alias_of(uri)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: A version that failed to load is not retried before this (monotonic) time; the wait
+        #: doubles per failure up to MAX_BACKOFF (a model that inflates to gigabytes was loaded
+        #: again every few seconds, forever).
+        self._failed_key: object = None
+        self._retry_at = 0.0
+        self._backoff = 0.0
+        self.failures = 0
 
     @property
     def current(self) -> ServingModel | None:
@@ -143,6 +154,7 @@ class ModelHolder:
 
     def poll(self) -> bool:
         """Load the model if none is loaded or its alias moved; True when a new one is in."""
+        key: object = None  # what is being loaded (set once known; None: a lookup failed)
         try:
             info: registry.ModelVersionInfo | None = None
             if self._alias is not None:
@@ -151,14 +163,18 @@ class ModelHolder:
                     return False
             elif self._current is not None:
                 return False
+            key = (info.name, info.version) if info is not None else self.uri
+            if key == self._failed_key and time.monotonic() < self._retry_at:
+                return False
             model = self._load(info)
         except MlopsError as exc:
-            self._failed(str(exc))
+            self._failed(str(exc), key)
             return False
         except Exception as exc:  # a bug or a broken store: keep serving, say what happened
             log.exception("model load failed")
-            self._failed(f"{type(exc).__name__}: {exc}")
+            self._failed(f"{type(exc).__name__}: {exc}", key)
             return False
+        self._failed_key, self._backoff, self.failures = None, 0.0, 0
         previous, self._current = self._current, model  # the swap: one reference assignment
         self.last_error = None
         if self.on_load is not None:
@@ -209,7 +225,16 @@ class ModelHolder:
         log.debug("loaded %s in %.2fs", loaded.uri, time.perf_counter() - start)
         return model
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, message: str, key: object = None) -> None:
+        if key is not None:  # a load failed (not a lookup): back off before the same one again
+            self._backoff = (
+                min(self._backoff * 2, MAX_BACKOFF)
+                if key == self._failed_key
+                else max(self.reload_interval, 1.0)
+            )
+            self._failed_key, self._retry_at = key, time.monotonic() + self._backoff
+            self.failures += 1
+            message = f"{message} (retrying in {self._backoff:.0f} s)"
         if message != self.last_error:
             level = logging.WARNING if self._current is not None else logging.ERROR
             log.log(level, "model %s: %s", self.uri, message)
