@@ -348,19 +348,21 @@ def run_training(project: Project, store: tracking.Store) -> TrainingResult:
         )
         model_uri = logged.uri
         faults.checkpoint("train.after_log_model")
-    artifacts.write_bytes(paths.model_file, logged.model_bytes)
-    faults.checkpoint("train.before_run_file")
-    artifacts.write_json(
-        paths.run_file,
-        {
-            "run_id": run_id,
-            "model_uri": model_uri,
-            "experiment_id": experiment_id,
-            "estimator": params.model.estimator,
-            "task": schema.task,
-            "train_md5": hashes["train"],
-            # Ties the two files together: a crash between their writes is detected, not used.
-            "model_md5": artifacts.file_md5(paths.model_file),
-        },
-    )
+        # Inside the run: a write that fails (disk full, read-only) ends the run FAILED, not
+        # FINISHED beside a command that failed.
+        artifacts.write_bytes(paths.model_file, logged.model_bytes)
+        faults.checkpoint("train.before_run_file")
+        artifacts.write_json(
+            paths.run_file,
+            {
+                "run_id": run_id,
+                "model_uri": model_uri,
+                "experiment_id": experiment_id,
+                "estimator": params.model.estimator,
+                "task": schema.task,
+                "train_md5": hashes["train"],
+                # Ties the two files together: a crash between their writes is detected.
+                "model_md5": artifacts.file_md5(paths.model_file),
+            },
+        )
     return TrainingResult(run_id, model_uri, paths.model_file, metrics, fit_seconds)

@@ -187,3 +187,21 @@ def test_eight_concurrent_trains_on_a_fresh_store(trained_project: Path) -> None
     statuses = runs_by_status()
     assert sorted(statuses.get("FINISHED", [])) == sorted(run_ids)
     assert set(statuses) == {"FINISHED"}
+
+
+def test_a_failed_model_write_ends_the_run_failed(trained_project: Path) -> None:
+    """The model file was written after the MLflow run had ended FINISHED: a full disk or a
+    read-only folder there left a FINISHED run beside a command that failed."""
+    import shutil
+
+    models = trained_project / "models"
+    shutil.rmtree(models)
+    models.write_text("a file where the models folder belongs\n")
+    before = runs_by_status()
+    result = mlops("train")
+    assert result.returncode == 1, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: ") and "models" in line and "Traceback" not in result.stderr
+    after = runs_by_status()
+    assert len(after.get("FAILED", [])) == len(before.get("FAILED", [])) + 1, after
+    assert len(after.get("FINISHED", [])) == len(before.get("FINISHED", [])), after
