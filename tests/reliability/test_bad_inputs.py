@@ -556,3 +556,22 @@ def test_predict_and_drift_read_a_header_field_past_the_csv_field_limit(
     drift = _run(runner, "drift", "--current", str(source), "--no-fail")
     assert drift.exit_code == 0, drift.stderr[-800:]
     assert "Traceback" not in drift.stderr
+
+
+def test_quoted_newlines_are_read_alike_by_ingest_drift_and_predict(
+    champion_project: Path, runner: CliRunner
+) -> None:
+    """A valid CSV with a newline inside a quoted value was accepted by ingest (pandas) and
+    refused by drift and predict (pyarrow without `newlines_in_values`)."""
+    frame = pd.read_parquet(champion_project / "data" / "processed" / "test.parquet")
+    frame["note"] = ["line one\nline two, with a comma"] * len(frame)
+    source = champion_project / "notes.csv"
+    frame.to_csv(source, index=False)
+    assert '"line one\nline two' in source.read_text()
+    output = champion_project / "scored.csv"
+    result = _run(runner, "predict", str(source), str(output))
+    assert result.exit_code == 0, result.stderr[-800:]
+    scored = pd.read_csv(output)
+    assert len(scored) == len(frame) and scored["note"].iloc[0] == frame["note"].iloc[0]
+    drift = _run(runner, "drift", "--current", str(source), "--no-fail")
+    assert drift.exit_code == 0, drift.stderr[-800:]

@@ -156,7 +156,8 @@ def _open_csv(path: Path) -> TableSource:
     try:
         table = pcsv.read_csv(
             path,
-            parse_options=pcsv.ParseOptions(delimiter=dialect.sep),
+            # Quoted newlines inside values, as pandas (ingest) reads them: one reading of CSV.
+            parse_options=pcsv.ParseOptions(delimiter=dialect.sep, newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(decimal_point=dialect.decimal),
         )
     except UnicodeDecodeError as exc:

@@ -137,7 +137,8 @@ class TableSource:
     def _parse_options(self) -> pacsv.ParseOptions:
         import pyarrow.csv as pacsv
 
-        return pacsv.ParseOptions(delimiter=self.dialect.sep)
+        # Quoted newlines inside values, as pandas (ingest) reads them: one reading of CSV.
+        return pacsv.ParseOptions(delimiter=self.dialect.sep, newlines_in_values=True)
 
     def _name_column(self, message: str) -> str:
         """pyarrow says `In CSV column #2`; say which column that is."""
