@@ -562,9 +562,11 @@ def test_quoted_newlines_are_read_alike_by_ingest_drift_and_predict(
     champion_project: Path, runner: CliRunner
 ) -> None:
     """A valid CSV with a newline inside a quoted value was accepted by ingest (pandas) and
-    refused by drift and predict (pyarrow without `newlines_in_values`)."""
+    refused by drift and predict (pyarrow without `newlines_in_values`) once it spanned blocks."""
     frame = pd.read_parquet(champion_project / "data" / "processed" / "test.parquet")
-    frame["note"] = ["line one\nline two, with a comma"] * len(frame)
+    # Big enough that pyarrow splits the file into blocks, one boundary inside a quoted value.
+    frame = pd.concat([frame] * 400, ignore_index=True)
+    frame["note"] = ["line one\nline two, with a comma " + "x" * 40] * len(frame)
     source = champion_project / "notes.csv"
     frame.to_csv(source, index=False)
     assert '"line one\nline two' in source.read_text()
