@@ -72,7 +72,12 @@ def test_every_command_has_help(cli: Invoke, path: tuple[str, ...]) -> None:
 def test_version(cli: Invoke) -> None:
     result = cli("--version")
     assert result.exit_code == 0
-    assert result.stdout == f"mlops {__version__}\n"
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"mlops {__version__}" and lines[1].startswith("python 3.")
+    from importlib import metadata
+
+    for name in ("mlflow", "dvc", "scikit-learn"):
+        assert f"{name} {metadata.version(name)}" in lines
 
 
 @pytest.mark.parametrize(
@@ -96,7 +101,8 @@ def test_real_process_version_and_usage_error(tmp_path: Any) -> None:
     version = subprocess.run(
         [str(MLOPS), "--version"], capture_output=True, text=True, env=process_env(), check=False
     )
-    assert (version.returncode, version.stdout) == (0, f"mlops {__version__}\n")
+    assert version.returncode == 0
+    assert version.stdout.splitlines()[0] == f"mlops {__version__}"
     usage = subprocess.run(
         [str(MLOPS), "nope"], capture_output=True, text=True, env=process_env(), check=False
     )

@@ -132,9 +132,23 @@ class LogFormat(StrEnum):
     json = "json"
 
 
+#: What `mlops --version` lists beside itself (like `dvc doctor`): read from package metadata,
+#: nothing imported.
+VERSION_PACKAGES = ("mlflow", "dvc", "scikit-learn", "pandas", "pyarrow", "skops", "optuna")
+
+
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"mlops {__version__}")
+        import platform
+        from importlib import metadata
+
+        lines = [f"mlops {__version__}", f"python {platform.python_version()}"]
+        for name in VERSION_PACKAGES:
+            try:
+                lines.append(f"{name} {metadata.version(name)}")
+            except metadata.PackageNotFoundError:
+                lines.append(f"{name} (not installed)")
+        typer.echo("\n".join(lines))
         raise typer.Exit()
 
 
