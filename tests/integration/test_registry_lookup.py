@@ -141,7 +141,8 @@ def test_load_model_falls_back_to_the_mlflow_client(
 SCORER = """
 import json, sys
 from mlops.project import open_project
-from mlops.serve.app import ServeOptions, create_app
+from mlops.serve.app import create_app
+from mlops.serve.options import ServeOptions
 
 def report(loaded):
     current = app.holder.current

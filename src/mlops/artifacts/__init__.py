@@ -15,13 +15,13 @@ from mlops.artifacts._models import (
     save_model,
     untrusted_types,
 )
+from mlops.artifacts._table_checks import check_flat
 from mlops.artifacts._tables import (
     CSV_SEPARATORS,
     SNIFF_CHARS,
     TABLE_SUFFIXES,
     CsvDialect,
     check_csv_text,
-    check_flat,
     check_single_column,
     read_table,
     sniff_decimal,

@@ -14,23 +14,18 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
 from mlops import __version__, logs, threads
-from mlops.config import RegistrySettings, TrackingSettings
 from mlops.errors import DataError
 from mlops.predict.schema import Coerced
-from mlops.project import Project
 from mlops.serve import coalesce, protocol
 from mlops.serve.access import AccessLog
-from mlops.serve.capture import Capture, CaptureOptions, request_id
+from mlops.serve.capture import Capture, request_id
 from mlops.serve.metrics import OTHER, ROUTES, Metrics
 from mlops.serve.model_holder import ModelHolder, ServingModel
+from mlops.serve.options import OPTIONS_ENV, ServeOptions
 from mlops.serve.protocol import RequestError
-from mlops.tracking import Store
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,82 +39,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
-#: Environment variable carrying the options to worker processes (`--workers N`).
-OPTIONS_ENV = "MLOPS_SERVE_OPTIONS"
 #: Bodies larger than this are parsed and scored on a worker thread, so that a big batch does
 #: not stall `/health` and small requests; smaller ones skip the thread hop (it costs more).
 OFFLOAD_BYTES = 64 * 1024
 JSON = b"application/json"
-
-
-class ServeOptions(BaseModel):
-    """Everything a server process needs (JSON-serialisable for worker processes)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
-
-    #: The project root and its resolved store settings (absolute paths).
-    root: Path
-    tracking: TrackingSettings
-    registry: RegistrySettings
-    model_cache: Path
-    model_uri: str
-    max_body_bytes: int
-    reload_interval: float
-    allow_unsafe: bool = False
-    silence_warnings: bool = True
-    log_level: str = "INFO"
-    #: See `ServeSettings` for each limit (None: no limit).
-    threads: int | None = 1
-    max_rows: int | None = None
-    max_columns: int | None = None
-    request_timeout: float | None = None
-    body_timeout: float | None = None
-    header_timeout: float | None = None
-    keep_alive_timeout: int = 5
-    max_connections: int | None = None
-    #: `serve.capture`, resolved (disabled unless configured).
-    capture: CaptureOptions = CaptureOptions()
-    #: `mlops monitor`'s textfile, appended to `/metrics` when present.
-    monitor_textfile: Path | None = None
-
-    @classmethod
-    def from_project(
-        cls, project: Project, model_uri: str | None = None, **overrides: Any
-    ) -> ServeOptions:
-        settings = project.settings
-        names = settings.registry
-        serve = settings.serve
-        limits = {
-            "threads": serve.threads,
-            "max_rows": serve.max_rows,
-            "max_columns": serve.max_columns,
-            "request_timeout": serve.request_timeout,
-            "body_timeout": serve.body_timeout,
-            "header_timeout": serve.header_timeout,
-            "keep_alive_timeout": serve.keep_alive_timeout,
-            "max_connections": serve.max_connections,
-        }
-        return cls(
-            root=project.root,
-            tracking=settings.tracking,
-            registry=names,
-            model_cache=settings.paths.model_cache,
-            model_uri=model_uri or f"models:/{names.model_name}@{names.champion_alias}",
-            max_body_bytes=settings.serve.max_body_bytes,
-            reload_interval=settings.serve.reload_interval,
-            allow_unsafe=project.allow_unsafe_model,
-            **{
-                **limits,
-                "capture": CaptureOptions.from_project(project),
-                "monitor_textfile": project.resolve(settings.serve.monitor_textfile),
-                **overrides,
-            },
-        )
-
-    def store(self) -> Store:
-        return Store(
-            self.tracking, root=self.root, registry=self.registry, model_cache=self.model_cache
-        )
 
 
 def _json_response(status: int, payload: Any) -> Response:

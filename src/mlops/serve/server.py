@@ -17,8 +17,9 @@ from typing import Any
 from mlops import threads
 from mlops.errors import ConfigError
 from mlops.serve.access import AccessLog
-from mlops.serve.app import OPTIONS_ENV, ServeOptions, create_app
+from mlops.serve.app import create_app
 from mlops.serve.metrics import MULTIPROC_ENV
+from mlops.serve.options import OPTIONS_ENV, ServeOptions
 
 #: Seconds to let in-flight requests finish after SIGTERM before closing connections.
 GRACEFUL_SECONDS = 30

@@ -20,9 +20,9 @@ from mlops import logs
 from mlops.config import RegistrySettings, TrackingSettings
 from mlops.errors import ConfigError, TrackingError, first_line
 from mlops.tracking import tags
+from mlops.tracking.sqlite import prepare_sqlite, sqlite_health
 from mlops.tracking.uri import (
     POSTGRES_EXTRA,
-    SQLITE_BUSY_TIMEOUT,
     TrackingUri,
     parse_tracking_uri,
     postgres_driver,
@@ -202,7 +202,7 @@ class Store:
         mlflow.set_registry_uri(uri)
         try:
             if self.location.is_sqlite and self.location.path is not None:
-                _prepare_sqlite(self.location.path)
+                prepare_sqlite(self.location.path)
             client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
             if self.location.identity not in _REAPED:
                 from mlops.tracking.processes import reap_orphaned_runs
@@ -389,30 +389,5 @@ class Store:
         }
         database = self.location.path if self.location.is_sqlite else None
         if database is not None:
-            import sqlite3
-
-            with contextlib.closing(sqlite3.connect(database, timeout=5)) as conn:
-                health["sqlite_journal_mode"] = conn.execute("PRAGMA journal_mode").fetchone()[0]
-                health["sqlite_integrity"] = conn.execute("PRAGMA quick_check").fetchone()[0]
+            health.update(sqlite_health(database))
         return health
-
-
-def _prepare_sqlite(database: Path) -> None:
-    """Create the store once, under a file lock (no migration race), and switch it to WAL."""
-    import sqlite3
-
-    from filelock import FileLock
-
-    database.parent.mkdir(parents=True, exist_ok=True)
-    marker = database.with_name(f".{database.name}.ready")
-    if marker.exists() and database.exists():
-        return
-    with FileLock(str(database.with_name(f".{database.name}.init.lock")), timeout=300):
-        if marker.exists() and database.exists():
-            return
-        from mlflow.tracking._tracking_service.utils import _get_store
-
-        _get_store()  # type: ignore[no-untyped-call]  # runs MLflow's migrations on a fresh database
-        with contextlib.closing(sqlite3.connect(database, timeout=SQLITE_BUSY_TIMEOUT)) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-        marker.touch()
