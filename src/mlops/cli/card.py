@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from mlops.cli import completion
 from mlops.cli.state import options
 
 PANEL = "Registry"
@@ -19,6 +20,7 @@ def card(
         typer.Argument(
             metavar="[VERSION|@ALIAS]",
             help="Version or @alias [default: @champion, else the last trained model].",
+            autocompletion=completion.model_refs,
         ),
     ] = None,
     check: Annotated[
@@ -55,7 +57,11 @@ def explain(
     ],
     model: Annotated[
         str | None,
-        typer.Option("--model", help="Model URI or directory [default: the champion]."),
+        typer.Option(
+            "--model",
+            help="Model URI or directory [default: the champion].",
+            autocompletion=completion.model_uris,
+        ),
     ] = None,
     rows: Annotated[int, typer.Option("--rows", help="Explain the first N rows (<= 100).")] = 10,
     top: Annotated[int, typer.Option("--top", min=1, help="Contributions shown per row.")] = 5,

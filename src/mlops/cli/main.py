@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from mlops import __version__
 from mlops.cli import card as card_cli
+from mlops.cli import completion
 from mlops.cli import data as data_cli
 from mlops.cli import doctor as doctor_cli
 from mlops.cli import drift as drift_cli
@@ -46,6 +47,13 @@ class MlopsGroup(TyperGroup):
             typer.echo(ctx.get_help(), err=True)  # plain help is not printed by Typer's handler
             raise typer.Exit(2)
         return super().parse_args(ctx, args)  # type: ignore[no-any-return]
+
+    def _main_shell_completion(
+        self, ctx_args: Any, prog_name: str, complete_var: str | None = None
+    ) -> None:
+        """`_MLOPS_COMPLETE=...`: bash words split at `=`/`:` are completed whole."""
+        completion.use_bash_word_breaks()
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         panels: dict[str, list[tuple[str, str]]] = {}
@@ -121,7 +129,6 @@ app = typer.Typer(
     cls=MlopsGroup,
     help="Local MLOps toolkit: data -> train -> eval -> promote, in MLflow and DVC.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -178,7 +185,10 @@ def main(
     overrides: Annotated[
         list[str] | None,
         typer.Option(
-            "--set", metavar="KEY.PATH=VALUE", help="Override a param for this run (recorded)."
+            "--set",
+            metavar="KEY.PATH=VALUE",
+            help="Override a param for this run (recorded).",
+            autocompletion=completion.overrides,
         ),
     ] = None,
     verbose: Annotated[

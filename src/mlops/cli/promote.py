@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mlops.cli import completion
 from mlops.cli.state import options
 
 if TYPE_CHECKING:
@@ -62,7 +63,11 @@ def promote(
     ctx: typer.Context,
     run_id: Annotated[
         str | None,
-        typer.Option("--run-id", help="Candidate run [default: the last `mlops train`]."),
+        typer.Option(
+            "--run-id",
+            help="Candidate run [default: the last `mlops train`].",
+            autocompletion=completion.run_ids,
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Decide and write the record; change nothing.")
@@ -92,7 +97,12 @@ def promote(
 def rollback(
     ctx: typer.Context,
     to: Annotated[
-        str | None, typer.Option("--to", help="Version (or @alias) [default: @previous].")
+        str | None,
+        typer.Option(
+            "--to",
+            help="Version (or @alias) [default: @previous].",
+            autocompletion=completion.model_refs,
+        ),
     ] = None,
     reason: Annotated[str, typer.Option("--reason", help="Why: recorded.")] = "",
     json_out: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
@@ -169,7 +179,12 @@ def list_models(
 @models_app.command("show")
 def show_model(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="VERSION or @ALIAS (e.g. 3 or @champion).")],
+    ref: Annotated[
+        str,
+        typer.Argument(
+            help="VERSION or @ALIAS (e.g. 3 or @champion).", autocompletion=completion.model_refs
+        ),
+    ],
     json_out: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """One version in full: aliases, tags, lineage, and its run's metrics."""

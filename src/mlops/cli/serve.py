@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mlops.cli import completion
 from mlops.cli.state import options
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ ModelOption = Annotated[
         metavar="URI",
         help="Model to use: models:/<name>@<alias>, models:/<name>/<version>, or a model "
         "directory (default: models:/<registry.model_name>@champion).",
+        autocompletion=completion.model_uris,
     ),
 ]
 

@@ -1,0 +1,241 @@
+"""Shell completion of values: registered versions and @aliases, run ids, estimator names.
+
+Completion runs on every Tab press, so it stays cheap: the project's YAML files and the
+embedded SQLite store are read directly (sqlite3, read-only), MLflow is never imported, and
+any problem (no project, a server store, a locked or missing database) completes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer._click.shell_completion import CompletionItem, add_completion_class
+from typer._completion_classes import BashComplete as _BashComplete
+
+#: What a completion callback returns: (value, help shown by zsh and fish).
+Items = list[tuple[str, str]]
+#: A completion waits this long for a SQLite lock, then gives up (a Tab must not hang).
+SQLITE_TIMEOUT = 0.5
+#: Run ids offered for `--run-id`: the most recent ones.
+RUN_LIMIT = 20
+
+
+def _yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _root_option(ctx: typer.Context | None, name: str) -> Any:
+    root = ctx.find_root() if ctx is not None else None
+    return root.params.get(name) if root is not None else None
+
+
+def project_root(ctx: typer.Context | None) -> Path | None:
+    """`--project`, `MLOPS_PROJECT`, else the nearest folder upwards with params.yaml."""
+    given = _root_option(ctx, "project") or os.environ.get("MLOPS_PROJECT")
+    if given:
+        root = Path(given).expanduser().absolute()
+        return root if (root / "params.yaml").is_file() else None
+    here = Path.cwd().absolute()
+    return next((f for f in (here, *here.parents) if (f / "params.yaml").is_file()), None)
+
+
+def _params_file(ctx: typer.Context | None, root: Path) -> Path:
+    given = _root_option(ctx, "params")
+    return Path(given).expanduser().absolute() if given else root / "params.yaml"
+
+
+def _settings(ctx: typer.Context | None, root: Path) -> dict[str, Any]:
+    """The environment config as YAML (`--config`, `MLOPS_CONFIG`, or configs/local.yaml)."""
+    given = _root_option(ctx, "config")
+    if given:
+        path = Path(given).expanduser().absolute()
+    else:
+        env = os.environ.get("MLOPS_CONFIG")
+        path = root / (env or "configs/local.yaml")
+    return _yaml(path)
+
+
+def _section(tree: dict[str, Any], name: str) -> dict[str, Any]:
+    value = tree.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _store(ctx: typer.Context | None) -> tuple[Path, dict[str, Any]] | None:
+    """The SQLite database file and the config tree, or None (no project, not SQLite)."""
+    from mlops.tracking.uri import parse_tracking_uri
+
+    root = project_root(ctx)
+    if root is None:
+        return None
+    settings = _settings(ctx, root)
+    uri = str(_section(settings, "tracking").get("uri") or "sqlite:///mlflow.db")
+    location = parse_tracking_uri(uri, root)
+    if not location.is_sqlite or location.path is None or not location.path.is_file():
+        return None
+    return location.path, settings
+
+
+def _query(database: Path, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    import sqlite3
+
+    uri = f"{database.as_uri()}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT)) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def _model_name(settings: dict[str, Any]) -> str:
+    return str(_section(settings, "registry").get("model_name") or "mlops-model")
+
+
+def registered(ctx: typer.Context | None) -> tuple[str, list[tuple[str, str]], list[str]]:
+    """(model name, [(alias, version)], [versions, newest first]) from the SQLite store."""
+    found = _store(ctx)
+    if found is None:
+        return "", [], []
+    database, settings = found
+    name = _model_name(settings)
+    aliases = _query(
+        database,
+        "SELECT alias, version FROM registered_model_aliases WHERE name = ? ORDER BY alias",
+        (name,),
+    )
+    versions = _query(
+        database,
+        "SELECT version FROM model_versions WHERE name = ? "
+        "AND current_stage != 'Deleted_Internal' ORDER BY version DESC",
+        (name,),
+    )
+    return name, [(str(a), str(v)) for a, v in aliases], [str(v) for (v,) in versions]
+
+
+def model_refs(ctx: typer.Context, incomplete: str) -> Items:
+    """`VERSION|@ALIAS`: the registered model's aliases (@champion, ...) and versions."""
+    try:
+        _, aliases, versions = registered(ctx)
+    except Exception:  # a Tab completes nothing rather than fail
+        return []
+    by_version: dict[str, list[str]] = {}
+    for alias, version in aliases:
+        by_version.setdefault(version, []).append(f"@{alias}")
+    items = [(f"@{alias}", f"version {version}") for alias, version in aliases]
+    items += [(v, ", ".join(by_version.get(v, [])) or "version") for v in versions]
+    return [item for item in items if item[0].startswith(incomplete)]
+
+
+def model_uris(ctx: typer.Context, incomplete: str) -> Items:
+    """`--model URI`: models:/<name>@<alias> and models:/<name>/<version> of the registry."""
+    try:
+        name, aliases, versions = registered(ctx)
+    except Exception:
+        return []
+    items = [(f"models:/{name}@{alias}", f"version {version}") for alias, version in aliases]
+    items += [(f"models:/{name}/{version}", "version") for version in versions]
+    return [item for item in items if item[0].startswith(incomplete)]
+
+
+def run_ids(ctx: typer.Context, incomplete: str) -> Items:
+    """`--run-id`: the experiment's most recent active runs, with their names."""
+    try:
+        found = _store(ctx)
+        if found is None:
+            return []
+        database, settings = found
+        experiment = str(_section(settings, "tracking").get("experiment") or "mlops")
+        rows = _query(
+            database,
+            "SELECT r.run_uuid, r.name, r.status FROM runs r JOIN experiments e "
+            "ON r.experiment_id = e.experiment_id WHERE e.name = ? "
+            "AND r.lifecycle_stage = 'active' AND r.run_uuid LIKE ? "
+            "ORDER BY r.start_time DESC LIMIT ?",
+            (experiment, f"{incomplete}%", RUN_LIMIT),
+        )
+    except Exception:
+        return []
+    return [(str(run), f"{name or ''} {status or ''}".strip()) for run, name, status in rows]
+
+
+def estimator_names(ctx: typer.Context | None) -> list[str]:
+    """The estimators of the project's task (every task's outside a project)."""
+    from mlops import catalog
+
+    task = None
+    with contextlib.suppress(Exception):
+        root = project_root(ctx)
+        if root is not None:
+            task = _section(_yaml(_params_file(ctx, root)), "data").get("task")
+    tables = (
+        [catalog.ESTIMATORS[task]] if task in catalog.ESTIMATORS else catalog.ESTIMATORS.values()
+    )
+    return sorted({name for table in tables for name in table})
+
+
+def _flat_keys(tree: dict[str, Any], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            keys.extend(_flat_keys(value, f"{path}."))
+        else:
+            keys.append(path)
+    return keys
+
+
+def overrides(ctx: typer.Context, incomplete: str) -> Items:
+    """`--set KEY.PATH=VALUE`: the keys of params.yaml, and estimator names after
+    `model.estimator=` (zsh and fish; bash splits the word at `=`)."""
+    try:
+        key, sep, _ = incomplete.partition("=")
+        if sep:
+            if key != "model.estimator":
+                return []
+            return [(f"{key}={name}", "estimator") for name in estimator_names(ctx)]
+        root = project_root(ctx)
+        keys = _flat_keys(_yaml(_params_file(ctx, root))) if root is not None else []
+        if "model.estimator" not in keys:
+            keys.append("model.estimator")
+    except Exception:
+        return []
+    return [(f"{k}=", "param") for k in sorted(keys) if k.startswith(incomplete)]
+
+
+#: Characters bash's default COMP_WORDBREAKS splits a word at, that completed values contain.
+_BREAKS = ("=", ":")
+
+
+class BashComplete(_BashComplete):
+    """Typer's bash completion, with words bash split at `=` and `:` glued back together.
+
+    Bash hands `--set model.estimator=ra` over as `model.estimator`, `=`, `ra` (and
+    `models:/m@c` as `models`, `:`, `/m@c`); the value is completed whole, and bash is given
+    back only the part after the break, since that is the word it replaces.
+    """
+
+    cut = 0
+
+    def get_completion_args(self) -> tuple[list[str], str]:
+        args, incomplete = super().get_completion_args()
+        words = [*args, incomplete]
+        start = len(words) - 1
+        while start > 0 and (words[start] in _BREAKS or words[start - 1] in _BREAKS):
+            start -= 1
+        if start == len(words) - 1:
+            return args, incomplete
+        glued = "".join(words[start:])
+        # Readline replaces the text after the last break: `=` itself, when it is the word, too.
+        self.cut = len(glued) - (0 if incomplete in _BREAKS else len(incomplete))
+        return words[:start], glued
+
+    def format_completion(self, item: CompletionItem) -> str:
+        return str(item.value)[self.cut :]
+
+
+def use_bash_word_breaks() -> None:
+    """Complete bash with `BashComplete` (Typer registers its own when the app is built)."""
+    add_completion_class(BashComplete, "bash")
