@@ -18,8 +18,8 @@ def card(
     ref: Annotated[
         str | None,
         typer.Argument(
-            metavar="[VERSION|@ALIAS]",
-            help="Version or @alias [default: @champion, else the last trained model].",
+            metavar="VERSION|@ALIAS",
+            help="Version or @alias \\[default: @champion, else the last trained model].",
             autocompletion=completion.model_refs,
         ),
     ] = None,
@@ -28,10 +28,7 @@ def card(
         typer.Option("--check", help="Exit 3 while the card has TODOs (the card is written)."),
     ] = False,
 ) -> None:
-    """Write reports/model_card.md and a self-contained reports/model_card.html.
-
-    Examples: `mlops card`, `mlops card @champion`, `mlops card 3 --check`.
-    """
+    """Write reports/model_card.md and a self-contained reports/model_card.html."""
     from mlops import threads
     from mlops.card import write_card
 
@@ -59,7 +56,7 @@ def explain(
         str | None,
         typer.Option(
             "--model",
-            help="Model URI or directory [default: the champion].",
+            help="Model URI or directory \\[default: the champion].",
             autocompletion=completion.model_uris,
         ),
     ] = None,
@@ -67,10 +64,7 @@ def explain(
     top: Annotated[int, typer.Option("--top", min=1, help="Contributions shown per row.")] = 5,
     json_out: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Per-row top contributions: each feature replaced by its training median/mode.
-
-    Examples: `mlops explain data/processed/test.parquet --rows 3 --top 3 --json`.
-    """
+    """Explain predictions row by row: each feature replaced by its training median/mode."""
     from mlops import threads
     from mlops.card import explain_file
     from mlops.cli.state import print_json, stdout
@@ -102,6 +96,14 @@ def explain(
     stdout().print(table)
 
 
+CARD_EXAMPLES = """Examples:
+  mlops card
+  mlops card @champion
+  mlops card 3 --check"""
+EXPLAIN_EXAMPLES = """Examples:
+  mlops explain data/processed/test.parquet --rows 3 --top 3 --json"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("card", rich_help_panel=PANEL)(card)
-    app.command("explain", rich_help_panel="Model")(explain)
+    app.command("card", rich_help_panel=PANEL, epilog=CARD_EXAMPLES)(card)
+    app.command("explain", rich_help_panel="Model", epilog=EXPLAIN_EXAMPLES)(explain)

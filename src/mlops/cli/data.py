@@ -10,7 +10,9 @@ import typer
 from mlops.cli.state import options
 
 app = typer.Typer(
-    help="Ingest, validate and split the dataset.", no_args_is_help=True, add_completion=False
+    help="Ingest, scan, validate and split the dataset; version it with DVC.",
+    no_args_is_help=True,
+    add_completion=False,
 )
 
 
@@ -29,7 +31,9 @@ def ingest(ctx: typer.Context) -> None:
         typer.echo(f"not a feature: {name!r} ({why}); list it in data.features to use it", err=True)
 
 
-@app.command()
+@app.command(
+    epilog="Examples:\n  mlops data scan data/source/customers.csv\n  mlops data scan x.parquet --json"
+)
 def scan(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="CSV or Parquet file to scan.")],
@@ -39,8 +43,6 @@ def scan(
 
     Inside a project the decisions come from params.yaml `data.pii`; elsewhere every flagged
     column is undecided.
-
-    Examples: `mlops data scan data/source/customers.csv`, `mlops data scan x.parquet --json`
     """
     from mlops.cli.state import print_json, stdout
     from mlops.data.ingest import scan_source
@@ -82,7 +84,7 @@ def scan(
 def validate(
     ctx: typer.Context,
     path: Annotated[
-        Path | None, typer.Argument(help="CSV or Parquet to check [default: the ingested data].")
+        Path | None, typer.Argument(help="CSV or Parquet to check \\[default: the ingested data].")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -190,7 +192,7 @@ def status(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """What differs between the workspace, the DVC cache and the remote."""
+    """Show what differs between the workspace, the DVC cache and the remote."""
     from mlops.cli.state import print_json
     from mlops.data.versioning import status as run_status
 

@@ -27,24 +27,24 @@ def drift(
         Path | None,
         typer.Option(
             "--reference",
-            help="Reference CSV/Parquet [default: the champion's training data, else the train "
-            "split].",
+            help="Reference CSV/Parquet \\[default: the champion's training data, else the "
+            "train split].",
         ),
     ] = None,
     current: Annotated[
         Path | None,
-        typer.Option("--current", help="Batch to check [default: drift.current in params.yaml]."),
+        typer.Option("--current", help="Batch to check \\[default: drift.current in params.yaml]."),
     ] = None,
     json_path: Annotated[
         Path | None,
         typer.Option(
             "--json",
-            help="Write the JSON report here [default: reports/drift.json]; '-' prints it.",
+            help="Write the JSON report here ('-': print it) \\[default: reports/drift.json].",
         ),
     ] = None,
     html_path: Annotated[
         Path | None,
-        typer.Option("--html", help="Write the HTML report here [default: reports/drift.html]."),
+        typer.Option("--html", help="Write the HTML report here \\[default: reports/drift.html]."),
     ] = None,
     fail: Annotated[
         bool,
@@ -55,8 +55,10 @@ def drift(
         ),
     ] = True,
 ) -> None:
-    """Per-column drift tests of a batch against the reference; exit 3 on dataset drift
-    (or on a batch too small to test, unless drift.fail_on_insufficient is false)."""
+    """Test each column of a batch for drift against the reference; exit 3 on dataset drift.
+
+    A batch too small to test also exits 3, unless drift.fail_on_insufficient is false.
+    """
     from mlops.drift import run_drift
 
     to_stdout = json_path == Path("-")
@@ -169,5 +171,11 @@ def _print_table(report: DriftReport) -> None:
         console.print(f"not compared: {escape(ignored)}", style="dim")
 
 
+EXAMPLES = """Examples:
+  mlops drift --current data/incoming/batch.csv
+  mlops drift --current batch.parquet --json - | jq .verdict
+  mlops drift --reference train.parquet --current batch.csv --no-fail"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("drift", rich_help_panel=PANEL)(drift)
+    app.command("drift", rich_help_panel=PANEL, epilog=EXAMPLES)(drift)

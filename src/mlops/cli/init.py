@@ -12,7 +12,10 @@ PANEL = "Operations"
 
 def init(
     directory: Annotated[
-        Path, typer.Argument(help="Folder of the new project [default: the current folder].")
+        Path,
+        typer.Argument(
+            help="Folder of the new project \\[default: the current folder].", show_default=False
+        ),
     ] = Path(),
     source: Annotated[
         str,
@@ -24,12 +27,13 @@ def init(
     task: Annotated[
         Literal["classification", "regression"] | None,
         typer.Option(
-            "--task", help="classification | regression [default: inferred from the target]."
+            "--task",
+            help="Classification or regression \\[default: inferred from the target].",
         ),
     ] = None,
     name: Annotated[
         str | None,
-        typer.Option("--name", help="Registered model name [default: the folder's name]."),
+        typer.Option("--name", help="Registered model name \\[default: the folder's name]."),
     ] = None,
     yes: Annotated[
         bool,
@@ -41,12 +45,7 @@ def init(
         bool, typer.Option("--force", help="Overwrite files that differ from what init writes.")
     ] = False,
 ) -> None:
-    """Create a project from your data: params, config, dvc.yaml, Makefile, CI, git, DVC.
-
-    Examples:
-      mlops init churn --source ~/data/churn.csv --target churned
-      mlops init . --source prices.parquet --target price --task regression --name prices
-    """
+    """Create a project from your data: params, config, dvc.yaml, Makefile, CI, git, DVC."""
     from mlops.scaffold import init_project
 
     del yes  # init never prompts: the flag is accepted so scripts can say so
@@ -64,5 +63,11 @@ def init(
         typer.echo(f"  {command}")
 
 
+EXAMPLES = """Examples:
+  mlops init churn --source ~/data/churn.csv --target churned
+  mlops init . --source prices.parquet --target price --task regression
+  mlops init demo --source builtin:penguins --target species"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("init", rich_help_panel=PANEL)(init)
+    app.command("init", rich_help_panel=PANEL, epilog=EXAMPLES)(init)

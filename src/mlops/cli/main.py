@@ -124,13 +124,27 @@ def _os_error(exc: OSError) -> str:
     return f"{where}: {reason}" if where else f"{reason} ({type(exc).__name__})"
 
 
+#: The root help's Examples (printed by Click as is: `\b` keeps the lines apart).
+EXAMPLES = """\b
+Examples:
+  mlops init demo --source builtin:penguins --target species && cd demo
+  make run                      # dvc repro, promote, drift
+  mlops --set model.estimator=random_forest train
+  mlops promote --dry-run       # would this run become the champion?
+  mlops serve                   # the champion on http://127.0.0.1:8080
+  mlops --install-completion    # Tab completion in bash, zsh, fish
+
+Run `mlops COMMAND --help` for a command's options and examples."""
+
 app = typer.Typer(
     name="mlops",
     cls=MlopsGroup,
     help="Local MLOps toolkit: data -> train -> eval -> promote, in MLflow and DVC.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EXAMPLES,
+    # Wide terminals get whole lines (Click stops at 80 columns by default).
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 200},
 )
 
 

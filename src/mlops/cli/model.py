@@ -90,6 +90,13 @@ def evaluate(
         raise typer.Exit(3)
 
 
+TRAIN_EXAMPLES = """Examples:
+  mlops train
+  mlops --set model.estimator=random_forest train
+  mlops --set model.params.max_iter=500 train && mlops eval
+  dvc exp run -S model.estimator=extra_trees   # as a DVC experiment"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("train", rich_help_panel=PANEL)(train)
+    app.command("train", rich_help_panel=PANEL, epilog=TRAIN_EXAMPLES)(train)
     app.command("eval", rich_help_panel=PANEL)(evaluate)

@@ -20,7 +20,9 @@ def monitor(
     since: Annotated[
         str | None,
         typer.Option(
-            "--since", metavar="DURATION", help="Only rows captured in the last 30m, 1h, 2d, ..."
+            "--since",
+            metavar="DURATION",
+            help="Only rows captured in the last DURATION (30m, 1h, 2d, ...).",
         ),
     ] = None,
     window: Annotated[
@@ -46,13 +48,8 @@ def monitor(
         bool, typer.Option("--json", help="Print the monitor summary as JSON.")
     ] = False,
 ) -> None:
-    """Drift of captured traffic against the champion's reference; exit 3 on drift or a failed
-    live gate.
-
-    Examples:
-      mlops monitor --since 1h
-      mlops monitor --window 10000 --labels labels.csv
-    """
+    """Check served traffic for drift against the champion's reference; exit 3 on drift or a
+    failed live gate."""
     from mlops.monitor import parse_duration, run_monitor
 
     opts = options(ctx)
@@ -111,5 +108,10 @@ def _lines(result: MonitorResult) -> str:
     return "\n".join(lines)
 
 
+EXAMPLES = """Examples:
+  mlops monitor --since 1h
+  mlops monitor --window 10000 --labels labels.csv"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("monitor", rich_help_panel=PANEL)(monitor)
+    app.command("monitor", rich_help_panel=PANEL, epilog=EXAMPLES)(monitor)

@@ -11,7 +11,7 @@ from mlops.cli.state import options
 PANEL = "Operations"
 
 app = typer.Typer(
-    help="The DVC pipeline: generated from the stage list, checked, run.",
+    help="Write, check and run the DVC pipeline generated from the stage list.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -30,7 +30,7 @@ def write(ctx: typer.Context) -> None:
 
 @app.command()
 def check(ctx: typer.Context) -> None:
-    """Exit 3 when dvc.yaml has drifted from the stage list (each difference on a line)."""
+    """Check dvc.yaml against the stage list; exit 3 if it has drifted (a line per difference)."""
     from mlops import pipeline
 
     problems = pipeline.check(options(ctx).project())
@@ -41,16 +41,12 @@ def check(ctx: typer.Context) -> None:
     typer.echo("dvc.yaml matches the stage list", err=True)
 
 
-@app.command()
+@app.command(epilog="Examples:\n  mlops pipeline run              # what `make run` does")
 def run(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
 ) -> None:
-    """`make run`: dvc repro, promote, and drift against the new champion (exit 3: rejected).
-
-    Examples:
-      mlops pipeline run            # what `make run` does
-    """
+    """Run `dvc repro`, promote, and drift against the new champion (exit 3: rejected)."""
     from mlops import pipeline
     from mlops.cli.promote import show_decision
 

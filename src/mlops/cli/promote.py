@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 PANEL = "Registry"
 
 models_app = typer.Typer(
-    help="Registered model versions, aliases and lineage.", no_args_is_help=True
+    help="List and show registered model versions, aliases and lineage.", no_args_is_help=True
 )
 
 
@@ -65,7 +65,7 @@ def promote(
         str | None,
         typer.Option(
             "--run-id",
-            help="Candidate run [default: the last `mlops train`].",
+            help="Candidate run \\[default: the last `mlops train`].",
             autocompletion=completion.run_ids,
         ),
     ] = None,
@@ -100,14 +100,14 @@ def rollback(
         str | None,
         typer.Option(
             "--to",
-            help="Version (or @alias) [default: @previous].",
+            help="Version or @alias to restore \\[default: @previous].",
             autocompletion=completion.model_refs,
         ),
     ] = None,
     reason: Annotated[str, typer.Option("--reason", help="Why: recorded.")] = "",
     json_out: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
 ) -> None:
-    """Move `champion` back to `previous` (or --to VERSION) after checking that model loads."""
+    """Move `champion` back to `previous` (or --to VERSION) after checking that the model loads."""
     from mlops.promote import run_rollback
 
     opts = options(ctx)
@@ -144,7 +144,7 @@ def list_models(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Versions with aliases, primary metric, created time, source run and git commit."""
+    """List versions with aliases, primary metric, created time, source run and git commit."""
     from mlops import registry
     from mlops.cli.state import fmt, print_json, stdout
     from mlops.evaluate import default_primary
@@ -187,7 +187,7 @@ def show_model(
     ],
     json_out: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """One version in full: aliases, tags, lineage, and its run's metrics."""
+    """Show one version in full: aliases, tags, lineage, and its run's metrics."""
     from mlops import registry
     from mlops.cli.state import fmt, print_json, stdout
 
@@ -225,7 +225,14 @@ def show_model(
     stdout().print(table)
 
 
+PROMOTE_EXAMPLES = """Examples:
+  mlops promote                   # the last `mlops train`, if it passes
+  mlops promote --dry-run --json  # decide and record, change nothing
+  mlops promote --run-id RUN_ID --force --reason "gate waived: new labels"
+  mlops rollback --reason "bad predictions"   # champion back to previous"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("promote", rich_help_panel=PANEL)(promote)
+    app.command("promote", rich_help_panel=PANEL, epilog=PROMOTE_EXAMPLES)(promote)
     app.command("rollback", rich_help_panel=PANEL)(rollback)
     app.add_typer(models_app, name="models", rich_help_panel=PANEL)

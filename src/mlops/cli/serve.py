@@ -24,7 +24,7 @@ ModelOption = Annotated[
         "-m",
         metavar="URI",
         help="Model to use: models:/<name>@<alias>, models:/<name>/<version>, or a model "
-        "directory (default: models:/<registry.model_name>@champion).",
+        "directory \\[default: @champion of registry.model_name].",
         autocompletion=completion.model_uris,
     ),
 ]
@@ -61,17 +61,12 @@ def predict(
         typer.Option(
             "--threads",
             min=1,
-            help="Native threads (OpenMP/BLAS) while scoring (default: predict.threads, 1; "
-            "more only pays on an idle host).",
+            help="Native threads (OpenMP/BLAS) while scoring; more only pays on an idle host "
+            "\\[default: predict.threads, 1].",
         ),
     ] = None,
 ) -> None:
-    """Score a CSV/Parquet file in chunks; the output appears only when complete.
-
-    Examples:
-      mlops predict rows.csv scored.parquet
-      mlops predict big.parquet scored.parquet --cluster local:2
-    """
+    """Score a CSV/Parquet file in chunks; the output appears only when complete."""
     from mlops import threads as native
 
     opts = options(ctx)
@@ -95,6 +90,11 @@ def predict(
         )
     typer.echo(_summary(result), err=True)
     typer.echo(str(result.output))
+
+
+PREDICT_EXAMPLES = """Examples:
+  mlops predict rows.csv scored.parquet
+  mlops predict big.parquet scored.parquet --cluster local:2"""
 
 
 def _summary(result: PredictResult) -> str:
@@ -155,25 +155,28 @@ def serve(
     model: ModelOption = None,
     host: Annotated[
         str | None,
-        typer.Option("--host", help="Interface to bind (default: serve.host, 127.0.0.1)."),
+        typer.Option("--host", help="Interface to bind \\[default: serve.host, 127.0.0.1]."),
     ] = None,
     port: Annotated[
         int | None,
         typer.Option(
-            "--port", min=0, max=65535, help="Port (default: serve.port, 8080; 0 = any free)."
+            "--port",
+            min=0,
+            max=65535,
+            help="Port; 0: any free port \\[default: serve.port, 8080].",
         ),
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", min=1, help="Worker processes (default: serve.workers, 1)."),
+        typer.Option("--workers", min=1, help="Worker processes \\[default: serve.workers, 1]."),
     ] = None,
     threads: Annotated[
         int | None,
         typer.Option(
             "--threads",
             min=1,
-            help="Native threads (OpenMP/BLAS) per scoring call (default: serve.threads, 1; "
-            "more only pays on an idle host).",
+            help="Native threads (OpenMP/BLAS) per scoring call; more only pays on an idle host "
+            "\\[default: serve.threads, 1].",
         ),
     ] = None,
 ) -> None:
@@ -200,6 +203,13 @@ def serve(
     server.run(serve_options, sock, workers=count)
 
 
+SERVE_EXAMPLES = """Examples:
+  mlops serve                  # the champion on 127.0.0.1:8080
+  mlops serve --model models:/NAME@challenger --port 8081
+  mlops serve --host 0.0.0.0 --workers 2
+  curl -H content-type:application/json -d @rows.json localhost:8080/invocations"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("predict", rich_help_panel=PANEL)(predict)
-    app.command("serve", rich_help_panel=PANEL)(serve)
+    app.command("predict", rich_help_panel=PANEL, epilog=PREDICT_EXAMPLES)(predict)
+    app.command("serve", rich_help_panel=PANEL, epilog=SERVE_EXAMPLES)(serve)

@@ -37,13 +37,13 @@ def tune(
     trials: Annotated[
         int | None,
         typer.Option(
-            "--trials", "-n", min=1, help="Trials in the study in all (default: tune.trials)."
+            "--trials", "-n", min=1, help="Trials in the study in all \\[default: tune.trials]."
         ),
     ] = None,
     timeout: Annotated[
         float | None,
         typer.Option(
-            "--timeout", min=0.001, help="Seconds to start trials for (default: tune.timeout)."
+            "--timeout", min=0.001, help="Seconds to start trials for \\[default: tune.timeout]."
         ),
     ] = None,
     cluster: Annotated[
@@ -52,7 +52,7 @@ def tune(
             "--cluster",
             metavar="local:N|tcp://HOST:PORT",
             help="Run trials on Dask: N local worker processes, or a running scheduler "
-            "(default: tune.cluster of the config; none: in-process).",
+            "\\[default: tune.cluster of the config; none: in-process].",
         ),
     ] = None,
     apply: Annotated[
@@ -64,16 +64,13 @@ def tune(
     ] = False,
     study: Annotated[
         str | None,
-        typer.Option("--study", help="Study name (default: derived from the space, data and CV)."),
+        typer.Option(
+            "--study", help="Study name \\[default: derived from the space, data and CV]."
+        ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Search tune.space with Optuna (k-fold CV on the training split); resumes the study.
-
-    Examples:
-      mlops tune --trials 30
-      mlops tune --cluster local:2 --apply && dvc repro
-    """
+    """Search tune.space with Optuna (k-fold CV on the training split); resumes the study."""
     from mlops.cli.state import print_json
     from mlops.tune import apply_params, run_tuning
 
@@ -112,5 +109,11 @@ def tune(
         typer.echo(f"applied to {applied} ({key}); `dvc repro` retrains with them", err=True)
 
 
+EXAMPLES = """Examples:
+  mlops tune --trials 30
+  mlops tune --cluster local:2 --apply && dvc repro
+  mlops tune --fresh --timeout 600 --json"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("tune", rich_help_panel=PANEL)(tune)
+    app.command("tune", rich_help_panel=PANEL, epilog=EXAMPLES)(tune)
