@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 import typer.main
+from typer.testing import CliRunner
 
 from mlops import __version__
 from mlops.cli.main import app
@@ -67,6 +69,89 @@ def test_every_command_has_help(cli: Invoke, path: tuple[str, ...]) -> None:
     # A docstring became the help text: something besides the usage line and options.
     body = result.stdout.split("Options", 1)[0]
     assert len(body.strip().splitlines()) >= 2
+
+
+# --------------------------------------------------------------------------- reads well
+
+#: Commands whose help ends with an Examples block (besides the root's).
+WITH_EXAMPLES = [("init",), ("train",), ("promote",), ("drift",), ("serve",), ("tune",)]
+
+
+def _help(path: tuple[str, ...], columns: int) -> str:
+    """`mlops <path> --help` as printed in a terminal `columns` wide."""
+    if not path:  # Click's test runner fixes the width of plain help at 80 columns
+        done = subprocess.run(
+            [str(MLOPS), "--help"],
+            env=process_env() | {"COLUMNS": str(columns)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+    result = CliRunner().invoke(
+        app, [*path, "--help"], prog_name="mlops", env={"COLUMNS": str(columns)}
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _command(path: tuple[str, ...]) -> Any:
+    command: Any = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    return command
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+@pytest.mark.parametrize("path", [(), *COMMANDS], ids=lambda p: " ".join(p) or "mlops")
+def test_no_help_text_is_eaten_or_cut(path: tuple[str, ...], columns: int) -> None:
+    """Rich markup took `[default: ...]` for a tag and left `Candidate run .`: never again."""
+    text = _help(path, columns)
+    prose = text.split("Examples:", 1)[0]  # example commands may say `init .` or `jq .x`
+    stray = re.findall(r".{0,30}\S(?: |  )[.;,](?:\s|$)", prose)
+    assert stray == [], stray
+    assert "…" not in text and "\b" not in text and "\\[" not in text
+    # Every `[default: ...]` a help string spells out is still in the rendered help.
+    spelled = sum(
+        "[default:" in (getattr(param, "help", None) or "") for param in _command(path).params
+    )
+    assert text.count("[default:") >= spelled, text
+
+
+@pytest.mark.parametrize("path", [(), *WITH_EXAMPLES], ids=lambda p: " ".join(p) or "mlops")
+def test_examples_close_the_help_one_command_per_line(path: tuple[str, ...]) -> None:
+    text = _help(path, 80)
+    assert "Examples:" in text
+    lines = [line.strip() for line in text.split("Examples:", 1)[1].splitlines() if line.strip()]
+    examples = [line for line in lines if line.startswith(("mlops ", "make ", "dvc ", "curl "))]
+    assert len(examples) >= 2, lines
+    own = [line for line in examples if line.startswith(f"mlops {' '.join(path)}".strip())]
+    assert own, examples  # the command itself is shown in use
+    assert all(len(line) <= 78 for line in examples), examples  # one line each at 80 columns
+
+
+def test_root_help_lists_the_groups_and_completion() -> None:
+    text = _help((), 200)
+    headers = ["Data:", "Model:", "Registry:", "Monitoring:", "Serving:", "Operations:"]
+    positions = [text.index(header) for header in headers]
+    assert positions == sorted(positions)  # in the order of the pipeline
+    assert text.index("Operations:") < text.index("Examples:")
+    for option in ("--install-completion", "--show-completion"):
+        assert option in text
+
+
+def test_wide_terminals_get_whole_lines() -> None:
+    """At 200 columns no summary or option help is cut short (Click stops at 80 by default)."""
+    root = _help((), 200)
+    assert "Fit the sklearn pipeline from params.yaml and track the run in MLflow." in root
+    commands = root.split("Data:", 1)[1].split("Examples:", 1)[0]
+    assert "..." not in commands, commands
+    drift = _help(("drift",), 200)
+    fail = _command(("drift",)).params
+    help_of = {param.name: param.help for param in fail}
+    for name in ("fail", "reference", "json_path"):
+        whole = help_of[name].replace("\\[", "[")
+        assert any(whole in line for line in drift.splitlines()), (whole, drift)
 
 
 def test_version(cli: Invoke) -> None:
