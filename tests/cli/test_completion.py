@@ -187,3 +187,40 @@ def test_real_bash_completes_through_the_installed_script(promoted: Path, tmp_pa
         f"/{MODEL}@champion,/{MODEL}/1,",
         "data,",
     ]
+
+
+def test_a_hostile_params_file_completes_quickly(promoted: Path, tmp_path: Path) -> None:
+    """YAML aliases nesting a billion keys: `--set` offers a bounded few, at once."""
+    copy = tmp_path / "hostile"
+    shutil.copytree(promoted, copy)
+    levels = ["l0: &l0 {x: 1, y: 2}"]
+    for level in range(1, 10):
+        refs = ", ".join(f"k{i}: *l{level - 1}" for i in range(10))
+        levels.append(f"l{level}: &l{level} {{{refs}}}")
+    (copy / "params.yaml").write_text("\n".join(levels) + "\n")
+    keys = complete(copy, "mlops --set l").splitlines()
+    assert 0 < len(keys) <= 500 and all(k.startswith("l") and k.endswith("=") for k in keys)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "sqlite:///mlflow.db",
+        "sqlite:///store/mlflow.db?timeout=5",
+        "sqlite:////tmp/abs/mlflow.db",
+        "sqlite+pysqlite:///x%20y.db",
+        "sqlite:///~/m.db",
+    ],
+)
+def test_completion_finds_the_store_where_the_cli_does(uri: str, tmp_path: Path) -> None:
+    from mlops.cli.completion import sqlite_path
+    from mlops.tracking.uri import parse_tracking_uri
+
+    assert sqlite_path(uri, tmp_path) == parse_tracking_uri(uri, tmp_path).path
+
+
+@pytest.mark.parametrize("uri", ["sqlite://", "sqlite:///:memory:", "http://h:5000", "./mlruns"])
+def test_completion_needs_a_sqlite_file(uri: str, tmp_path: Path) -> None:
+    from mlops.cli.completion import sqlite_path
+
+    assert sqlite_path(uri, tmp_path) is None

@@ -27,7 +27,9 @@ RUN_LIMIT = 20
 def _yaml(path: Path) -> dict[str, Any]:
     import yaml
 
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's: a Tab stays quick
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    loaded = yaml.load(text, Loader=loader)  # a safe loader
     return loaded if isinstance(loaded, dict) else {}
 
 
@@ -67,19 +69,34 @@ def _section(tree: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def sqlite_path(uri: str, root: Path) -> Path | None:
+    """The database file of a `sqlite:///` tracking URI (relative: to the project root), else
+    None. As `mlops.tracking.uri.parse_tracking_uri` reads it, without importing `mlops.tracking`
+    (its package loads the config models: a tenth of a second on every Tab)."""
+    import urllib.parse
+
+    scheme, sep, rest = uri.strip().partition(":")
+    if not sep or scheme.lower().split("+", 1)[0] != "sqlite" or not rest.startswith("//"):
+        return None
+    location = rest[2:].partition("?")[0]
+    database = location[1:] if location.startswith("/") else location
+    if database in ("", ":memory:"):
+        return None
+    path = Path(urllib.parse.unquote(database)).expanduser()
+    return Path(*(path if path.is_absolute() else root / path).parts).absolute()
+
+
 def _store(ctx: typer.Context | None) -> tuple[Path, dict[str, Any]] | None:
     """The SQLite database file and the config tree, or None (no project, not SQLite)."""
-    from mlops.tracking.uri import parse_tracking_uri
-
     root = project_root(ctx)
     if root is None:
         return None
     settings = _settings(ctx, root)
     uri = str(_section(settings, "tracking").get("uri") or "sqlite:///mlflow.db")
-    location = parse_tracking_uri(uri, root)
-    if not location.is_sqlite or location.path is None or not location.path.is_file():
+    path = sqlite_path(uri, root)
+    if path is None or not path.is_file():
         return None
-    return location.path, settings
+    return path, settings
 
 
 def _query(database: Path, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -176,12 +193,18 @@ def estimator_names(ctx: typer.Context | None) -> list[str]:
     return sorted({name for table in tables for name in table})
 
 
-def _flat_keys(tree: dict[str, Any], prefix: str = "") -> list[str]:
-    keys: list[str] = []
+#: Keys of params.yaml offered after `--set` at most (YAML aliases can nest a tree wide and deep).
+MAX_KEYS = 500
+
+
+def _flat_keys(tree: dict[str, Any], prefix: str = "", keys: list[str] | None = None) -> list[str]:
+    keys = [] if keys is None else keys
     for key, value in tree.items():
+        if len(keys) >= MAX_KEYS or prefix.count(".") > 8:
+            break
         path = f"{prefix}{key}"
         if isinstance(value, dict) and value:
-            keys.extend(_flat_keys(value, f"{path}."))
+            _flat_keys(value, f"{path}.", keys)
         else:
             keys.append(path)
     return keys
