@@ -5,7 +5,7 @@
 Goal: `mlops --help` no slower than `dvc --help` (ratio <= 1.0x). Both run as fresh processes
 from the same virtualenv, alternately, after one warm-up run each (so both read warm file caches).
 `--project DIR` (a trained, promoted project) adds shell completion: one Tab on `mlops card `
-(versions and @aliases from the SQLite store) and on `mlops --set model.estimator=`.
+(versions and @aliases from the SQLite store) and on `mlops --set model.estimator=` (bash, zsh).
 `--load` runs everything beside a second process that keeps one core busy.
 """
 
@@ -72,11 +72,19 @@ def measure(args: argparse.Namespace) -> int:
     commands["mlops --help (plain)"] = commands["mlops --help"]
     if args.project is not None:  # what a shell runs on Tab (Typer's protocol)
         bash = {"_MLOPS_COMPLETE": "complete_bash", "COMP_WORDS": "mlops card ", "COMP_CWORD": "2"}
+        # bash splits `model.estimator=` at `=`: the words it passes (see mlops.cli.completion)
+        estimator = bash | {"COMP_WORDS": "mlops --set model.estimator =", "COMP_CWORD": "3"}
+        # zsh also gets each value's help, which Typer renders with Rich (its import costs)
         zsh = {
             "_MLOPS_COMPLETE": "complete_zsh",
             "_TYPER_COMPLETE_ARGS": "mlops --set model.estimator=",
         }
-        for name, extra in (("Tab: mlops card ", bash), ("Tab: --set model.estimator=", zsh)):
+        tabs = {
+            "Tab: mlops card ": bash,
+            "Tab: --set model.estimator=": estimator,
+            "Tab: the same in zsh": zsh,
+        }
+        for name, extra in tabs.items():
             commands[name] = [str(BIN / "mlops")]
             envs[name] = env | extra
     cwd = {name: args.project for name in commands if name.startswith("Tab:")}
