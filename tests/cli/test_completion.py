@@ -224,3 +224,26 @@ def test_completion_needs_a_sqlite_file(uri: str, tmp_path: Path) -> None:
     from mlops.cli.completion import sqlite_path
 
     assert sqlite_path(uri, tmp_path) is None
+
+
+def test_install_completion_writes_the_script_and_sources_it(tmp_path: Path) -> None:
+    """`mlops --install-completion bash` in a home of its own: the script, and one line in
+    .bashrc that sources it (a second install adds no second line)."""
+    env = process_env() | {
+        "HOME": str(tmp_path),
+        "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1",
+    }
+    for _ in range(2):
+        done = subprocess.run(
+            [str(MLOPS), "--install-completion", "bash"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert "bash completion installed" in done.stdout
+    script = tmp_path / ".bash_completions" / "mlops.sh"
+    assert "_MLOPS_COMPLETE=complete_bash" in script.read_text()
+    bashrc = (tmp_path / ".bashrc").read_text()
+    assert bashrc.count(f"source '{script}'") == 1

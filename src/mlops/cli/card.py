@@ -96,11 +96,11 @@ def explain(
     stdout().print(table)
 
 
-CARD_EXAMPLES = """Examples:
+CARD_EXAMPLES = """\b\nExamples:
   mlops card
   mlops card @champion
   mlops card 3 --check"""
-EXPLAIN_EXAMPLES = """Examples:
+EXPLAIN_EXAMPLES = """\b\nExamples:
   mlops explain data/processed/test.parquet --rows 3 --top 3 --json"""
 
 

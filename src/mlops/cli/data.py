@@ -32,7 +32,7 @@ def ingest(ctx: typer.Context) -> None:
 
 
 @app.command(
-    epilog="Examples:\n  mlops data scan data/source/customers.csv\n  mlops data scan x.parquet --json"
+    epilog="\b\nExamples:\n  mlops data scan data/source/customers.csv\n  mlops data scan x.parquet --json"
 )
 def scan(
     ctx: typer.Context,

@@ -171,7 +171,7 @@ def _print_table(report: DriftReport) -> None:
         console.print(f"not compared: {escape(ignored)}", style="dim")
 
 
-EXAMPLES = """Examples:
+EXAMPLES = """\b\nExamples:
   mlops drift --current data/incoming/batch.csv
   mlops drift --current batch.parquet --json - | jq .verdict
   mlops drift --reference train.parquet --current batch.csv --no-fail"""

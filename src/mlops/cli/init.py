@@ -63,7 +63,7 @@ def init(
         typer.echo(f"  {command}")
 
 
-EXAMPLES = """Examples:
+EXAMPLES = """\b\nExamples:
   mlops init churn --source ~/data/churn.csv --target churned
   mlops init . --source prices.parquet --target price --task regression
   mlops init demo --source builtin:penguins --target species"""

@@ -90,7 +90,7 @@ def evaluate(
         raise typer.Exit(3)
 
 
-TRAIN_EXAMPLES = """Examples:
+TRAIN_EXAMPLES = """\b\nExamples:
   mlops train
   mlops --set model.estimator=random_forest train
   mlops --set model.params.max_iter=500 train && mlops eval

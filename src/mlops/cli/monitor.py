@@ -108,7 +108,7 @@ def _lines(result: MonitorResult) -> str:
     return "\n".join(lines)
 
 
-EXAMPLES = """Examples:
+EXAMPLES = """\b\nExamples:
   mlops monitor --since 1h
   mlops monitor --window 10000 --labels labels.csv"""
 

@@ -41,7 +41,7 @@ def check(ctx: typer.Context) -> None:
     typer.echo("dvc.yaml matches the stage list", err=True)
 
 
-@app.command(epilog="Examples:\n  mlops pipeline run              # what `make run` does")
+@app.command(epilog="\b\nExamples:\n  mlops pipeline run              # what `make run` does")
 def run(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,

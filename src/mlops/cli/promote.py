@@ -225,7 +225,7 @@ def show_model(
     stdout().print(table)
 
 
-PROMOTE_EXAMPLES = """Examples:
+PROMOTE_EXAMPLES = """\b\nExamples:
   mlops promote                   # the last `mlops train`, if it passes
   mlops promote --dry-run --json  # decide and record, change nothing
   mlops promote --run-id RUN_ID --force --reason "gate waived: new labels"

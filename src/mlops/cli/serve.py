@@ -92,7 +92,7 @@ def predict(
     typer.echo(str(result.output))
 
 
-PREDICT_EXAMPLES = """Examples:
+PREDICT_EXAMPLES = """\b\nExamples:
   mlops predict rows.csv scored.parquet
   mlops predict big.parquet scored.parquet --cluster local:2"""
 
@@ -203,7 +203,7 @@ def serve(
     server.run(serve_options, sock, workers=count)
 
 
-SERVE_EXAMPLES = """Examples:
+SERVE_EXAMPLES = """\b\nExamples:
   mlops serve                  # the champion on 127.0.0.1:8080
   mlops serve --model models:/NAME@challenger --port 8081
   mlops serve --host 0.0.0.0 --workers 2

@@ -109,7 +109,7 @@ def tune(
         typer.echo(f"applied to {applied} ({key}); `dvc repro` retrains with them", err=True)
 
 
-EXAMPLES = """Examples:
+EXAMPLES = """\b\nExamples:
   mlops tune --trials 30
   mlops tune --cluster local:2 --apply && dvc repro
   mlops tune --fresh --timeout 600 --json"""
