@@ -56,7 +56,7 @@ def runs(job: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("which", ["init", "repository"])
 def test_workflow_passes_actionlint_and_reports_on_pull_requests(
-    which: str, rendered: Path
+    which: str, rendered: Path, tmp_path: Path
 ) -> None:
     workflow = rendered if which == "init" else REPO_WORKFLOW
     binary = actionlint()
@@ -90,7 +90,8 @@ def test_workflow_passes_actionlint_and_reports_on_pull_requests(
     assert "make pipeline" in script
 
     # The check can fail: a typo in an expression is caught.
-    broken = workflow.with_name("broken.yml")
+    broken = tmp_path / "broken" / "ci.yml"
+    broken.parent.mkdir()
     broken.write_text(text.replace("${{ matrix.python }}", "${{ matrix.pyton }}"))
     refused = lint(binary, broken)
     assert refused.returncode == 1 and "pyton" in refused.stdout
