@@ -82,6 +82,7 @@ class Bars:
     def task(self, name: str, *, total: float | None, unit: str, note: str) -> Iterator[_Step]:
         bars = self._enter()
         task_id = bars.add_task(name, total=total, unit=unit, note=note)
+        bars.refresh()  # shown at once, however short the step
         try:
             yield _Step(bars, task_id)
         finally:
