@@ -94,3 +94,46 @@ def test_piped_stderr_gets_no_bar(batches: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "reports -> " in done.stderr
     assert not any(mark in done.stderr for mark in BAR_MARKS), done.stderr
+
+
+LOGGING_UNDER_A_BAR = """
+import logging
+from mlops import progress
+from mlops.cli.state import setup_logging
+setup_logging(0, False, "text")
+with progress.task("work", total=3, unit="things") as step:
+    for i in range(3):
+        logging.getLogger("mlops.try").info("line %d", i)
+        step.advance()
+"""
+
+
+def test_log_lines_go_above_the_bar_not_across_it(tmp_path: Path) -> None:
+    master, replica = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-c", LOGGING_UNDER_A_BAR],
+            cwd=tmp_path,
+            env=_env(MLOPS_PROGRESS="1"),
+            stdin=subprocess.DEVNULL,
+            stderr=replica,
+        )
+    finally:
+        os.close(replica)
+    seen = b""
+    try:
+        while chunk := os.read(master, 65536):
+            seen += chunk
+    except OSError:
+        pass
+    finally:
+        os.close(master)
+    assert process.wait(timeout=60) == 0
+    terminal = seen.decode(errors="replace")
+    assert "━" in terminal and "0/3 things" in terminal
+    for i in range(3):
+        line = f"INFO mlops.try: line {i}\r\n"
+        assert line in terminal, terminal
+        # Each log line starts on a cleared line (the bar erased first), never after bar text.
+        before = terminal[: terminal.index(line)]
+        assert before.endswith(("\x1b[2K", "\n")), repr(before[-80:])

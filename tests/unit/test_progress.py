@@ -98,7 +98,7 @@ def test_predict_reports_rows_against_the_total(champion: Path) -> None:
     assert parquet.updates == -(-len(rows) // 100)
     # A CSV's total is estimated from its size (said so), never left below what is done.
     assert csv.completed == len(rows) and csv.total is not None and csv.total >= len(rows)
-    assert csv.notes == ["total estimated from the file size"]
+    assert csv.notes == ["estimated total (file size)"]
 
 
 def test_bars_only_for_a_person_reading_text_logs(monkeypatch: pytest.MonkeyPatch) -> None:

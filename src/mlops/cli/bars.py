@@ -152,7 +152,9 @@ def _make_progress() -> Progress:
             return Text(done.strip(), style="progress.download")
 
     force = os.environ.get(ENV, "").strip().lower() in ("1", "true", "yes", "on")
-    console = Console(stderr=True, force_terminal=True if force else None, highlight=False)
+    console = Console(
+        stderr=True, force_terminal=True if force else None, highlight=False, soft_wrap=True
+    )
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

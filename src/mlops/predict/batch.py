@@ -285,7 +285,7 @@ def predict_file(
         raise DataError(f"{source}: input columns clash with output columns: {', '.join(clashes)}")
     total, note = table.total_rows, ""
     if total is None and progress.active():
-        total, note = _estimated_rows(table.path), "total estimated from the file size"
+        total, note = _estimated_rows(table.path), "estimated total (file size)"
     with progress.task("predict", total=total, unit="rows", note=note) as step:
 
         def report(done: int, known: int | None) -> None:
