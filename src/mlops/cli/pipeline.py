@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mlops.cli.state import options
+
+if TYPE_CHECKING:
+    from mlops.project import Project
 
 PANEL = "Operations"
 
@@ -53,5 +57,24 @@ def run(
     opts = options(ctx)
     result = pipeline.run(opts.project(), opts.store())
     show_decision(result.promotion, json_out)
+    if not opts.quiet:
+        typer.echo(next_steps(opts.project()), err=True)
     if not result.promotion.record.accepted:
         raise typer.Exit(3)
+
+
+def next_steps(project: Project) -> str:
+    """The last line of `make run`: where to look at the runs, serve the champion, commit."""
+    from mlops.errors import redact_secrets
+
+    uri = project.settings.tracking.uri
+    if uri.startswith(("http://", "https://")):
+        ui = f"open {redact_secrets(uri)} (MLflow UI)"
+    else:
+        if uri.startswith("sqlite:///"):  # absolute once resolved: relative to the root again
+            path = uri.removeprefix("sqlite:///").split("?")[0]  # not the added `?timeout=`
+            shown = project.relative(Path(path))
+            uri = f"sqlite:///{shown}"
+        ui = f"mlflow ui --backend-store-uri {redact_secrets(uri)}"
+    commit = 'git add dvc.lock params.yaml && git commit -m "..."'
+    return f"next: {ui}  |  mlops serve  |  {commit}"

@@ -75,19 +75,17 @@ def predict(
     native.prefer_passive_waiting(n_jobs)  # before OpenMP initialises (scikit-learn's import)
     from mlops.predict import predict_file
 
-    with _progress(quiet=opts.quiet) as progress:
-        result = predict_file(
-            opts.store(),
-            input_path,
-            output_path,
-            model_uri=model,
-            batch_size=batch_size,
-            allow_unsafe=project.allow_unsafe_model,
-            n_jobs=n_jobs,
-            cluster=cluster,
-            on_progress=progress,
-            on_warning=progress.warn,
-        )
+    result = predict_file(  # progress: mlops.cli.bars
+        opts.store(),
+        input_path,
+        output_path,
+        model_uri=model,
+        batch_size=batch_size,
+        allow_unsafe=project.allow_unsafe_model,
+        n_jobs=n_jobs,
+        cluster=cluster,
+        on_warning=lambda message: typer.echo(f"warning: {message}", err=True),
+    )
     typer.echo(_summary(result), err=True)
     typer.echo(str(result.output))
 
@@ -108,46 +106,6 @@ def _summary(result: PredictResult) -> str:
         f"scored {result.rows} rows{missing} with {model} ({result.model_uri}){where} in "
         f"{result.seconds:.2f}s ({rate:,.0f} rows/s) -> {result.output}"
     )
-
-
-class _progress:
-    """A rich progress bar on stderr (silent with --quiet or when stderr is not a terminal)."""
-
-    def __init__(self, *, quiet: bool) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        console = Console(stderr=True)
-        self._bar = Progress(
-            TextColumn("scoring"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=quiet or not console.is_terminal,
-        )
-        self._task = self._bar.add_task("rows", total=None)
-        self._console = console
-
-    def __enter__(self) -> _progress:
-        self._bar.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._bar.stop()
-
-    def __call__(self, done: int, total: int | None) -> None:
-        self._bar.update(self._task, completed=done, total=total)
-
-    def warn(self, message: str) -> None:
-        self._console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def serve(

@@ -65,11 +65,14 @@ def options(ctx: typer.Context) -> GlobalOptions:
 def setup_logging(
     verbose: int, quiet: bool, log_format: str = "text", command: str | None = None
 ) -> None:
-    """Log to stderr: INFO (-v: DEBUG, -q: ERROR), as text lines or JSON lines (`mlops.logs`)."""
+    """Log to stderr: INFO (-v: DEBUG, -q: ERROR), as text lines or JSON lines (`mlops.logs`);
+    progress bars for long steps when a person reads stderr (`mlops.cli.bars`)."""
     from mlops import logs
+    from mlops.cli import bars
 
     level = logging.ERROR if quiet else logging.INFO if verbose == 0 else logging.DEBUG
     logs.configure(level, log_format, command=command, quiet_noisy=verbose < 2)
+    bars.setup(quiet=quiet, log_format=log_format)
 
 
 class _Redacting:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops import artifacts
+from mlops import artifacts, progress
 from mlops.config import CsvParams, DataParams
 from mlops.data import pii
 from mlops.data.numeric_text import check_numeric_text
@@ -120,33 +120,53 @@ def ingest(project: Project) -> IngestResult:
     params = project.params.data
     paths = project.settings.paths
     source = project.source_file()
-    frame = read_source(params.source if source is None else str(source), params.csv)
-    frame.columns = [str(c) for c in frame.columns]
-    personal = protect(frame, params, params.source, project.root)
-    frame = personal.frame
-    if source is not None:
-        check_numeric_text(
-            frame,
-            params.source,
-            csv=source.suffix.lower() == ".csv",
-            skip=(*params.drop, *params.pii, *params.ordinal, *personal.identifiers),
+    with progress.task(
+        "ingest", total=4, unit="steps", note=f"reading {_described(source, params.source)}"
+    ) as step:
+        frame = read_source(params.source if source is None else str(source), params.csv)
+        frame.columns = [str(c) for c in frame.columns]
+        step.update(completed=1, note="scanning for personal data")
+        personal = protect(frame, params, params.source, project.root)
+        frame = personal.frame
+        if source is not None:
+            check_numeric_text(
+                frame,
+                params.source,
+                csv=source.suffix.lower() == ".csv",
+                skip=(*params.drop, *params.pii, *params.ordinal, *personal.identifiers),
+            )
+        step.update(completed=2, note="inferring the schema contract")
+        dropped = {name for name, decision in params.pii.items() if decision == "drop"}
+        kept = params.model_copy(update={"drop": [n for n in params.drop if n not in dropped]})
+        schema = infer_schema(frame, kept, params.source, personal.identifiers)
+        schema = schema.model_copy(
+            update={
+                "pii": personal.records,
+                "k_anonymity": personal.k_anonymity,
+                "columns": [
+                    _without_values(col, params.pii.get(col.name)) for col in schema.columns
+                ],
+            }
         )
-    dropped = {name for name, decision in params.pii.items() if decision == "drop"}
-    kept = params.model_copy(update={"drop": [n for n in params.drop if n not in dropped]})
-    schema = infer_schema(frame, kept, params.source, personal.identifiers)
-    schema = schema.model_copy(
-        update={
-            "pii": personal.records,
-            "k_anonymity": personal.k_anonymity,
-            "columns": [_without_values(col, params.pii.get(col.name)) for col in schema.columns],
-        }
-    )
-    for col in schema.columns:
-        if col.ordered:  # stored as text labels: the contract holds the order
-            frame[col.name] = as_labels(frame[col.name])
-    artifacts.write_table(paths.raw, frame)
-    artifacts.write_json(paths.schema_file, schema.model_dump(mode="json"))
+        for col in schema.columns:
+            if col.ordered:  # stored as text labels: the contract holds the order
+                frame[col.name] = as_labels(frame[col.name])
+        step.update(completed=3, note=f"writing {paths.raw.name}")
+        artifacts.write_table(paths.raw, frame)
+        artifacts.write_json(paths.schema_file, schema.model_dump(mode="json"))
     return IngestResult(raw_path=paths.raw, schema_path=paths.schema_file, schema=schema)
+
+
+def _described(path: Path | None, source: str) -> str:
+    """`big.csv (1.2 GB)` for a progress line (the source as written for a builtin dataset)."""
+    if not progress.active() or path is None or not path.is_file():
+        return source
+    size = path.stat().st_size / 1000
+    for unit in ("kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            break
+        size /= 1000
+    return f"{path.name} ({size:.1f} {unit})"
 
 
 @dataclass(frozen=True)

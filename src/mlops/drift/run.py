@@ -6,11 +6,11 @@ import logging
 import os
 import time
 from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops import artifacts
+from mlops import artifacts, progress
 from mlops.config import DriftParams
 from mlops.data import Schema, load_schema
 from mlops.data.identifiers import name_reason
@@ -110,11 +110,16 @@ def compare_sources(
         target_note = f"target {target!r} is {found}: target drift not tested"
         names = [n for n in names if n != target]
     roles: dict[str, Role] = {n: "target" if n == target else "feature" for n in names}
-    with ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="drift") as pool:
+    with (
+        progress.task("drift", total=len(names), unit="columns") as step,
+        ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="drift") as pool,
+    ):
         futures = [
             pool.submit(_task(n, reference, current, params, roles[n], n not in listed_features))
             for n in names
         ]
+        for _ in as_completed(futures):
+            step.advance()
         results = [future.result() for future in futures]
     features = [r for r in results if isinstance(r, ColumnDrift) and r.role == "feature"]
     targets = [r for r in results if isinstance(r, ColumnDrift) and r.role == "target"]

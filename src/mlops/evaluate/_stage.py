@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import artifacts, faults, threads, tracking
+from mlops import artifacts, faults, progress, threads, tracking
 from mlops.errors import ConfigError, DataError, StageOrderError
 from mlops.evaluate._cv import CvScores, cross_validate
 from mlops.evaluate._plots import write_plots
@@ -123,40 +123,50 @@ def run_evaluation(
             split_xy(load_split(project, "train"), schema)[1] if paths.train.exists() else target
         )
         warn_if_imbalanced(project, train_target)
-    with threads.limited(project.params.train.n_jobs):
-        scores = assess_model(model, features, target, schema.task)
-        metrics = scores.metrics
-        checks, notes = model_checks(scores.predicted)
-        gate = evaluate_gates(metrics, project.params.gate.metrics, checks=checks, notes=notes)
-        cv_scores = None
-        if cv is not None:
-            train_x, train_y = split_xy(load_split(project, "train"), schema)
-            seed = project.params.split.seed
-            cv_scores = cross_validate(model, train_x, train_y, schema.task, folds=cv, seed=seed)
-        reports = paths.reports
-        report: dict[str, Any] = dict(metrics)
-        if cv_scores is not None:
-            report["cv"] = cv_scores.to_json()
-        metrics_path = artifacts.write_json(reports / "metrics.json", report)
-        artifacts.write_json(reports / "gate.json", gate.to_json())
-        faults.checkpoint("eval.after_metrics")
-        plots = write_plots(model, features, target, schema.task, reports)
+    steps = 3 if cv is None else 4
+    with progress.task("eval", total=steps, unit="steps", note="scoring the test split") as step:
+        with threads.limited(project.params.train.n_jobs):
+            scores = assess_model(model, features, target, schema.task)
+            metrics = scores.metrics
+            checks, notes = model_checks(scores.predicted)
+            gate = evaluate_gates(metrics, project.params.gate.metrics, checks=checks, notes=notes)
+            cv_scores = None
+            if cv is not None:
+                step.update(completed=1, note=f"{cv}-fold cross-validation")
+                train_x, train_y = split_xy(load_split(project, "train"), schema)
+                seed = project.params.split.seed
+                cv_scores = cross_validate(
+                    model, train_x, train_y, schema.task, folds=cv, seed=seed
+                )
+            reports = paths.reports
+            report: dict[str, Any] = dict(metrics)
+            if cv_scores is not None:
+                report["cv"] = cv_scores.to_json()
+            metrics_path = artifacts.write_json(reports / "metrics.json", report)
+            artifacts.write_json(reports / "gate.json", gate.to_json())
+            faults.checkpoint("eval.after_metrics")
+            step.update(completed=steps - 2, note="plots")
+            plots = write_plots(model, features, target, schema.task, reports)
 
-    test_md5 = artifacts.file_md5(paths.test)
-    with store.run(run_id=str(record["run_id"])):
-        tracking.log_metrics(metrics, prefix="test_")
-        if cv_scores is not None:
-            tracking.log_metrics(cv_scores.flat())
-        faults.checkpoint("eval.in_run")
-        tracking.set_tags(
-            {tracking.tags.GATE_PASSED: str(gate.passed).lower(), tracking.tags.TEST_MD5: test_md5}
-        )
-        tracking.log_dataset(
-            test, path=paths.test, digest=test_md5, name="test", context="testing",
-            target=schema.target,
-        )  # fmt: skip
-        tracking.log_artifacts(metrics_path, "reports")
-        tracking.log_artifacts(reports / "gate.json", "reports")
-        tracking.log_artifacts(reports / "plots", "reports/plots")
-        tracking.log_artifacts(reports / "figures", "reports/figures")
+        step.update(completed=steps - 1, note="logging to MLflow")
+        test_md5 = artifacts.file_md5(paths.test)
+        with store.run(run_id=str(record["run_id"])):
+            tracking.log_metrics(metrics, prefix="test_")
+            if cv_scores is not None:
+                tracking.log_metrics(cv_scores.flat())
+            faults.checkpoint("eval.in_run")
+            tracking.set_tags(
+                {
+                    tracking.tags.GATE_PASSED: str(gate.passed).lower(),
+                    tracking.tags.TEST_MD5: test_md5,
+                }
+            )
+            tracking.log_dataset(
+                test, path=paths.test, digest=test_md5, name="test", context="testing",
+                target=schema.target,
+            )  # fmt: skip
+            tracking.log_artifacts(metrics_path, "reports")
+            tracking.log_artifacts(reports / "gate.json", "reports")
+            tracking.log_artifacts(reports / "plots", "reports/plots")
+            tracking.log_artifacts(reports / "figures", "reports/figures")
     return EvaluationResult(str(record["run_id"]), metrics, gate, metrics_path, plots, cv=cv_scores)

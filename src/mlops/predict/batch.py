@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import artifacts, registry, threads
+from mlops import artifacts, progress, registry, threads
 from mlops.errors import DataError
 from mlops.predict.schema import Coerced, InputSchema
 from mlops.predict.source import TableSource, check_suffix
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
+
+    from mlops.cluster import ClusterSpec
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +283,38 @@ def predict_file(
     clashes = _clashes(table.columns, scorer)
     if clashes:
         raise DataError(f"{source}: input columns clash with output columns: {', '.join(clashes)}")
+    total, note = table.total_rows, ""
+    if total is None and progress.active():
+        total, note = _estimated_rows(table.path), "estimated total (file size)"
+    with progress.task("predict", total=total, unit="rows", note=note) as step:
+
+        def report(done: int, known: int | None) -> None:
+            if known is None and total is not None:
+                known = max(total, done)  # an estimate: never below what is done
+            step.update(completed=done, total=known)
+            if on_progress is not None:
+                on_progress(done, table.total_rows)
+
+        return _predict(store, table, target, out_suffix, spec, loaded, scorer, ignored,
+                        batch_size, n_jobs, allow_unsafe, partition_rows, report)  # fmt: skip
+
+
+def _predict(
+    store: Store,
+    table: TableSource,
+    target: Path,
+    out_suffix: str,
+    spec: ClusterSpec | None,
+    loaded: registry.LoadedModel,
+    scorer: Scorer,
+    ignored: tuple[str, ...],
+    batch_size: int,
+    n_jobs: int | None,
+    allow_unsafe: bool,
+    partition_rows: int | None,
+    on_progress: Callable[[int, int | None], None],
+) -> PredictResult:
+    source = table.path
     if spec is not None:
         from mlops.predict.partitioned import Job, predict_partitioned
 
@@ -309,8 +343,7 @@ def predict_file(
                 rows += out.num_rows
                 chunks += 1
                 missing += coerced.rows_with_missing
-                if on_progress is not None:
-                    on_progress(rows, table.total_rows)
+                on_progress(rows, table.total_rows)
         except BaseException:
             writer.close(check=False)  # the first error is the one to report
             raise
@@ -328,3 +361,17 @@ def predict_file(
         ignored_columns=ignored,
         rows_with_missing=missing,
     )
+
+
+def _estimated_rows(path: Path, sample: int = 1 << 20) -> int | None:
+    """About how many data rows a CSV holds: its size over the bytes per line of its first MiB."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(sample)
+    except OSError:
+        return None
+    lines = head.count(b"\n")
+    if not head or lines == 0:
+        return None
+    return max(1, round(size * lines / len(head)) - 1)

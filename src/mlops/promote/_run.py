@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import socket
 import time
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops import artifacts, card, faults, registry, threads
+from mlops import artifacts, card, faults, progress, registry, threads
 from mlops.config import Task
 from mlops.data import load_schema, load_split
 from mlops.errors import (
@@ -214,12 +215,18 @@ def run_promotion(
     gate = project.params.gate
     primary = gate.primary or default_primary(project.params.data.task, target)
 
-    with promotion_lock(store), threads.limited(project.params.train.n_jobs):
+    with (
+        promotion_lock(store),
+        threads.limited(project.params.train.n_jobs),
+        contextlib.ExitStack() as stack,
+    ):
         # Again under the lock: a concurrent promotion of the same run may have just won.
         unchanged = _already_champion(project, store, candidate_id)
         if unchanged is not None:
             return unchanged
         started = time.perf_counter()
+        rescore = progress.task("promote", total=3, unit="steps", note="scoring the candidate")
+        step = stack.enter_context(rescore)
         candidate = registry.load_model(store, candidate_uri)
         scored = _score(candidate.model, features, target, task, candidate_uri)
         cand_metrics = scored.metrics
@@ -232,6 +239,7 @@ def run_promotion(
         checks, notes = model_checks(scored.predicted)
         gates = evaluate_gates(cand_metrics, gate.metrics, checks=checks, notes=notes)
         results: list[GateResult] = list(gates.results)
+        step.update(completed=1, note="model card slices")
         carding = time.perf_counter()
         analysis = card.analyse(
             project.params, load_schema(project.settings.paths.schema_file),
@@ -248,6 +256,7 @@ def run_promotion(
         comparison = []
         changes: list[str] = []
         if champion_info is not None:
+            step.update(completed=2, note=f"re-scoring the champion (v{champion_info.version})")
             champion = registry.load_model(store, champion_info.uri)
             champ_metrics = _score(
                 champion.model, features, target, task, champion_info.uri
@@ -274,6 +283,7 @@ def run_promotion(
                 lineage=store.lineage(champion_info.run_id),
             )
         rescoring = time.perf_counter() - started
+        stack.close()  # the re-scoring's progress ends here
 
         passed = all(r.passed for r in results)
         if passed or force:
