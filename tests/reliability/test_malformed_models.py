@@ -154,3 +154,150 @@ def test_a_malformed_champion_is_one_line_in_predict_not_a_crash(trained_project
     assert line.startswith("error: ") and "malformed model" in line and "child index" in line
     assert "Traceback" not in refused.stderr
     assert not (trained_project / "out.parquet").exists()
+
+
+# --------------------------------------------------------------------------- the probe process
+# With --allow-unsafe-model (pickle, or skops types beyond the allowlist) the structure checks
+# cannot see everything: a child process loads the file and scores a probe batch first.
+
+
+class _SegfaultWhenUnpickled:
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        import faulthandler
+
+        return faulthandler._sigsegv, ()  # what a hostile or corrupted pickle can do
+
+
+def _tree_reading_past_its_nodes() -> Any:
+    """A fitted tree whose root's left child is a billion nodes past the end: pickle does not
+    check it, scikit-learn's compiled predict reads there (a segmentation fault)."""
+    return _tree("left_child", 10**9)
+
+
+def _mlflow_dir(path: Path, model: Any, fmt: str = "cloudpickle", columns: int = 4) -> Path:
+    """An MLflow sklearn model directory for `model` (fitted on iris as a frame)."""
+    import os
+
+    import mlflow.sklearn
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(4)])
+    fitted = DecisionTreeClassifier(random_state=0).fit(frame, Y)
+    signature = infer_signature(frame.iloc[:5, :columns], fitted.predict(frame.head()))
+    kwargs: dict[str, Any] = {"serialization_format": fmt, "signature": signature}
+    if fmt == "skops":
+        kwargs["skops_trusted_types"] = artifacts.untrusted_types(
+            __import__("skops.io").io.dumps(fitted)
+        )
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"  # only to write it here
+    try:
+        mlflow.sklearn.save_model(fitted, str(path), **kwargs)
+    finally:
+        os.environ.pop("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", None)
+    if model is not None:
+        import cloudpickle
+
+        (path / "model.pkl").write_bytes(cloudpickle.dumps(model))
+    return path
+
+
+@pytest.fixture
+def fresh_probe() -> Any:
+    from mlops.registry import probe
+
+    probe.forget()
+    yield probe
+    probe.forget()
+
+
+@pytest.mark.parametrize(
+    "make", [_SegfaultWhenUnpickled, _tree_reading_past_its_nodes], ids=["at load", "at predict"]
+)
+def test_a_model_that_kills_its_process_is_refused_by_the_probe(
+    make: Callable[[], Any], tmp_path: Path, fresh_probe: Any
+) -> None:
+    from mlops import registry
+
+    directory = _mlflow_dir(tmp_path / "model", make())
+    with pytest.raises(ModelLoadError) as caught:
+        registry.load_model_dir(directory, allow_unsafe=True)
+    message = str(caught.value)
+    assert message == (
+        f"model {directory / 'model.pkl'}: the probe batch crashed the scoring process "
+        "(signal 11, SIGSEGV); refused"
+    )
+    # remembered per file digest: the same file is refused again without a new child
+    assert list(fresh_probe._verdicts.values()) == [message]
+    with pytest.raises(ModelLoadError, match="probe batch crashed"):
+        registry.load_model_dir(directory, allow_unsafe=True)
+    assert len(fresh_probe._verdicts) == 1
+
+
+def test_a_probe_that_only_raises_does_not_refuse(tmp_path: Path, fresh_probe: Any) -> None:
+    """The probe batch may not fit a model (strings for numbers): only death refuses."""
+    import json
+
+    import yaml
+
+    from mlops import registry
+
+    directory = _mlflow_dir(tmp_path / "model", None)
+    meta = yaml.safe_load((directory / "MLmodel").read_text())
+    inputs = json.loads(meta["signature"]["inputs"])
+    meta["signature"]["inputs"] = json.dumps([{**c, "type": "string"} for c in inputs])
+    (directory / "MLmodel").write_text(yaml.safe_dump(meta))
+    model, _ = registry.load_model_dir(directory, allow_unsafe=True)
+    assert list(model.predict(X[:3])) == list(Y[:3])
+    assert list(fresh_probe._verdicts.values()) == [None]
+
+
+def test_a_probe_past_its_timeout_refuses(
+    tmp_path: Path, fresh_probe: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops import registry
+
+    directory = _mlflow_dir(tmp_path / "model", None)
+    monkeypatch.setenv("MLOPS_MODEL_PROBE_TIMEOUT", "0.01")  # no interpreter starts that fast
+    with pytest.raises(ModelLoadError, match=r"did not finish within 0\.01 s .*; refused$"):
+        registry.load_model_dir(directory, allow_unsafe=True)
+    monkeypatch.setenv("MLOPS_MODEL_PROBE_TIMEOUT", "soon")
+    fresh_probe.forget()
+    with pytest.raises(ModelLoadError, match="MLOPS_MODEL_PROBE_TIMEOUT='soon'"):
+        registry.load_model_dir(directory, allow_unsafe=True)
+
+
+def test_allowlisted_skops_models_are_not_probed(tmp_path: Path, fresh_probe: Any) -> None:
+    from mlops import registry
+
+    directory = _mlflow_dir(tmp_path / "model", None, fmt="skops")
+    registry.load_model_dir(directory, allow_unsafe=True)
+    assert fresh_probe._verdicts == {}
+
+
+# --------------------------------------------------------------------------- the signature
+
+
+@pytest.mark.parametrize("fmt", ["skops", "cloudpickle"])
+def test_a_signature_of_another_width_is_refused(
+    fmt: str, tmp_path: Path, fresh_probe: Any
+) -> None:
+    from mlops import registry
+
+    directory = _mlflow_dir(tmp_path / "model", None, fmt=fmt, columns=3)
+    with pytest.raises(ModelLoadError) as caught:
+        registry.load_model_dir(directory, allow_unsafe=fmt != "skops")
+    assert str(caught.value) == (
+        f"{directory / 'MLmodel'}: the model reads 4 features but its signature lists 3 "
+        "columns; refusing to load it"
+    )
+
+
+def test_a_signature_naming_other_columns_is_refused(tmp_path: Path) -> None:
+    from mlops import registry
+
+    directory = _mlflow_dir(tmp_path / "model", None, fmt="skops")
+    mlmodel = directory / "MLmodel"
+    mlmodel.write_text(mlmodel.read_text().replace('"name": "f3"', '"name": "other"'))
+    with pytest.raises(ModelLoadError, match=r"reads column\(s\) 'f3' its signature does not"):
+        registry.load_model_dir(directory)

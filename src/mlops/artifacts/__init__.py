@@ -15,6 +15,7 @@ from mlops.artifacts._models import (
     save_model,
     untrusted_types,
 )
+from mlops.artifacts._structure import check_structure
 from mlops.artifacts._table_checks import check_flat
 from mlops.artifacts._tables import (
     CSV_SEPARATORS,
@@ -42,6 +43,7 @@ __all__ = [
     "check_csv_text",
     "check_flat",
     "check_single_column",
+    "check_structure",
     "check_trusted",
     "dump_model",
     "file_md5",
