@@ -4,6 +4,7 @@ the server), and zip bombs: refused at load with one line, before anything is sc
 
 from __future__ import annotations
 
+import os
 import time
 import zipfile
 from collections.abc import Callable
@@ -301,3 +302,57 @@ def test_a_signature_naming_other_columns_is_refused(tmp_path: Path) -> None:
     mlmodel.write_text(mlmodel.read_text().replace('"name": "f3"', '"name": "other"'))
     with pytest.raises(ModelLoadError, match=r"reads column\(s\) 'f3' its signature does not"):
         registry.load_model_dir(directory)
+
+
+@pytest.mark.slow
+def test_a_champion_that_kills_its_process_is_refused_by_predict_and_serve(
+    trained_project: Path,
+) -> None:
+    """A cloudpickle champion (loaded only with --allow-unsafe-model) whose unpickling segfaults:
+    predict ended with exit -11 and the server died; now exit 1 with one line, and the server
+    stays up answering 503, naming the refusal."""
+    import cloudpickle
+    import mlflow.sklearn
+    from tests.integration.serving import Server, process_env
+    from tests.reliability.test_safe_loading import run, signature, trained_pipeline
+
+    from conftest import open_store
+    from mlops import registry
+
+    directory = trained_project / "crashing-model"
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"  # only to write it here
+    try:
+        mlflow.sklearn.save_model(
+            trained_pipeline(trained_project),
+            str(directory),
+            serialization_format="cloudpickle",
+            signature=signature(trained_project),
+        )
+    finally:
+        os.environ.pop("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", None)
+    (directory / "model.pkl").write_bytes(cloudpickle.dumps(_SegfaultWhenUnpickled()))
+    store = open_store()
+    name = store.names.model_name
+    store.client.create_registered_model(name)  # the trained project has registered nothing
+    version = store.client.create_model_version(name, source=directory.as_uri(), run_id=None)
+    registry.set_alias(store, "champion", str(version.version))
+
+    refused = run("--allow-unsafe-model", "predict", "data/processed/test.parquet", "out.parquet")
+    assert refused.returncode == 1, (refused.returncode, refused.stderr[-2000:])
+    line = refused.stderr.strip().splitlines()[-1]
+    assert line == (
+        f"error: model {directory / 'model.pkl'}: the probe batch crashed the scoring process "
+        "(signal 11, SIGSEGV); refused"
+    ), line
+    assert "Traceback" not in refused.stderr
+    assert not (trained_project / "out.parquet").exists()
+
+    env = {**process_env(), "MLOPS_ALLOW_UNSAFE_MODEL": "1"}
+    server = Server.start(trained_project, env=env)
+    try:
+        reply = server.wait_for("/health", lambda r: r.status == 503 and r.json()["error"])
+        assert "probe batch crashed the scoring process (signal 11" in reply.json()["error"]
+        assert server.post('{"inputs": [[1]]}').status == 503
+        assert server.process.poll() is None
+    finally:
+        server.stop()

@@ -203,6 +203,25 @@ def _beyond_allowlist(data_file: Path) -> bool:
     return bool(set(types) - artifacts.TRUSTED_MODEL_TYPES)
 
 
+def directory_digest(path: Path) -> str | None:
+    """sha256 of a model directory's `MLmodel` and model file; None when either cannot be read
+    (missing files are a transient state, not a verdict on the model)."""
+    import hashlib
+
+    try:
+        meta = read_mlmodel(path)
+        flavor = meta["flavors"].get("sklearn")
+        name = str(flavor.get("pickled_model", "model.skops")) if isinstance(flavor, dict) else ""
+        digest = hashlib.sha256((path / "MLmodel").read_bytes())
+        if name and Path(name).name == name:
+            with (path / name).open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    except (ModelLoadError, OSError):
+        return None
+    return digest.hexdigest()
+
+
 def read_model_files(path: Path) -> dict[str, bytes]:
     """The files `load_model_dir` reads (`MLmodel` and the model file), to load it elsewhere."""
     meta = read_mlmodel(path)

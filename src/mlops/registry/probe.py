@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlops.errors import ModelLoadError, redact_secrets
+from mlops.errors import MlopsError, ModelLoadError, redact_secrets
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,8 @@ def _run_child(directory: Path, data_file: Path, fmt: str) -> str | None:
             f"scoring process (set {PROBE_TIMEOUT_ENV} to wait longer); refused"
         )
     except OSError as exc:
-        raise ModelLoadError(f"model {data_file}: cannot start the probe process ({exc})") from exc
+        # not a verdict on the model (a server retries it): a plain MlopsError
+        raise MlopsError(f"model {data_file}: cannot start the probe process ({exc})") from exc
     seconds = time.perf_counter() - started
     if done.returncode < 0:
         try:
