@@ -156,9 +156,7 @@ def child() -> int:
         if fmt == "skops":
             model = artifacts.load_model(data_file, allow_unsafe=True)
         else:
-            from mlops.registry import load_unsafe
-
-            model = load_unsafe(data_file, fmt)
+            model = _unpickle(data_file, fmt)
         batch = probe_batch(model, inputs)
         if batch is None:
             return NOTHING_TO_SCORE
@@ -169,6 +167,18 @@ def child() -> int:
         sys.stderr.write(f"probe raised {type(exc).__name__}: {exc}\n")
         return RAISED
     return SCORED
+
+
+def _unpickle(data_file: Path, fmt: str) -> Any:
+    """What MLflow's sklearn flavor does for these formats, without importing MLflow (seconds)."""
+    with data_file.open("rb") as handle:
+        if fmt == "cloudpickle":
+            import cloudpickle
+
+            return cloudpickle.load(handle)
+        import pickle
+
+        return pickle.load(handle)
 
 
 def forget() -> None:
