@@ -14,7 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
@@ -42,6 +46,17 @@ def _hgb(field: str, value: int) -> Any:
     return model
 
 
+def _gradient_boosting(value: int) -> Any:
+    """GradientBoosting keeps its trees in an object array (the walk once skipped arrays)."""
+    model = GradientBoostingClassifier(n_estimators=3, random_state=0).fit(X, Y)
+    tree = model.estimators_[1, 2].tree_
+    state = tree.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes["left_child"][0] = value
+    tree.__setstate__({**state, "nodes": nodes})
+    return model
+
+
 def _linear() -> Any:
     model = LogisticRegression(max_iter=500).fit(X, Y)
     model.coef_ = model.coef_[:, :2]
@@ -61,6 +76,10 @@ MALFORMED: dict[str, tuple[Callable[[], Any], str]] = {
         "categor",
     ),
     "linear coefficients of another width": (_linear, "coef_ has shape"),
+    "gradient boosting tree child out of range": (
+        lambda: _gradient_boosting(10**6),
+        "child index",
+    ),
 }
 
 
@@ -80,6 +99,7 @@ def test_malformed_structures_are_refused_at_load(name: str, tmp_path: Path) -> 
     "model",
     [
         RandomForestClassifier(n_estimators=20, random_state=0),
+        GradientBoostingClassifier(n_estimators=5, random_state=0),
         HistGradientBoostingClassifier(max_iter=20, random_state=0),
         LogisticRegression(max_iter=500),
         DecisionTreeClassifier(random_state=0),
@@ -90,8 +110,9 @@ def test_well_formed_models_load_and_predict_as_saved(model: Any, tmp_path: Path
     fitted = model.fit(X, Y)
     path = tmp_path / "model.skops"
     artifacts.save_model(path, fitted)
-    loaded = artifacts.load_model(path)
+    loaded, complete = artifacts.load_model_checked(path)
     assert (loaded.predict(X) == fitted.predict(X)).all()
+    assert complete  # every structure reached: no probe process for these
 
 
 def _bomb(path: Path, member_bytes: int) -> None:
@@ -274,6 +295,27 @@ def test_allowlisted_skops_models_are_not_probed(tmp_path: Path, fresh_probe: An
     directory = _mlflow_dir(tmp_path / "model", None, fmt="skops")
     registry.load_model_dir(directory, allow_unsafe=True)
     assert fresh_probe._verdicts == {}
+
+
+def test_an_allowlisted_model_nested_past_the_structure_walk_is_probed(
+    tmp_path: Path, fresh_probe: Any
+) -> None:
+    """Pipelines nested five deep put a corrupted tree past what the structure walk reaches:
+    the check is incomplete, so a child process scores it first (it died: refused)."""
+    from sklearn.pipeline import Pipeline
+
+    from mlops import registry
+
+    nested: Any = _tree_reading_past_its_nodes()
+    for _ in range(5):
+        nested = Pipeline([("inner", nested)])
+    directory = _mlflow_dir(tmp_path / "model", None, fmt="skops")
+    artifacts.save_model(directory / "model.skops", nested)
+    assert not artifacts.load_model_checked(directory / "model.skops")[1]
+    with pytest.raises(
+        ModelLoadError, match=r"probe batch crashed the scoring process \(signal 11"
+    ):
+        registry.load_model_dir(directory)
 
 
 # --------------------------------------------------------------------------- the signature

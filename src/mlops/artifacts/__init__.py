@@ -12,6 +12,7 @@ from mlops.artifacts._models import (
     check_trusted,
     dump_model,
     load_model,
+    load_model_checked,
     save_model,
     untrusted_types,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "dump_model",
     "file_md5",
     "load_model",
+    "load_model_checked",
     "pid_alive",
     "read_json",
     "read_table",

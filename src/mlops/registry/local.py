@@ -160,10 +160,13 @@ def load_model_dir(path: Path, *, allow_unsafe: bool = False) -> tuple[Any, list
         artifacts.check_structure(model, str(data_file))
         check_signature(model, inputs, path / "MLmodel")
         return model, inputs
-    if allow_unsafe and _beyond_allowlist(data_file):
+    probed = allow_unsafe and _beyond_allowlist(data_file)
+    if probed:
         probe.probe(path, data_file, fmt)  # types the checks do not know
-    model = artifacts.load_model(data_file, allow_unsafe=allow_unsafe)
+    model, complete = artifacts.load_model_checked(data_file, allow_unsafe=allow_unsafe)
     check_signature(model, inputs, path / "MLmodel")
+    if not complete and not probed:  # nested past what the structure walk reaches
+        probe.probe(path, data_file, fmt)
     return model, inputs
 
 

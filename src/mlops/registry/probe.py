@@ -173,7 +173,7 @@ def _unpickle(data_file: Path, fmt: str) -> Any:
     """What MLflow's sklearn flavor does for these formats, without importing MLflow (seconds)."""
     with data_file.open("rb") as handle:
         if fmt == "cloudpickle":
-            import cloudpickle
+            import cloudpickle  # type: ignore[import-untyped]
 
             return cloudpickle.load(handle)
         import pickle
