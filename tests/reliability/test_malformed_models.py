@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
 from mlops import artifacts
-from mlops.errors import ModelLoadError
+from mlops.errors import MlopsError, ModelLoadError
 
 X, Y = load_iris(return_X_y=True)
 
@@ -281,8 +281,9 @@ def test_a_probe_past_its_timeout_refuses(
 
     directory = _mlflow_dir(tmp_path / "model", None)
     monkeypatch.setenv("MLOPS_MODEL_PROBE_TIMEOUT", "0.01")  # no interpreter starts that fast
-    with pytest.raises(ModelLoadError, match=r"did not finish within 0\.01 s .*; refused$"):
+    with pytest.raises(MlopsError, match=r"did not finish within 0\.01 s .*; refused$"):
         registry.load_model_dir(directory, allow_unsafe=True)
+    assert fresh_probe._verdicts == {}  # not remembered: a busy machine may be the cause
     monkeypatch.setenv("MLOPS_MODEL_PROBE_TIMEOUT", "soon")
     fresh_probe.forget()
     with pytest.raises(ModelLoadError, match="MLOPS_MODEL_PROBE_TIMEOUT='soon'"):

@@ -7,7 +7,7 @@ process loads the same file and scores a small probe batch (built from the signa
 zeros of `n_features_in_` columns). A child that dies by a signal or outlives
 MLOPS_MODEL_PROBE_TIMEOUT seconds refuses the model with one line; a child that merely raises
 (the batch may not fit the model) does not. Verdicts are remembered per file digest, so a
-server polling the same file probes it once.
+server polling the same file probes it once (a timeout is not remembered: load may be the cause).
 """
 
 from __future__ import annotations
@@ -91,10 +91,11 @@ def _run_child(directory: Path, data_file: Path, fmt: str) -> str | None:
             argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired:
-        return (
+        # Not remembered, and not a ModelLoadError: a busy machine may be why (a server retries).
+        raise MlopsError(
             f"model {data_file}: the probe batch did not finish within {timeout:g} s in the "
             f"scoring process (set {PROBE_TIMEOUT_ENV} to wait longer); refused"
-        )
+        ) from None
     except OSError as exc:
         # not a verdict on the model (a server retries it): a plain MlopsError
         raise MlopsError(f"model {data_file}: cannot start the probe process ({exc})") from exc
