@@ -218,20 +218,58 @@ def test_a_failed_reload_leaves_the_loaded_model_serving_and_answers_name_it(
         health = server.get("/health")
         assert health.status == 200
         assert health.json()["version"] == "1"
-        assert "retrying in" in health.json()["reload_error"]  # said, not hidden behind "ready"
+        error = health.json()["reload_error"]  # said, not hidden behind "ready"
+        assert "not a skops model file" in error and "until its files change" in error, error
         assert server.get("/version").json()["version"] == "1"
         assert server.process.poll() is None
-        # The broken version is retried with a doubling wait (1, 2, 4 s ...), not on every
-        # 0.2 s poll: loading a model that inflates to gigabytes again and again grew memory.
+        # The refused files are not loaded again while they stay the same (loading a model that
+        # inflates to gigabytes on every retry grew memory): 15 polls, still one failed load.
         time.sleep(3)
         failures = sample(
             server.get("/metrics").body.decode(), "mlops_model_loads_total", result="failure"
         )
-        assert failures is not None and 1 <= failures <= 4, failures
+        assert failures == 1, failures
+        assert server.get("/health").json()["reload_error"] == error
 
         assert register(project) == str(int(broken) + 1)  # a good version moves it on
         moved = server.wait_for("/version", lambda r: r.json()["version"] != "1", 60)
         assert moved.headers["x-model-version"] == moved.json()["version"]
         assert server.post(body).headers["x-model-version"] == moved.json()["version"]
+    finally:
+        server.stop()
+
+
+def test_refused_model_files_are_not_loaded_again_until_they_change(project: Path) -> None:
+    """`--model DIR` whose model file is garbage: 503 naming it, one failed load however many
+    polls pass while the file stays the same, and the fixed file (changed in place) is served."""
+    import shutil
+
+    from conftest import open_store
+    from mlops import registry
+
+    from .serving import inside
+
+    run = json.loads((project / "models" / "run.json").read_text())
+    with inside(project):
+        open_store(project).activate()
+        good = registry.download_model(run["model_uri"], project / "good")
+    served = project / "served"
+    shutil.copytree(good, served)
+    (model_file,) = [p for p in served.iterdir() if p.suffix == ".skops"]
+    model_file.write_bytes(b"not a model")
+    server = Server.start(project, "--model", str(served))
+    try:
+        reply = server.wait_for("/health", lambda r: r.status == 503 and r.json()["error"])
+        assert "not a skops model file" in reply.json()["error"]
+        assert "until its files change" in reply.json()["error"]
+        time.sleep(3)  # about three polls (once a second while nothing is loaded)
+        failures = sample(server.metrics(), "mlops_model_loads_total", result="failure")
+        assert failures == 1, failures
+        assert server.get("/health").status == 503
+        shutil.copyfile(good / model_file.name, model_file)  # fixed in place
+        server.wait_ready()
+        body = _split(feature_rows(project).head(4))
+        assert server.post(body).status == 200
+        assert sample(server.metrics(), "mlops_model_loads_total", result="failure") == 1
     finally:
         server.stop()

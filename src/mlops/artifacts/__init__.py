@@ -12,9 +12,11 @@ from mlops.artifacts._models import (
     check_trusted,
     dump_model,
     load_model,
+    load_model_checked,
     save_model,
     untrusted_types,
 )
+from mlops.artifacts._structure import check_structure
 from mlops.artifacts._table_checks import check_flat
 from mlops.artifacts._tables import (
     CSV_SEPARATORS,
@@ -42,10 +44,12 @@ __all__ = [
     "check_csv_text",
     "check_flat",
     "check_single_column",
+    "check_structure",
     "check_trusted",
     "dump_model",
     "file_md5",
     "load_model",
+    "load_model_checked",
     "pid_alive",
     "read_json",
     "read_table",

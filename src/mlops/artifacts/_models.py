@@ -107,6 +107,11 @@ def load_model(path: Path, *, allow_unsafe: bool = False) -> Any:
     only a refusal (or `allow_unsafe`, the user's explicit opt-in to trust whatever types the
     file needs) pays for a separate audit of the file's types.
     """
+    return load_model_checked(path, allow_unsafe=allow_unsafe)[0]
+
+
+def load_model_checked(path: Path, *, allow_unsafe: bool = False) -> tuple[Any, bool]:
+    """`load_model`, and whether its structure check was complete (see `check_structure`)."""
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
 
@@ -116,8 +121,7 @@ def load_model(path: Path, *, allow_unsafe: bool = False) -> Any:
     check_archive(path, data)
     if allow_unsafe:
         model = _load_trusting(path, data, _audit(path, data))
-        check_structure(model, str(path))
-        return model
+        return model, check_structure(model, str(path))
     try:
         model = sio.loads(data, trusted=sorted(TRUSTED_MODEL_TYPES))
     except UntrustedTypesFoundException:
@@ -128,8 +132,7 @@ def load_model(path: Path, *, allow_unsafe: bool = False) -> Any:
     except Exception as exc:
         _audit(path, data)  # "not a skops model file" when that is the reason
         raise ModelLoadError(f"{path}: cannot load model ({first_line(exc)})") from exc
-    check_structure(model, str(path))
-    return model
+    return model, check_structure(model, str(path))
 
 
 def _audit(path: Path, data: bytes) -> list[str]:

@@ -34,24 +34,37 @@ class _Invalid(Exception):
     """One structural problem (becomes a ModelLoadError naming the file)."""
 
 
-def check_structure(model: Any, where: str) -> None:
-    """Raise ModelLoadError when a tree, predictor or linear model inside `model` is malformed."""
+def check_structure(model: Any, where: str) -> bool:
+    """Raise ModelLoadError when a tree, predictor or linear model inside `model` is malformed.
+
+    Return False when the check could not be complete: objects nested deeper than MAX_DEPTH
+    were not walked (the caller scores a probe batch in a child process before trusting it).
+    """
+    gaps: list[str] = []
     try:
-        _walk(model, depth=0, seen=set(), n_features=None)
+        _walk(model, depth=0, seen=set(), n_features=None, gaps=gaps)
     except _Invalid as exc:
         raise ModelLoadError(f"{where}: malformed model ({exc}); refusing to load it") from None
     except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
         raise ModelLoadError(
             f"{where}: malformed model ({type(exc).__name__} while checking its structure)"
         ) from None
+    return not gaps
 
 
-def _walk(obj: Any, *, depth: int, seen: set[int], n_features: int | None) -> None:
-    if depth > MAX_DEPTH or id(obj) in seen:
+def _walk(obj: Any, *, depth: int, seen: set[int], n_features: int | None, gaps: list[str]) -> None:
+    if id(obj) in seen:
         return
     import numpy as np
 
-    if isinstance(obj, np.ndarray) or obj is None or isinstance(obj, str | int | float | bool):
+    if isinstance(obj, np.ndarray) and obj.dtype == object:  # gradient boosting's estimators_
+        obj = obj.ravel().tolist()
+    elif isinstance(obj, np.ndarray) or obj is None or isinstance(obj, str | int | float | bool):
+        return
+    if depth > MAX_DEPTH:
+        state = getattr(obj, "__dict__", None)
+        if (isinstance(obj, list | tuple | dict) and obj) or (isinstance(state, dict) and state):
+            gaps.append(type(obj).__name__)  # may hold a tree this walk did not reach
         return
     seen.add(id(obj))
     kind = type(obj).__module__ + "." + type(obj).__name__
@@ -63,11 +76,11 @@ def _walk(obj: Any, *, depth: int, seen: set[int], n_features: int | None) -> No
         return
     if isinstance(obj, list | tuple):
         for item in obj:
-            _walk(item, depth=depth + 1, seen=seen, n_features=n_features)
+            _walk(item, depth=depth + 1, seen=seen, n_features=n_features, gaps=gaps)
         return
     if isinstance(obj, dict):
         for item in obj.values():
-            _walk(item, depth=depth + 1, seen=seen, n_features=n_features)
+            _walk(item, depth=depth + 1, seen=seen, n_features=n_features, gaps=gaps)
         return
     state = getattr(obj, "__dict__", None)
     if not isinstance(state, dict):
@@ -85,7 +98,7 @@ def _walk(obj: Any, *, depth: int, seen: set[int], n_features: int | None) -> No
     for key, value in state.items():
         if key == "_predictors":
             continue
-        _walk(value, depth=depth + 1, seen=seen, n_features=width)
+        _walk(value, depth=depth + 1, seen=seen, n_features=width, gaps=gaps)
 
 
 def _check_tree(tree: Any, n_features: int | None) -> None:

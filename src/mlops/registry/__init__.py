@@ -24,6 +24,7 @@ from mlops.registry.local import (
     ModelRef,
     ModelVersionInfo,
     check_ready,
+    directory_digest,
     load_model_dir,
     load_model_files,
     loaded,
@@ -41,6 +42,7 @@ __all__ = [
     "check_ready",
     "default_model_uri",
     "delete_alias",
+    "directory_digest",
     "download_model",
     "find_alias",
     "get_alias",
@@ -52,6 +54,7 @@ __all__ = [
     "load_unsafe",
     "load_version",
     "local_directory",
+    "model_directory",
     "model_files",
     "parse_model_uri",
     "read_model_files",
@@ -288,11 +291,15 @@ def load_version(
     Files in a local artifact store are read in place; anything else is fetched once into
     `paths.model_cache` (through a child process when MLflow is not imported here).
     """
-    directory = local_directory(info)
-    if directory is None:
-        directory = fetch.ensure(store, info)
+    directory = model_directory(store, info)
     model, inputs = load_model_dir(directory, allow_unsafe=allow_unsafe)
     return loaded(model, inputs, uri or info.uri, directory, info, alias)
+
+
+def model_directory(store: Store, info: ModelVersionInfo) -> Path:
+    """Where a registered version's files are on this machine (fetched into the cache if need be)."""
+    directory = local_directory(info)
+    return directory if directory is not None else fetch.ensure(store, info)
 
 
 def load_model(store: Store, uri: str | None = None, *, allow_unsafe: bool = False) -> LoadedModel:

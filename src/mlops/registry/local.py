@@ -8,6 +8,7 @@ SQLAlchemy store) out of processes that only score: `mlops serve` workers and `m
 from __future__ import annotations
 
 import json
+import numbers
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from urllib.parse import unquote, urlparse
 
 from mlops import artifacts
 from mlops.errors import ModelLoadError, RegistryError, first_line
+from mlops.registry import probe
 from mlops.tracking import tags
 
 MODEL_URI_PREFIX = "models:/"
@@ -153,8 +155,74 @@ def load_model_dir(path: Path, *, allow_unsafe: bool = False) -> tuple[Any, list
             )
         from mlops.registry import load_unsafe  # imports MLflow: only on the user's opt-in
 
-        return load_unsafe(data_file, fmt), inputs
-    return artifacts.load_model(data_file, allow_unsafe=allow_unsafe), inputs
+        probe.probe(path, data_file, fmt)  # the checks cannot see inside a pickle
+        model = load_unsafe(data_file, fmt)
+        artifacts.check_structure(model, str(data_file))
+        check_signature(model, inputs, path / "MLmodel")
+        return model, inputs
+    probed = allow_unsafe and _beyond_allowlist(data_file)
+    if probed:
+        probe.probe(path, data_file, fmt)  # types the checks do not know
+    model, complete = artifacts.load_model_checked(data_file, allow_unsafe=allow_unsafe)
+    check_signature(model, inputs, path / "MLmodel")
+    if not complete and not probed:  # nested past what the structure walk reaches
+        probe.probe(path, data_file, fmt)
+    return model, inputs
+
+
+def check_signature(model: Any, inputs: list[dict[str, Any]], where: Path) -> None:
+    """The estimator reads the columns its signature lists: `n_features_in_` and, when fitted on
+    a frame, `feature_names_in_` against the signature's input columns (when both are known)."""
+    names = [spec.get("name") for spec in inputs]
+    if not names or not all(isinstance(name, str) for name in names):
+        return  # no signature, or a tensor signature without column names
+    width = getattr(model, "n_features_in_", None)
+    if isinstance(width, bool) or not isinstance(width, numbers.Integral):
+        return
+    if int(width) != len(names):
+        raise ModelLoadError(
+            f"{where}: the model reads {int(width)} features but its signature lists "
+            f"{len(names)} columns; refusing to load it"
+        )
+    fitted = getattr(model, "feature_names_in_", None)
+    if fitted is None:
+        return
+    missing = sorted(set(map(str, fitted)) - set(map(str, names)))
+    if missing:
+        shown = ", ".join(repr(name) for name in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise ModelLoadError(
+            f"{where}: the model reads column(s) {shown}{more} its signature does not list; "
+            "refusing to load it"
+        )
+
+
+def _beyond_allowlist(data_file: Path) -> bool:
+    """True when the skops file needs types beyond skops' defaults and our allowlist."""
+    try:
+        types = artifacts.untrusted_types(data_file.read_bytes())
+    except Exception:  # not readable or not skops: artifacts.load_model says why
+        return False
+    return bool(set(types) - artifacts.TRUSTED_MODEL_TYPES)
+
+
+def directory_digest(path: Path) -> str | None:
+    """sha256 of a model directory's `MLmodel` and model file; None when either cannot be read
+    (missing files are a transient state, not a verdict on the model)."""
+    import hashlib
+
+    try:
+        meta = read_mlmodel(path)
+        flavor = meta["flavors"].get("sklearn")
+        name = str(flavor.get("pickled_model", "model.skops")) if isinstance(flavor, dict) else ""
+        digest = hashlib.sha256((path / "MLmodel").read_bytes())
+        if name and Path(name).name == name:
+            with (path / name).open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    except (ModelLoadError, OSError):
+        return None
+    return digest.hexdigest()
 
 
 def read_model_files(path: Path) -> dict[str, bytes]:

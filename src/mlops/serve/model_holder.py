@@ -13,10 +13,11 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mlops import registry
-from mlops.errors import MlopsError, RegistryError
+from mlops.errors import MlopsError, ModelLoadError, RegistryError
 from mlops.predict import Scorer
 from mlops.tracking import Store
 
@@ -107,6 +108,14 @@ class ModelHolder:
         self._retry_at = 0.0
         self._backoff = 0.0
         self.failures = 0
+        #: Model files (by digest) whose load was refused: the same bytes are refused the same
+        #: way, so they are not loaded again until they change (a transient failure, e.g. a
+        #: missing file, has no digest and backs off as above).
+        self._refused: dict[str, str] = {}
+        #: (stat of the directory's files) -> digest, so an unchanged file is not hashed again.
+        self._digests: dict[tuple[object, ...], str | None] = {}
+        #: How many times a model was actually loaded (successfully or not).
+        self.loads = 0
 
     @property
     def current(self) -> ServingModel | None:
@@ -164,9 +173,22 @@ class ModelHolder:
             elif self._current is not None:
                 return False
             key = (info.name, info.version) if info is not None else self.uri
+            digest = self._digest(info)
+            if digest is not None and digest in self._refused:
+                # these bytes were refused: not loaded (nor counted) again until they change
+                self.last_error = self._refused[digest]
+                return False
             if key == self._failed_key and time.monotonic() < self._retry_at:
                 return False
-            model = self._load(info)
+            self.loads += 1
+            try:
+                model = self._load(info)
+            except ModelLoadError as exc:
+                if digest is None:
+                    raise
+                self._refused[digest] = f"{exc} (not loaded again until its files change)"
+                self._failed(self._refused[digest])
+                return False
         except MlopsError as exc:
             self._failed(str(exc), key)
             return False
@@ -197,6 +219,29 @@ class ModelHolder:
             return None
         return found
 
+    def _digest(self, info: registry.ModelVersionInfo | None) -> str | None:
+        """The digest of the model files about to be loaded (None when not on disk here)."""
+        if info is not None:
+            directory = registry.model_directory(self.store, info)
+        else:
+            directory = Path(self.uri)
+            if not directory.is_dir():
+                return None  # runs:/… : downloaded at each load, nothing to compare
+        try:
+            stats = tuple(
+                (p.name, s.st_ino, s.st_size, s.st_mtime_ns)
+                for p in sorted(directory.iterdir())
+                if p.is_file() and (s := p.stat())
+            )
+        except OSError:
+            return None
+        key = (str(directory), *stats)
+        if key not in self._digests:
+            if len(self._digests) > 64:
+                self._digests.clear()
+            self._digests[key] = registry.directory_digest(directory)
+        return self._digests[key]
+
     def _load(self, info: registry.ModelVersionInfo | None) -> ServingModel:
         start = time.perf_counter()
         if info is not None:
@@ -222,7 +267,9 @@ class ModelHolder:
             run_id=loaded.run_id,
             git_commit=loaded.git_commit,
         )
-        log.debug("loaded %s in %.2fs", loaded.uri, time.perf_counter() - start)
+        log.debug(
+            "loaded %s in %.2fs (load %d)", loaded.uri, time.perf_counter() - start, self.loads
+        )
         return model
 
     def _failed(self, message: str, key: object = None) -> None:
