@@ -63,10 +63,15 @@ def gate_verdict(record: RunRecord) -> tuple[bool | None, str | None]:
     return (None if passed is None else passed == "true"), record.tags.get(tags.PROMOTION_VERDICT)
 
 
+#: `mlops promote`'s verdicts, short (a table column).
+_VERDICTS = {"promoted": "prom", "rejected": "rej"}
+
+
 def gate_text(record: RunRecord) -> str:
+    """`pass`/`FAIL` (eval's gate), then `,prom`/`,rej` when `mlops promote` decided on it."""
     passed, verdict = gate_verdict(record)
     text = NONE if passed is None else "pass" if passed else "FAIL"
-    return f"{text} {verdict}" if verdict else text
+    return f"{text},{_VERDICTS.get(verdict, verdict)}" if verdict else text
 
 
 def git_text(record: RunRecord) -> str:
@@ -85,7 +90,7 @@ def iso(ms: int | None) -> str | None:
 def started(ms: int | None) -> str:
     if not ms:
         return NONE
-    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(ms / 1000).strftime("%m-%d %H:%M")
 
 
 def duration(record: RunRecord) -> float | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops.catalog import LOWER_IS_BETTER
+from mlops.catalog import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
 from mlops.config import GateParams
 from mlops.errors import ConfigError
 from mlops.gates import GateResult
@@ -77,7 +77,8 @@ class MetricRow:
     values: list[float | None]
     #: Each run's value minus the baseline's (None where either is missing; the baseline's own).
     deltas: list[float | None]
-    higher_is_better: bool
+    #: The catalog's direction for a model metric; None for others (fit seconds, drift).
+    higher_is_better: bool | None
 
 
 @dataclass
@@ -220,7 +221,11 @@ def compare_runs(
         numbers = [r.metrics.get(name) for r in records]
         baseline = numbers[-1]
         deltas = [None if v is None or baseline is None else v - baseline for v in numbers]
-        metrics.append(MetricRow(name, numbers, deltas, _bare(name) not in LOWER_IS_BETTER))
+        bare = _bare(name)
+        known = bare in CLASSIFICATION_METRICS or bare in REGRESSION_METRICS
+        metrics.append(
+            MetricRow(name, numbers, deltas, bare not in LOWER_IS_BETTER if known else None)
+        )
     gate_params = _gate_params(first, default_gate)
     check = regression_check(
         primary, test_metrics(first), test_metrics(base), gate_params, LOWER_IS_BETTER

@@ -24,10 +24,10 @@ def _metric_cells(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
     headers = ["metric", *refs, *[f"Δ {ref}" for ref in others]]
     rows = []
     for row in comparison.metrics:
-        arrow = "↑" if row.higher_is_better else "↓"
+        arrow = {True: " ↑", False: " ↓", None: ""}[row.higher_is_better]
         rows.append(
             [
-                f"{row.name} {arrow}",
+                f"{row.name}{arrow}",
                 *[number(v) for v in row.values],
                 *[signed(d) for d in row.deltas[:-1]],
             ]
@@ -40,7 +40,9 @@ def _sections(comparison: Comparison) -> list[tuple[str, list[str], list[list[st
     refs = [side.ref for side in comparison.sides]
     base = comparison.baseline.ref
     headers, rows = _metric_cells(comparison)
-    sections = [(f"Metrics (Δ = run - baseline {base}; ↑ higher is better)", headers, rows)]
+    sections = [
+        (f"Metrics (Δ = run - baseline {base}; ↑ higher is better, ↓ lower)", headers, rows)
+    ]
     sections.append(
         (
             "Params that differ",
