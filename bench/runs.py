@@ -9,7 +9,8 @@ are copies of its rows with new ids and start times (seconds instead of minutes 
 Two of them are registered (v1 `champion`, v2).
 
 Timed as fresh processes, median of `--repeat` after one warm-up each, interleaved:
-`mlops runs list` (20 newest), `mlops runs list --filter ...` (through MLflow),
+`mlops runs list` (20 newest), `mlops runs list --filter ...` (a simple filter, read directly;
+one with LIKE, through MLflow),
 `mlops runs compare A B`, `mlflow runs list --experiment-id X` (MLflow's CLI), and
 `python -c "import mlflow; mlflow.search_runs([X], max_results=20)"` (import included).
 Goal: `mlops runs list` <= 1.5 s at 1,000 runs. `--load` burns one core in a second process.
@@ -224,6 +225,7 @@ def bench(work: Path, args: argparse.Namespace) -> int:
         "mlops runs list": [MLOPS, "runs", "list"],
         "mlops runs list --json": [MLOPS, "runs", "list", "--json"],
         "mlops runs list --filter": [MLOPS, "runs", "list", "--filter", "metrics.test_roc_auc > 0.5"],
+        "mlops runs list --filter LIKE": [MLOPS, "runs", "list", "--filter", "attributes.run_name LIKE 'hgb%'"],
         "mlops runs compare A B": [MLOPS, "runs", "compare", first[:8], "@champion"],
         "mlflow runs list": ["env", mlflow_env_uri, str(BIN / "mlflow"), "runs", "list", "--experiment-id", experiment],
         "mlflow.search_runs (20)": [sys.executable, "-c", search],

@@ -96,6 +96,37 @@ def test_list_text_json_and_filter(runs_project: dict[str, str]) -> None:
     one_line_error(mlops("runs", "list", "--filter", "metrics.test_roc_auc >>> x"), "filter")
 
 
+FILTERS = (
+    "metrics.test_roc_auc > 0.999",
+    "params.model.params.hist_gradient_boosting.max_iter = '3'",
+    "params.`gate.max_regression` != '0.01' and metrics.test_log_loss >= 0",
+    "attributes.status = 'FINISHED' AND tags.mlops.gate.passed = 'true'",
+    "tags.mlops.promotion.verdict = 'promoted'",
+)
+
+
+@pytest.mark.parametrize("expression", FILTERS)
+def test_filters_read_directly_match_mlflow(runs_project: dict[str, str], expression: str) -> None:
+    """The SQLite reader's translation of simple filters selects what MLflow's search does."""
+    from mlops.tracking.runs import _ClientRuns, recent_runs, sql_filter
+
+    assert sql_filter(expression) is not None  # read directly, not through MLflow
+    store = open_store()
+    direct = [r.run_id for r in recent_runs(store, limit=10, filter_string=expression)]
+    through_mlflow = [r.run_id for r in _ClientRuns(store).recent(10, expression)]
+    assert direct == through_mlflow and direct
+
+
+def test_filter_mlflow_grammar(runs_project: dict[str, str]) -> None:
+    """What the direct reader does not translate (LIKE) is MLflow's to answer."""
+    from mlops.tracking.runs import sql_filter
+
+    expression = "attributes.run_name LIKE '%it3%'"
+    assert sql_filter(expression) is None
+    found = json.loads(exits(mlops("runs", "list", "--json", "--filter", expression), 0).stdout)
+    assert [run["run_id"] for run in found] == [runs_project["weak"]]
+
+
 def test_compare_json_md_html(runs_project: dict[str, str], tmp_path: Path) -> None:
     original, weak = runs_project["original"], runs_project["weak"]
     page = tmp_path / "compare.html"
