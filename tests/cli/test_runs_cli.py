@@ -173,3 +173,20 @@ def test_refs_alias_head_and_unknown(runs_project: dict[str, str]) -> None:
     assert payload["runs"][1]["versions"] == [{"version": "1", "aliases": ["champion"]}]
     one_line_error(mlops("runs", "compare", "HEAD", "no-such-run"), "no-such-run")
     one_line_error(mlops("runs", "compare", "HEAD", "@nope"), "@nope", "nope")
+
+
+def test_secrets_redacted_in_every_output(
+    runs_project: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secret's value that a run recorded (here: its estimator) never reaches the output."""
+    original, weak = runs_project["original"], runs_project["weak"]
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "hist_gradient_boosting")
+    page = tmp_path / "page.html"
+    outputs = [
+        exits(mlops("runs", "list", "--json"), 0).stdout,
+        exits(mlops("runs", "compare", weak, original, "--md"), 0).stdout,
+        exits(mlops("runs", "compare", weak, original, "--json", "--html", str(page)), 0).stdout,
+        page.read_text(),
+    ]
+    for text in outputs:
+        assert "hist_gradient_boosting" not in text and "***" in text
