@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,8 +51,12 @@ def runs_template(trained_template: Path, tmp_path_factory: pytest.TempPathFacto
     git_init(path)
     original = json.loads((path / "models/run.json").read_text())["run_id"]
     run_promotion(open_project(path), open_store(path), original)
-    weak = run_training(open_project(path, *WEAK), open_store(path, *WEAK)).run_id
-    run_evaluation(open_project(path, *WEAK), open_store(path, *WEAK))
+    os.environ["DVC_EXP_NAME"] = "weak-exp"  # as `dvc exp run` sets it for its stages
+    try:
+        weak = run_training(open_project(path, *WEAK), open_store(path, *WEAK)).run_id
+        run_evaluation(open_project(path, *WEAK), open_store(path, *WEAK))
+    finally:
+        del os.environ["DVC_EXP_NAME"]
     (path / "ids.json").write_text(json.dumps({"original": original, "weak": weak}))
     return path
 
@@ -77,7 +82,8 @@ def test_list_text_json_and_filter(runs_project: dict[str, str]) -> None:
     assert newest["estimator"] == "hist_gradient_boosting"
     assert newest["status"] == "FINISHED" and newest["duration_s"] > 0
     assert newest["gate_passed"] is not None and newest["git_commit"] not in (None, "unknown")
-    assert newest["versions"] == []
+    assert newest["versions"] == [] and newest["dvc_experiment"] == "weak-exp"
+    assert oldest["dvc_experiment"] is None
     assert oldest["versions"] == [{"version": "1", "aliases": ["champion"]}]
     assert oldest["promotion_verdict"] == "promoted" and oldest["gate_passed"] is True
 
@@ -121,7 +127,7 @@ def test_filter_mlflow_grammar(runs_project: dict[str, str]) -> None:
     """What the direct reader does not translate (LIKE) is MLflow's to answer."""
     from mlops.tracking.runs import sql_filter
 
-    expression = "attributes.run_name LIKE '%it3%'"
+    expression = "attributes.run_name LIKE '%weak-exp%'"
     assert sql_filter(expression) is None
     found = json.loads(exits(mlops("runs", "list", "--json", "--filter", expression), 0).stdout)
     assert [run["run_id"] for run in found] == [runs_project["weak"]]
@@ -171,6 +177,10 @@ def test_refs_alias_head_and_unknown(runs_project: dict[str, str]) -> None:
     payload = json.loads(exits(mlops("runs", "compare", "HEAD", "@champion", "--json"), 0).stdout)
     assert [run["run_id"] for run in payload["runs"]] == [weak, original]
     assert payload["runs"][1]["versions"] == [{"version": "1", "aliases": ["champion"]}]
+    by_experiment = json.loads(
+        exits(mlops("runs", "compare", "weak-exp", original[:6], "--json"), 0).stdout
+    )
+    assert [run["run_id"] for run in by_experiment["runs"]] == [weak, original]
     one_line_error(mlops("runs", "compare", "HEAD", "no-such-run"), "no-such-run")
     one_line_error(mlops("runs", "compare", "HEAD", "@nope"), "@nope", "nope")
 

@@ -169,7 +169,7 @@ def _marks(items: Sequence[str]) -> str:
 class _SqliteRuns:
     """MLflow's run tables in the embedded SQLite store, through a read-only connection."""
 
-    def __init__(self, conn: sqlite3.Connection, experiment_id: str | None) -> None:
+    def __init__(self, conn: sqlite3.Connection | None, experiment_id: str | None) -> None:
         self.conn = conn
         self.experiment_id = experiment_id
 
@@ -180,8 +180,9 @@ class _SqliteRuns:
         if not location.is_sqlite or location.path is None:
             raise _Unreadable("not an SQLite file")
         if not location.path.is_file():
-            # No store yet: nothing to list (reading through MLflow would create one).
-            raise TrackingError(f"tracking store {store.shown}: no runs yet (no store file)")
+            # No store yet: no runs (reading through MLflow would create one).
+            yield cls(None, None)
+            return
         try:
             conn = sqlite3.connect(f"{location.path.as_uri()}?mode=ro", uri=True, timeout=30)
         except sqlite3.Error as exc:
@@ -197,12 +198,14 @@ class _SqliteRuns:
             conn.close()
 
     def _check(self) -> None:
+        assert self.conn is not None
         for table, wanted in _COLUMNS.items():
             have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
             if not wanted <= have:
                 raise _Unreadable(f"{table}: columns {sorted(wanted - have)} missing")
 
     def _experiment(self, name: str) -> str | None:
+        assert self.conn is not None
         columns = {row[1] for row in self.conn.execute("PRAGMA table_info(experiments)")}
         query = (
             "SELECT experiment_id FROM experiments WHERE name = ? AND lifecycle_stage = 'active'"
@@ -222,7 +225,7 @@ class _SqliteRuns:
         param_keys: Sequence[str] | None,
         where: tuple[str, list[Any]] = ("", []),
     ) -> list[RunRecord]:
-        if self.experiment_id is None:
+        if self.experiment_id is None or self.conn is None:
             return []
         clauses, args = where
         ids = [
@@ -243,7 +246,7 @@ class _SqliteRuns:
         tags: dict[str, str] | None = None,
         name: str | None = None,
     ) -> list[str]:
-        if self.experiment_id is None:
+        if self.experiment_id is None or self.conn is None:
             return []
         query = "SELECT r.run_uuid FROM runs r WHERE r.experiment_id = ? AND r.lifecycle_stage = 'active'"
         args: list[Any] = [self.experiment_id]
@@ -267,6 +270,8 @@ class _SqliteRuns:
     ) -> list[RunRecord]:
         records: dict[str, RunRecord] = {}
         conn = self.conn
+        if conn is None:
+            return []
         for part in _chunks(ids):
             marks = _marks(part)
             for row in conn.execute(
@@ -304,6 +309,7 @@ class _SqliteRuns:
         return [records[i] for i in ids if i in records]
 
     def _datasets(self, part: Sequence[str], records: dict[str, RunRecord]) -> None:
+        assert self.conn is not None
         try:
             rows = self.conn.execute(
                 "SELECT i.destination_id, d.name, d.digest, d.dataset_source, t.value "
