@@ -110,10 +110,12 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: bool = False) -> str:
+    """A Markdown table; `numeric`: every column but the first right-aligned."""
+    align = " ---: " if numeric else " --- "
     lines = [
         "| " + " | ".join(_md_escape(h) for h in headers) + " |",
-        "|" + "|".join(" --- " if i == 0 else " ---: " for i in range(len(headers))) + "|",
+        "|" + "|".join(" --- " if i == 0 else align for i in range(len(headers))) + "|",
     ]
     lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
@@ -130,7 +132,7 @@ def to_markdown(comparison: Comparison) -> str:
         _md_table(["ref", "run", "name", "status", "registered"], _runs_rows(comparison)),
     ]
     for index, (title, headers, rows) in enumerate(_sections(comparison)):
-        body = _md_table(headers, rows) if rows else f"{NONE}\n"
+        body = _md_table(headers, rows, numeric=index == 0) if rows else f"{NONE}\n"
         if index == 0:
             out.append(f"\n**{title}**\n\n{body}")
         else:
