@@ -114,12 +114,12 @@ FILTERS = (
 @pytest.mark.parametrize("expression", FILTERS)
 def test_filters_read_directly_match_mlflow(runs_project: dict[str, str], expression: str) -> None:
     """The SQLite reader's translation of simple filters selects what MLflow's search does."""
-    from mlops.tracking.runs import _ClientRuns, recent_runs, sql_filter
+    from mlops.tracking.runs import ClientRuns, recent_runs, sql_filter
 
     assert sql_filter(expression) is not None  # read directly, not through MLflow
     store = open_store()
     direct = [r.run_id for r in recent_runs(store, limit=10, filter_string=expression)]
-    through_mlflow = [r.run_id for r in _ClientRuns(store).recent(10, expression)]
+    through_mlflow = [r.run_id for r in ClientRuns(store).recent(10, expression)]
     assert direct == through_mlflow and direct
 
 

@@ -18,6 +18,7 @@ from mlops.gates import GateResult
 from mlops.runs._common import (
     NONE,
     TEST_PREFIX,
+    RunRefError,
     git_text,
     iso,
     number,
@@ -201,7 +202,9 @@ def compare_runs(
     versions = versions_by_run(store, list(found))
     compared = []
     for ref, run_id in sides:
-        record = found[run_id]
+        record = found.get(run_id)
+        if record is None:  # an alias's version whose run was deleted from the store
+            raise RunRefError(f"{ref}: run {run_id} is not in the tracking store")
         compared.append(Side(ref, record, versions.get(run_id, []), artifact_files(store, record)))
     records = [side.record for side in compared]
     first, base = records[0], records[-1]
