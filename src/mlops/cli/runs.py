@@ -71,7 +71,7 @@ def compare(
     refs: Annotated[
         list[str],
         typer.Argument(
-            metavar="REF REF [REF...]",
+            metavar="REF",
             help="Run id (or prefix), @alias, DVC experiment, run name, or git rev (HEAD). "
             "The last is the baseline.",
         ),
