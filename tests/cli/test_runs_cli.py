@@ -200,3 +200,46 @@ def test_secrets_redacted_in_every_output(
     ]
     for text in outputs:
         assert "hist_gradient_boosting" not in text and "***" in text
+
+
+def test_mlflow_readers_match_the_direct_ones(
+    runs_project: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a tracking server's store answers through MLflow equals what SQLite answers directly:
+    whole runs, lookups by prefix/tag/name, and the versions registered from runs."""
+    from mlops.registry import runs as registry_runs
+    from mlops.registry.lookup import Unavailable
+    from mlops.tracking import tags
+    from mlops.tracking.runs import ClientRuns, find_run_ids, get_runs
+
+    original, weak = runs_project["original"], runs_project["weak"]
+    store = open_store()
+    direct = get_runs(store, [weak, original])
+    through_mlflow = ClientRuns(store).get([weak, original])
+    for mine, theirs in zip(direct, through_mlflow, strict=True):
+        assert (mine.run_id, mine.name, mine.status) == (theirs.run_id, theirs.name, theirs.status)
+        assert (mine.start_ms, mine.end_ms, mine.artifact_uri) == (
+            theirs.start_ms,
+            theirs.end_ms,
+            theirs.artifact_uri,
+        )
+        assert mine.params == theirs.params and mine.tags == theirs.tags
+        assert mine.metrics == pytest.approx(theirs.metrics)
+        assert mine.datasets == theirs.datasets and len(mine.datasets) == 2
+    for query in (
+        {"prefix": weak[:5]},
+        {"tags": {tags.DVC_EXPERIMENT: "weak-exp"}},
+        {"tags": {tags.STAGE: "train"}},
+        {"name": direct[1].name},
+    ):
+        assert find_run_ids(store, **query) == ClientRuns(store).find(**query)  # type: ignore[arg-type]
+    sqlite_versions = registry_runs.versions_by_run(store, [weak, original])
+
+    def unavailable(location: object) -> None:
+        raise Unavailable("as a store only MLflow reads")
+
+    monkeypatch.setattr(registry_runs, "open_lookup", unavailable)
+    mlflow_versions = registry_runs.versions_by_run(store, [weak, original])
+    simple = {k: [(v.version, v.aliases) for v in vs] for k, vs in sqlite_versions.items()}
+    assert simple == {k: [(v.version, v.aliases) for v in vs] for k, vs in mlflow_versions.items()}
+    assert simple == {original: [("1", ("champion",))]}
