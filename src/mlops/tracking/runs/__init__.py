@@ -1,9 +1,10 @@
 """Reading runs for `mlops runs`: recent runs, whole runs, runs by id prefix, tag or name.
 
 The embedded store (a SQLite file) is read directly with `sqlite3` through a read-only
-connection: a listing of 1,000 runs takes milliseconds and never imports MLflow. Any other store
-(a tracking server, PostgreSQL), a filter expression (MLflow's search grammar), or a SQLite file
-whose tables do not have the columns read here goes through `MlflowClient.search_runs`.
+connection: a listing of 1,000 runs takes milliseconds and never imports MLflow; a filter of
+simple comparisons joined by AND is translated for it (`_filters`). Any other store (a tracking
+server, PostgreSQL), any other filter (LIKE, IN; MLflow also reports the syntax errors), or a
+SQLite file whose tables lack the columns read here goes through `MlflowClient.search_runs`.
 """
 
 from __future__ import annotations
