@@ -24,6 +24,7 @@ from mlops.cli import model as model_cli
 from mlops.cli import monitor as monitor_cli
 from mlops.cli import pipeline as pipeline_cli
 from mlops.cli import promote as promote_cli
+from mlops.cli import runs as runs_cli
 from mlops.cli import serve as serve_cli
 from mlops.cli import tune as tune_cli
 from mlops.cli.state import GlobalOptions, setup_logging
@@ -249,6 +250,7 @@ def main(
 init_cli.register(app)
 app.add_typer(data_cli.app, name="data", rich_help_panel="Data")
 model_cli.register(app)
+app.add_typer(runs_cli.app, name="runs", rich_help_panel="Model")
 tune_cli.register(app)
 serve_cli.register(app)
 drift_cli.register(app)

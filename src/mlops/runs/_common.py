@@ -1,0 +1,151 @@
+"""What `list` and `compare` share: a run's primary metric, versions, times, and text tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from mlops.errors import MlopsError
+from mlops.tracking import tags
+from mlops.tracking.runs import RunRecord
+
+#: The test-split metrics `mlops eval` logs are named `test_<metric>`.
+TEST_PREFIX = "test_"
+#: Params read for a listing (the rest stays in the store).
+LIST_PARAMS = ("gate.primary", "data.task", "model.estimator")
+#: Short estimator names in tables.
+SHORT_ESTIMATORS = {
+    "hist_gradient_boosting": "hgb",
+    "random_forest": "rf",
+    "extra_trees": "et",
+    "logistic_regression": "logreg",
+}
+NONE = "—"
+
+
+class RunRefError(MlopsError):
+    """A run reference (id, alias, DVC experiment, git revision) names no run."""
+
+
+def _unset(value: str | None) -> bool:
+    return value is None or value in ("", "None", "null")
+
+
+def primary_metric(record: RunRecord) -> str:
+    """The metric promotion compares for this run: its `gate.primary`, else the task's default
+    (`mlops.evaluate.default_primary`, without the target: ROC AUC or R²)."""
+    primary = record.params.get("gate.primary")
+    if not _unset(primary):
+        return str(primary)
+    from mlops.evaluate import default_primary
+
+    task = record.params.get("data.task") or "classification"
+    return default_primary("regression" if task == "regression" else "classification")
+
+
+def test_metrics(record: RunRecord) -> dict[str, float]:
+    """The run's test-split metrics by bare name (`test_roc_auc` -> `roc_auc`)."""
+    return {
+        key[len(TEST_PREFIX) :]: value
+        for key, value in record.metrics.items()
+        if key.startswith(TEST_PREFIX)
+    }
+
+
+def estimator(record: RunRecord) -> str | None:
+    return record.tags.get(tags.ESTIMATOR) or record.params.get("model.estimator") or None
+
+
+def gate_verdict(record: RunRecord) -> tuple[bool | None, str | None]:
+    """(`mlops eval`'s gate passed?, `mlops promote`'s verdict) as recorded on the run."""
+    passed = record.tags.get(tags.GATE_PASSED)
+    return (None if passed is None else passed == "true"), record.tags.get(tags.PROMOTION_VERDICT)
+
+
+#: `mlops promote`'s verdicts, short (a table column).
+_VERDICTS = {"promoted": "prom", "rejected": "rej"}
+
+
+def gate_text(record: RunRecord) -> str:
+    """`pass`/`FAIL` (eval's gate), then `,prom`/`,rej` when `mlops promote` decided on it."""
+    passed, verdict = gate_verdict(record)
+    text = NONE if passed is None else "pass" if passed else "FAIL"
+    return f"{text},{_VERDICTS.get(verdict, verdict)}" if verdict else text
+
+
+def git_text(record: RunRecord) -> str:
+    commit = record.tags.get(tags.GIT_COMMIT)
+    if not commit or commit == "unknown":
+        return NONE
+    return commit[:7] + ("+" if record.tags.get(tags.GIT_DIRTY) == "true" else "")
+
+
+def iso(ms: int | None) -> str | None:
+    if not ms:
+        return None
+    return datetime.fromtimestamp(ms / 1000).astimezone().isoformat(timespec="seconds")
+
+
+def started(ms: int | None) -> str:
+    if not ms:
+        return NONE
+    return datetime.fromtimestamp(ms / 1000).strftime("%m-%d %H:%M")
+
+
+def duration(record: RunRecord) -> float | None:
+    if not record.start_ms or not record.end_ms:
+        return None
+    return max(0.0, (record.end_ms - record.start_ms) / 1000)
+
+
+def took(seconds: float | None) -> str:
+    if seconds is None:
+        return NONE
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def number(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return NONE
+    if value != value:  # NaN
+        return "nan"
+    if value != 0 and (abs(value) >= 1e6 or abs(value) < 10 ** (-digits)):
+        return f"{value:.{digits}g}"
+    return f"{value:.{digits}f}"
+
+
+def signed(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return NONE
+    text = number(value, digits)
+    return text if text.startswith("-") or text == "nan" else f"+{text}"
+
+
+def versions_text(versions: Sequence[Any]) -> str:
+    """`v3 champion` (`v3 champion, v1`): registered versions and their aliases."""
+    parts = []
+    for info in versions:
+        aliases = ",".join(info.aliases)
+        parts.append(f"v{info.version} {aliases}" if aliases else f"v{info.version}")
+    return "; ".join(parts) if parts else NONE
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, gap: int = 2) -> str:
+    """An aligned plain-text table (left-aligned; numbers are pre-formatted text)."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    space = " " * gap
+    lines = [space.join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in rows:
+        lines.append(space.join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
