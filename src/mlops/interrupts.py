@@ -21,6 +21,9 @@ from collections.abc import Callable
 
 #: Seconds the main thread has to unwind after the first SIGINT/SIGTERM before a hard exit.
 GRACE_SECONDS = 5.0
+#: Overrides GRACE_SECONDS for a process (`mlops pipeline run` shortens it for the stages dvc
+#: runs, so that they finish their own cleanup before it kills what is left).
+GRACE_ENV = "MLOPS_INTERRUPT_GRACE"
 #: Seconds the last-resort cleanups may take together before the hard exit goes ahead anyway.
 CLEANUP_SECONDS = 3.0
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -33,11 +36,16 @@ _installed: list[bool] = []
 _disarmed = threading.Event()
 
 
-def install(grace: float = GRACE_SECONDS) -> None:
+def install(grace: float | None = None) -> None:
     """Turn SIGINT/SIGTERM into `KeyboardInterrupt` and start the watchdog (main thread only;
-    once per process)."""
+    once per process). `grace` defaults to $MLOPS_INTERRUPT_GRACE, else GRACE_SECONDS."""
     import socket
 
+    if grace is None:
+        try:
+            grace = float(os.environ.get(GRACE_ENV) or GRACE_SECONDS)
+        except ValueError:
+            grace = GRACE_SECONDS
     if _installed or threading.current_thread() is not threading.main_thread():
         return
     reader, writer = socket.socketpair()

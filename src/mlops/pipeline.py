@@ -320,18 +320,26 @@ class RunResult:
     drift_rerun: bool
 
 
+#: Seconds a stage run by dvc has to unwind after an interrupt before it exits hard (its
+#: cleanup then fits in the few seconds `mlops pipeline run` waits before killing the rest).
+STAGE_GRACE_SECONDS = 1.0
+
+
 def _dvc(project: Project, *args: str) -> None:
+    import os
     import shutil
     import subprocess
     import sys
 
+    from mlops import interrupts
     from mlops.errors import MlopsError
 
     dvc = shutil.which("dvc") or str(Path(sys.executable).with_name("dvc"))
     try:
         # Its own process group: an interrupt reaches dvc and the stage it runs, and nothing of
         # them outlives this process (killing dvc alone left its stage running for minutes).
-        process = subprocess.Popen([dvc, *args], cwd=project.root, process_group=0)
+        env = {**os.environ, interrupts.GRACE_ENV: str(STAGE_GRACE_SECONDS)}
+        process = subprocess.Popen([dvc, *args], cwd=project.root, env=env, process_group=0)
     except OSError as exc:
         raise MlopsError(f"cannot run dvc ({exc}); is it installed in this environment?") from exc
     returncode = _wait_group(process)
