@@ -168,3 +168,52 @@ def test_sigterm_to_pipeline_run_stops_dvc_and_its_stage(project: Path) -> None:
         time.sleep(0.1)
     assert stage_processes(project) == [], "dvc or its stage outlived the command"
     assert "RUNNING" not in statuses(project)
+
+
+SLOW_UNWIND = """
+import sys, time
+from pathlib import Path
+from mlops import interrupts
+
+interrupts.install(grace=float(sys.argv[2]))
+marker = Path(sys.argv[1])
+token = interrupts.on_hard_exit(lambda: marker.write_text("cleaned"))
+print("ready", flush=True)
+try:
+    time.sleep(120)
+finally:
+    time.sleep(120)  # a cleanup that hangs (a store that stopped answering, a stuck join)
+"""
+
+
+def slow_unwind(tmp_path: Path, grace: float) -> tuple[subprocess.Popen[str], Path]:
+    marker = tmp_path / "marker"
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_UNWIND, str(marker), str(grace)],
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    return process, marker
+
+
+def test_an_unwind_that_hangs_ends_hard_after_the_grace_period(tmp_path: Path) -> None:
+    process, marker = slow_unwind(tmp_path, grace=1.0)
+    seconds, stderr = stopped_within(process, signal.SIGTERM)
+    assert process.returncode == 143, stderr
+    assert seconds < HONOURED_SECONDS
+    assert marker.read_text() == "cleaned", "the last-resort cleanups ran"
+    assert "interrupted by SIGTERM; stopped without waiting" in stderr
+
+
+def test_a_second_ctrl_c_ends_it_at_once(tmp_path: Path) -> None:
+    process, marker = slow_unwind(tmp_path, grace=600.0)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    assert process.poll() is None, "the first Ctrl-C unwinds (here: into a hanging cleanup)"
+    seconds, stderr = stopped_within(process, signal.SIGINT)
+    assert process.returncode == 130, stderr
+    assert seconds < HONOURED_SECONDS
+    assert marker.read_text() == "cleaned"
