@@ -53,11 +53,33 @@ def install(grace: float | None = None) -> None:
     signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
     for signum in SIGNALS:
         signal.signal(signum, _interrupt)
+    if os.environ.get("DVC_STAGE") and _follow_parent():
+        signal.signal(signal.SIGHUP, _interrupt)
     watcher = threading.Thread(
         target=_watch, args=(reader, writer, grace), name="mlops-interrupts", daemon=True
     )
     watcher.start()
     _installed.append(True)
+
+
+def _follow_parent() -> bool:
+    """A stage `dvc repro` runs gets SIGHUP when dvc dies (Linux): dvc does not pass SIGTERM
+    on, and its stage went on for minutes (a fit, its run RUNNING) after dvc had exited.
+
+    SIGHUP, not SIGTERM: the kernel may deliver it more than once (per thread), and a repeat
+    must not count as the second signal that ends the process at once."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(pr_set_pdeathsig, int(signal.SIGHUP), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def disarm() -> None:
@@ -116,14 +138,14 @@ def _watch(reader: object, writer: object, grace: float) -> None:
             if first is not None:
                 _hard_exit(first)
             continue
-        signums = [b for b in reader.recv(64) if b in SIGNALS]
+        signums = [b for b in reader.recv(64) if b in (*SIGNALS, signal.SIGHUP)]
         if _disarmed.is_set():
             continue
         for signum in signums:
             if first is None:
                 first = signum
                 deadline = time.monotonic() + grace
-            else:
+            elif signum != signal.SIGHUP:  # the parent's death, told again: not a 2nd signal
                 _hard_exit(first)
 
 
