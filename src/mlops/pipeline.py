@@ -7,6 +7,7 @@ drifted from it. No path is written twice by hand.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -319,22 +320,70 @@ class RunResult:
     drift_rerun: bool
 
 
+#: Seconds a stage run by dvc has to unwind after an interrupt before it exits hard (its
+#: cleanup then fits in the few seconds `mlops pipeline run` waits before killing the rest).
+STAGE_GRACE_SECONDS = 1.0
+
+
 def _dvc(project: Project, *args: str) -> None:
+    import os
     import shutil
     import subprocess
     import sys
 
+    from mlops import interrupts
     from mlops.errors import MlopsError
 
     dvc = shutil.which("dvc") or str(Path(sys.executable).with_name("dvc"))
     try:
-        done = subprocess.run([dvc, *args], cwd=project.root, check=False)
+        # Its own process group: an interrupt reaches dvc and the stage it runs, and nothing of
+        # them outlives this process (killing dvc alone left its stage running for minutes).
+        env = {**os.environ, interrupts.GRACE_ENV: str(STAGE_GRACE_SECONDS)}
+        process = subprocess.Popen([dvc, *args], cwd=project.root, env=env, process_group=0)
     except OSError as exc:
         raise MlopsError(f"cannot run dvc ({exc}); is it installed in this environment?") from exc
-    if done.returncode != 0:
-        raise MlopsError(
-            f"`dvc {' '.join(args)}` failed (exit {done.returncode}); see its output above"
-        )
+    returncode = _wait_group(process)
+    if returncode != 0:
+        raise MlopsError(f"`dvc {' '.join(args)}` failed (exit {returncode}); see its output above")
+
+
+def _wait_group(process: Any) -> int:
+    """Wait for a child leading its own process group; on Ctrl-C/SIGTERM pass the signal on to
+    the group and give it a few seconds to stop (its stages end their runs KILLED), then kill
+    it; the interrupt then goes on."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from mlops import interrupts
+
+    def kill(signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signum)
+
+    def alive() -> bool:
+        try:
+            os.killpg(process.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    token = interrupts.on_hard_exit(lambda: kill(signal.SIGKILL))
+    try:
+        return int(process.wait())
+    except KeyboardInterrupt:
+        kill(interrupts.received() or signal.SIGINT)
+        deadline = time.monotonic() + interrupts.GRACE_SECONDS - 1
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=interrupts.GRACE_SECONDS - 1)
+        while time.monotonic() < deadline and alive():  # the stage dvc ran outlives it
+            time.sleep(0.05)
+        kill(signal.SIGKILL)
+        process.wait()
+        raise
+    finally:
+        interrupts.discard(token)
 
 
 def _check_model_once(project: Project) -> None:

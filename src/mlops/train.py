@@ -317,6 +317,7 @@ def run_training(project: Project, store: tracking.Store) -> TrainingResult:
 
     with threads.limited(params.train.n_jobs):
         start = time.perf_counter()
+        faults.checkpoint("train.before_fit")
         pipeline = fit_pipeline(schema, params.model, train, params.split.seed)
         features, target = split_xy(train, schema)
         pipeline, threshold = apply_threshold(

@@ -84,6 +84,21 @@ INGEST_CASES = [
         r"line 2 has 9 fields, the header has 8",
     ),
     Case(
+        "a row shorter than the header",
+        ".csv",
+        lambda _: _csv(
+            GOOD_COLUMNS, *GOOD_ROWS * 10, "Adelie,Dream,37.2,18.1,178,3900", *GOOD_ROWS
+        ),
+        r"line 42 has 6 fields, the header has 8 .*refusing to fill the rest with missing values",
+    ),
+    Case(
+        "a short row after a quoted newline",
+        ".csv",
+        lambda _: _csv("species,note,mass", *[f'a,"two\nlines",{i}' for i in range(30)], "b,short"),
+        r"line 62 has 2 fields, the header has 3",
+        sets=("data.csv.sep=','",),
+    ),
+    Case(
         "an integer beyond 64 bits",
         ".csv",
         lambda _: _csv("species,n", *[f"{'ab'[i % 2]},{10**25 + i}" for i in range(60)]),
@@ -279,6 +294,20 @@ def test_trailing_separator_on_every_data_row_keeps_columns_in_place(
     assert list(raw.columns) == GOOD_COLUMNS.split(",")
     assert set(raw["species"]) == {"Adelie", "Gentoo", "Chinstrap"}
     assert raw["year"].notna().all()
+
+
+def test_empty_trailing_fields_are_not_short_rows(project: Path, runner: CliRunner) -> None:
+    """`a,b,` under a 3-field header has 3 fields, the last one empty (a missing value); only a
+    row with fewer separators than the header is short. Blank lines are skipped."""
+    rows = [
+        row.rsplit(",", 1)[0] + "," if i % 7 == 0 else row for i, row in enumerate(GOOD_ROWS * 20)
+    ]
+    (project / "empty_last.csv").write_text("\n".join([GOOD_COLUMNS, *rows, "", *GOOD_ROWS]) + "\n")
+    result = _run(runner, "--set", "data.source=empty_last.csv", "data", "ingest")
+    assert result.exit_code == 0, result.stderr
+    raw = pd.read_parquet(project / "data" / "raw" / "dataset.parquet")
+    assert len(raw) == 84 and raw["year"].isna().sum() == 12
+    assert raw["sex"].notna().all()
 
 
 def test_a_column_stored_as_the_pandas_index_is_read_back(

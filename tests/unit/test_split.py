@@ -142,3 +142,44 @@ def test_split_stage_drops_unlabelled_rows_and_writes_parquet(
     before = (result.train_path.read_bytes(), result.test_path.read_bytes())
     split(opened)
     assert (result.train_path.read_bytes(), result.test_path.read_bytes()) == before
+
+
+def test_unlabelled_rows_are_recorded_in_the_contract_and_shown(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rows with a missing target were dropped at split with only a log line: the contract
+    records how many, and validate, split and the card say so."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from mlops.cli.main import app
+
+    data = _labelled()
+    data.loc[[0, 5, 9, 11], "label"] = None
+    data.to_csv(project / "input.csv", index=False)
+    sets = ["--set", "data.source=input.csv", "--set", "data.target=label"]
+    runner = CliRunner()
+    ingested = runner.invoke(app, [*sets, "data", "ingest"])
+    assert ingested.exit_code == 0, ingested.output
+    assert "4 of 200 row(s) have no value in target 'label'" in caplog.text
+    contract = json.loads((project / "data" / "schema.json").read_text())
+    assert contract["unlabelled_rows"] == 4
+    validated = runner.invoke(app, [*sets, "data", "validate"])
+    assert validated.exit_code == 0, validated.output
+    assert "(200 rows; 4 without a target, " in validated.output
+    report = json.loads((project / "reports" / "validation.json").read_text())
+    assert report["unlabelled_rows"] == 4 and report["passed"]
+    done = runner.invoke(app, [*sets, "data", "split"])
+    assert done.exit_code == 0, done.output
+    assert done.output.rstrip().endswith("; 4 rows without a target dropped")
+    assert (
+        len(load_split(open_project(None, *sets[1::2]), "train"))
+        + len(load_split(open_project(None, *sets[1::2]), "test"))
+        == 196
+    )
+
+
+def test_a_fully_labelled_contract_records_no_unlabelled_rows(project: Path) -> None:
+    opened = open_project()
+    assert ingest(opened).schema.unlabelled_rows == 0

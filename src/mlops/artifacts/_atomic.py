@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from mlops import interrupts
 
 
 @contextlib.contextmanager
@@ -20,6 +23,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     )
     os.close(fd)
     tmp = Path(tmp_name)
+    token = interrupts.on_hard_exit(functools.partial(tmp.unlink, missing_ok=True))
     try:
         yield tmp
         with tmp.open("rb+") as handle:
@@ -28,6 +32,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
+        interrupts.discard(token)
 
 
 def _default_mode() -> int:

@@ -1,5 +1,5 @@
 """What a table reader checks once a file is read: nested Parquet columns, integers beyond 64
-bits, decimals, a stored pandas index, CSV rows longer than their header."""
+bits, decimals, a stored pandas index, CSV rows longer or shorter than their header."""
 
 from __future__ import annotations
 
@@ -108,3 +108,37 @@ def longer_rows(path: Path, dialect: CsvDialect) -> str:
     return (
         f"{path}: some rows have more fields than the header ({len(header)}); refusing to drop data"
     )
+
+
+def check_short_rows(path: Path, frame: pd.DataFrame, dialect: CsvDialect) -> None:
+    """Refuse data rows with fewer fields than the header (pandas fills them with missing values
+    without a word), naming the first. `a,b,` under a 3-field header has 3 fields (the last one
+    empty) and is kept; `a,b` has 2. The file is scanned only when its last column has missing
+    values: a short row always leaves that one empty."""
+    if frame.empty or not frame.iloc[:, -1].isna().any():
+        return
+    import csv
+    import sys
+
+    limit = csv.field_size_limit()  # pandas read fields of any length: so must this
+    csv.field_size_limit(min(sys.maxsize, max(limit, path.stat().st_size + 1)))
+    try:
+        with path.open(encoding=dialect.encoding, newline="") as handle:
+            reader = csv.reader(handle, delimiter=dialect.sep)
+            header = next(reader, [])
+            while header and not header[-1].strip():  # `a,b,c,`: pandas' Unnamed column
+                header = header[:-1]
+            start = reader.line_num + 1
+            for row in reader:
+                if row and len(row) < len(header):
+                    fields = f"{len(row)} field{'s' if len(row) != 1 else ''}"
+                    raise DataError(
+                        f"{path}: line {start} has {fields}, the header has {len(header)} (a "
+                        "missing separator or a cut-off row?); refusing to fill the rest with "
+                        "missing values"
+                    )
+                start = reader.line_num + 1
+    except csv.Error as exc:
+        raise DataError(f"{path}: cannot parse CSV ({exc})") from exc
+    finally:
+        csv.field_size_limit(limit)

@@ -11,6 +11,7 @@ from mlops.artifacts._atomic import atomic_path
 from mlops.artifacts._table_checks import (
     check_flat,
     check_huge_integers,
+    check_short_rows,
     decimals_as_floats,
     index_as_columns,
     longer_rows,
@@ -222,6 +223,7 @@ def read_table(
     except Exception as exc:
         raise DataError(f"{path}: cannot read csv file ({first_line(exc)})") from exc
     check_single_column(path, [str(c) for c in frame.columns], dialect, setting)
+    check_short_rows(path, frame, dialect)
     check_huge_integers(path, frame)
     return _checked(path, frame)
 

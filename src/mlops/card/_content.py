@@ -76,7 +76,9 @@ def data_table(
         if trained and trained != md5:
             md5 = f"{trained} (lineage; the file is now {md5})"
         table["split"].append(name)
-        table["file"].append(f"{project.relative(path)} (source {schema.source})")
+        unlabelled = schema.unlabelled_rows
+        dropped = f"; {unlabelled} rows without a target dropped" if unlabelled else ""
+        table["file"].append(f"{project.relative(path)} (source {schema.source}{dropped})")
         table["rows"].append(str(len(frame)))
         table["md5 (DVC hash)"].append(md5)
         table["target"].append(target_summary(frame[schema.target], schema.task, personal))

@@ -110,8 +110,9 @@ def validate(
         stdout().print(table)
     verdict = "passed" if report.passed else f"FAILED: {len(report.violations)} violation(s)"
     # With --json, stdout is only the JSON document; the verdict line goes to stderr.
+    unlabelled = f"; {report.unlabelled_rows} without a target" if report.unlabelled_rows else ""
     typer.echo(
-        f"validation {verdict} ({report.rows} rows, {report.checked_columns} columns)",
+        f"validation {verdict} ({report.rows} rows{unlabelled}, {report.checked_columns} columns)",
         err=json_out,
     )
     if not report.passed:
@@ -127,6 +128,7 @@ def split(ctx: typer.Context) -> None:
     typer.echo(
         f"split: {result.train_rows} train rows -> {result.train_path}, "
         f"{result.test_rows} test rows -> {result.test_path}"
+        + (f"; {result.dropped_rows} rows without a target dropped" if result.dropped_rows else "")
     )
 
 

@@ -82,6 +82,10 @@ class MlopsGroup(TyperGroup):
             if leaf in known:
                 full = f"{name} {leaf}"
         ctx.meta["mlops.command"] = full
+        if name == "serve":  # the server drains in-flight requests for longer than the grace
+            from mlops import interrupts
+
+            interrupts.disarm()
         return name, command, rest
 
     def invoke(self, ctx: Any) -> Any:
@@ -261,14 +265,25 @@ doctor_cli.register(app)
 app.add_typer(pipeline_cli.app, name="pipeline", rich_help_panel=pipeline_cli.PANEL)
 
 
-def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM unwinds like Ctrl-C: tracked runs end KILLED, temp files are removed."""
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    SIGTERM unwinds like Ctrl-C (tracked runs end KILLED, temp files are removed, child
+    processes are stopped) and the exit code says which: 130 for SIGINT, 143 for SIGTERM. A
+    second signal, or an unwind still going 5 s after the first, ends the process at once.
+    """
+    from mlops import interrupts
+
     # Models are loaded through our skops allowlist; MLflow's own unpickling stays off.
     os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
-    signal.signal(signal.SIGTERM, _terminate)
-    sys.exit(app(prog_name="mlops"))
+    interrupts.install()
+    try:
+        code = app(prog_name="mlops")
+    except SystemExit as exc:
+        code = exc.code
+    if isinstance(code, int) or code is None:
+        code = interrupts.exit_code(code or 0)
+        signum = interrupts.received()
+        if signum is not None and code == 128 + signum:
+            typer.echo(f"error: interrupted by {signal.Signals(signum).name}", err=True)
+    sys.exit(code)

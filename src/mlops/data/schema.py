@@ -65,6 +65,8 @@ class Schema(BaseModel):
     pii: list[PiiColumn] = Field(default_factory=list)
     #: k-anonymity of `data.quasi_identifiers` (None: none declared).
     k_anonymity: KAnonymity | None = None
+    #: Rows without a target value: never trained or tested on; `mlops data split` drops them.
+    unlabelled_rows: int = 0
 
     def personal(self) -> dict[str, str]:
         """Personal columns still in the data (hashed or kept), with their decision: what
@@ -260,6 +262,16 @@ def infer_schema(
                 name,
                 reason,
             )
+    unlabelled = int(frame[params.target].isna().sum())
+    if unlabelled:
+        log.warning(
+            "%s: %d of %d row(s) have no value in target %r: `mlops data split` drops them "
+            "(recorded in the contract as unlabelled_rows)",
+            source,
+            unlabelled,
+            len(frame),
+            params.target,
+        )
     return Schema(
         source=source,
         target=params.target,
@@ -267,6 +279,7 @@ def infer_schema(
         rows=len(frame),
         columns=columns,
         features=features,
+        unlabelled_rows=unlabelled,
     )
 
 

@@ -35,6 +35,8 @@ class ValidationReport(BaseModel):
     rows: int
     checked_columns: int
     violations: list[Violation]
+    #: Rows without a target value (not a violation: `mlops data split` drops them).
+    unlabelled_rows: int = 0
 
     @property
     def passed(self) -> bool:
@@ -93,6 +95,7 @@ def validate_frame(
         rows=len(frame),
         checked_columns=len(schema.columns),
         violations=violations,
+        unlabelled_rows=int(frame[schema.target].isna().sum()) if schema.target in present else 0,
     )
 
 

@@ -9,6 +9,7 @@ scoring processes that read the registry through `registry.lookup` never import 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -16,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import logs
+from mlops import interrupts, logs
 from mlops.config import RegistrySettings, TrackingSettings
 from mlops.errors import ConfigError, TrackingError, first_line
 from mlops.tracking import tags
@@ -279,6 +280,10 @@ class Store:
             raise TrackingError(f"tracking store {self.shown}: {first_line(exc)}") from exc
         status = "FINISHED"
         token = logs.bind(run_id=active.info.run_id)  # on every line logged inside the run
+        # A hard exit (the unwind did not finish in time) still ends the run KILLED.
+        last_resort = interrupts.on_hard_exit(
+            functools.partial(self.client.set_terminated, active.info.run_id, status="KILLED")
+        )
         log.debug("run %s started in experiment %s", active.info.run_id, experiment_id)
         try:
             yield active.info.run_id
@@ -297,6 +302,7 @@ class Store:
             try:
                 self._end_run(active.info.run_id, status)
             finally:
+                interrupts.discard(last_resort)
                 logs.unbind(token)
 
     def _end_run(self, run_id: str, status: str) -> None:

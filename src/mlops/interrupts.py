@@ -1,0 +1,169 @@
+"""Ctrl-C and SIGTERM honoured within seconds, whatever the process is doing.
+
+SIGINT and SIGTERM unwind the main thread as `KeyboardInterrupt` (tracked runs end KILLED, temp
+files are removed, child processes are stopped). Python runs that handler only between
+bytecodes of the main thread, so a long native call (a tree fit, a Parquet read) or a slow
+cleanup would delay the exit for as long as it lasts. The C-level handler still writes the
+signal's number to a wakeup socket at once: a watcher thread reads it and, on a second signal
+or when the unwind has not finished `GRACE_SECONDS` after the first, runs the registered
+last-resort cleanups (bounded) and ends the process with `os._exit(128 + signum)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+#: Seconds the main thread has to unwind after the first SIGINT/SIGTERM before a hard exit.
+GRACE_SECONDS = 5.0
+#: Overrides GRACE_SECONDS for a process (`mlops pipeline run` shortens it for the stages dvc
+#: runs, so that they finish their own cleanup before it kills what is left).
+GRACE_ENV = "MLOPS_INTERRUPT_GRACE"
+#: Seconds the last-resort cleanups may take together before the hard exit goes ahead anyway.
+CLEANUP_SECONDS = 3.0
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+_cleanups: dict[int, Callable[[], None]] = {}
+_counter = itertools.count()
+_lock = threading.Lock()
+_received: list[int] = []  # the first SIGINT/SIGTERM, once one arrived
+_installed: list[bool] = []
+_disarmed = threading.Event()
+
+
+def install(grace: float | None = None) -> None:
+    """Turn SIGINT/SIGTERM into `KeyboardInterrupt` and start the watchdog (main thread only;
+    once per process). `grace` defaults to $MLOPS_INTERRUPT_GRACE, else GRACE_SECONDS."""
+    import socket
+
+    if grace is None:
+        try:
+            grace = float(os.environ.get(GRACE_ENV) or GRACE_SECONDS)
+        except ValueError:
+            grace = GRACE_SECONDS
+    if _installed or threading.current_thread() is not threading.main_thread():
+        return
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    for signum in SIGNALS:
+        signal.signal(signum, _interrupt)
+    if os.environ.get("DVC_STAGE") and _follow_parent():
+        signal.signal(signal.SIGHUP, _interrupt)
+    watcher = threading.Thread(
+        target=_watch, args=(reader, writer, grace), name="mlops-interrupts", daemon=True
+    )
+    watcher.start()
+    _installed.append(True)
+
+
+def _follow_parent() -> bool:
+    """A stage `dvc repro` runs gets SIGHUP when dvc dies (Linux): dvc does not pass SIGTERM
+    on, and its stage went on for minutes (a fit, its run RUNNING) after dvc had exited.
+
+    SIGHUP, not SIGTERM: the kernel may deliver it more than once (per thread), and a repeat
+    must not count as the second signal that ends the process at once."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(pr_set_pdeathsig, int(signal.SIGHUP), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def disarm() -> None:
+    """No hard exit for this process: a command with its own graceful shutdown (the server
+    drains in-flight requests for longer than the grace period) handles signals itself."""
+    _disarmed.set()
+
+
+def received() -> int | None:
+    """The first SIGINT/SIGTERM this process received, if any."""
+    return _received[0] if _received else None
+
+
+def exit_code(code: int) -> int:
+    """The process's exit code: 128 + the signal's number (130 SIGINT, 143 SIGTERM) when an
+    interrupt ended the command, else `code`."""
+    signum = received()
+    return 128 + signum if signum is not None and code != 0 else code
+
+
+def on_hard_exit(cleanup: Callable[[], None]) -> int:
+    """Register a last-resort cleanup for a hard exit (end a run KILLED, remove a temp file,
+    kill a child process group); returns a token for `discard`."""
+    token = next(_counter)
+    with _lock:
+        _cleanups[token] = cleanup
+    return token
+
+
+def discard(token: int) -> None:
+    with _lock:
+        _cleanups.pop(token, None)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """The first signal unwinds the main thread; later ones are the watcher's (a hard exit),
+    and must not break the cleanup the first one started."""
+    if _received and not _disarmed.is_set():
+        return
+    if not _received:
+        _received.append(signum)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _watch(reader: object, writer: object, grace: float) -> None:
+    import select
+    import socket
+
+    assert isinstance(reader, socket.socket)
+    first: int | None = None
+    deadline: float | None = None
+    while True:
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select([reader], [], [], timeout)
+        if not ready:
+            if first is not None:
+                _hard_exit(first)
+            continue
+        signums = [b for b in reader.recv(64) if b in (*SIGNALS, signal.SIGHUP)]
+        if _disarmed.is_set():
+            continue
+        for signum in signums:
+            if first is None:
+                first = signum
+                deadline = time.monotonic() + grace
+            elif signum != signal.SIGHUP:  # the parent's death, told again: not a 2nd signal
+                _hard_exit(first)
+
+
+def _hard_exit(signum: int) -> None:
+    """Run the cleanups (at most CLEANUP_SECONDS in all), say so on stderr, and exit now."""
+    with _lock:
+        cleanups = list(_cleanups.values())
+
+    def run_all() -> None:
+        for cleanup in cleanups:
+            with contextlib.suppress(BaseException):
+                cleanup()
+
+    worker = threading.Thread(target=run_all, name="mlops-last-cleanup", daemon=True)
+    worker.start()
+    worker.join(CLEANUP_SECONDS)
+    name = signal.Signals(signum).name
+    message = f"error: interrupted by {name}; stopped without waiting for the current step\n"
+    with contextlib.suppress(OSError):
+        os.write(2, message.encode())
+    os._exit(128 + signum)
