@@ -53,33 +53,76 @@ def install(grace: float | None = None) -> None:
     signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
     for signum in SIGNALS:
         signal.signal(signum, _interrupt)
-    if os.environ.get("DVC_STAGE") and _follow_parent():
+    parent = _follow_parent() if os.environ.get("DVC_STAGE") else None
+    if parent is not None:
         signal.signal(signal.SIGHUP, _interrupt)
     watcher = threading.Thread(
-        target=_watch, args=(reader, writer, grace), name="mlops-interrupts", daemon=True
+        target=_watch, args=(reader, writer, grace, parent), name="mlops-interrupts", daemon=True
     )
     watcher.start()
     _installed.append(True)
 
 
-def _follow_parent() -> bool:
+#: Shells dvc runs a stage's command with (`$SHELL -c CMD`); dash does not exec the command.
+_SHELLS = frozenset({"sh", "dash", "bash", "zsh", "fish", "ksh", "mksh"})
+_NO_PIDFD = -1
+
+
+def _follow_parent() -> int | None:
     """A stage `dvc repro` runs gets SIGHUP when dvc dies (Linux): dvc does not pass SIGTERM
     on, and its stage went on for minutes (a fit, its run RUNNING) after dvc had exited.
 
-    SIGHUP, not SIGTERM: the kernel may deliver it more than once (per thread), and a repeat
-    must not count as the second signal that ends the process at once."""
+    dvc runs the stage as `$SHELL -c CMD`; bash execs CMD, dash (`/bin/sh` on Debian, and what
+    dvc uses when $SHELL is unset, as on CI runners) waits for it, so dvc is the parent or the
+    grandparent. The watcher waits on a pidfd of that process (its own thread, any ancestor);
+    where there is none (kernel < 5.3), the kernel's parent-death signal covers the case of a
+    direct parent. Returns the pidfd (or `_NO_PIDFD`), None when nothing follows dvc.
+
+    SIGHUP, not SIGTERM: a repeat must not count as the second signal that ends the process at
+    once."""
     import sys
 
     if not sys.platform.startswith("linux"):
-        return False
+        return None
+    parent = os.getppid()
+    target = _launcher(parent)
+    try:
+        pidfd = os.pidfd_open(target)
+    except (OSError, AttributeError):
+        pidfd = None
+    if pidfd is not None:
+        if os.getppid() != parent:  # dvc died before the pidfd was open
+            os.close(pidfd)
+            os.kill(os.getpid(), signal.SIGHUP)
+            return _NO_PIDFD
+        return pidfd
+    if target != parent:
+        return None
     import ctypes
 
     pr_set_pdeathsig = 1
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(pr_set_pdeathsig, int(signal.SIGHUP), 0, 0, 0)) == 0
+        done = int(libc.prctl(pr_set_pdeathsig, int(signal.SIGHUP), 0, 0, 0)) == 0
     except (OSError, AttributeError):
-        return False
+        return None
+    return _NO_PIDFD if done else None
+
+
+def _launcher(parent: int) -> int:
+    """`parent`, or its parent when `parent` is a shell running `-c CMD` (what dvc started)."""
+    from pathlib import Path
+
+    proc = Path("/proc", str(parent))
+    try:
+        argv = (proc / "cmdline").read_bytes().split(b"\0")
+        stat = (proc / "stat").read_bytes()
+    except OSError:
+        return parent
+    shell = Path(argv[0].decode(errors="replace")).name.lstrip("-")
+    if shell in _SHELLS and b"-c" in argv[1:]:
+        return int(stat.rsplit(b")", 1)[1].split()[1])
+    return parent
 
 
 def disarm() -> None:
@@ -124,20 +167,28 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _watch(reader: object, writer: object, grace: float) -> None:
+def _watch(reader: object, writer: object, grace: float, parent: int | None) -> None:
     import select
     import socket
 
     assert isinstance(reader, socket.socket)
     first: int | None = None
     deadline: float | None = None
+    waited: list[socket.socket | int] = [reader]
+    if parent is not None and parent != _NO_PIDFD:
+        waited.append(parent)
     while True:
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        ready, _, _ = select.select([reader], [], [], timeout)
+        ready, _, _ = select.select(waited, [], [], timeout)
         if not ready:
             if first is not None:
                 _hard_exit(first)
             continue
+        if parent in ready:  # dvc is gone: unwind as on its SIGHUP
+            waited.remove(parent)
+            os.kill(os.getpid(), signal.SIGHUP)
+            if reader not in ready:
+                continue
         signums = [b for b in reader.recv(64) if b in (*SIGNALS, signal.SIGHUP)]
         if _disarmed.is_set():
             continue
