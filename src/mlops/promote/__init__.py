@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from mlops.promote._rollback import run_rollback
-from mlops.promote._run import (
+from mlops.promote._common import (
     CHAMPION_FILE,
     PromotionResult,
     candidate_run_id,
-    run_promotion,
     write_champion,
 )
+from mlops.promote._rollback import run_rollback
+from mlops.promote._run import run_promotion
 from mlops.promote.record import DecisionRecord
 
 __all__ = [

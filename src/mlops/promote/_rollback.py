@@ -10,13 +10,13 @@ from mlops.errors import (
     RegistryError,
 )
 from mlops.project import Project
-from mlops.promote._run import (
+from mlops.promote._common import (
     PromotionResult,
-    _record_paths,
-    _write_record,
     decided_by,
     now,
+    record_paths,
     write_champion,
+    write_record,
 )
 from mlops.promote.lock import promotion_lock
 from mlops.promote.record import DecisionRecord, ModelSide
@@ -59,7 +59,7 @@ def run_rollback(
         registry.set_alias(store, names.champion_alias, target.version)
         decided_at = now()
         if current is not None:
-            json_path, _ = _record_paths(project, "rollback")
+            json_path, _ = record_paths(project, "rollback")
             registry.set_version_tags(
                 store,
                 current.version,
@@ -96,6 +96,6 @@ def run_rollback(
             message=f"champion v{current.version if current else '-'} -> v{target.version}",
             timings={"registry_s": round(time.perf_counter() - started, 4)},
         )
-        result = _write_record(project, record, "rollback")
+        result = write_record(project, record, "rollback")
         write_champion(project, store)
     return result

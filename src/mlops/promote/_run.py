@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
-import socket
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from mlops import artifacts, card, faults, progress, registry, threads
+from mlops import card, faults, progress, registry, threads
 from mlops.config import Task
 from mlops.data import load_schema, load_split
 from mlops.errors import (
     ConfigError,
-    MlopsError,
     ModelLoadError,
     PromotionConflictError,
     StageOrderError,
@@ -24,6 +18,15 @@ from mlops.errors import (
 from mlops.evaluate import LOWER_IS_BETTER, Scores, assess_model, default_primary, metric_names
 from mlops.gates import GateResult, evaluate_gates, model_checks
 from mlops.project import Project
+from mlops.promote._common import (
+    PromotionResult,
+    candidate_run_id,
+    decided_by,
+    now,
+    record_paths,
+    write_champion,
+    write_record,
+)
 from mlops.promote.lock import promotion_lock
 from mlops.promote.policy import (
     compare_metrics,
@@ -34,80 +37,6 @@ from mlops.promote.policy import (
 )
 from mlops.promote.record import DecisionRecord, ModelSide, to_markdown
 from mlops.tracking import Store, first_line, tags
-
-#: Which version is champion, rewritten only when that changes: the drift stage depends on it.
-CHAMPION_FILE = "champion.json"
-
-
-@dataclass(frozen=True)
-class PromotionResult:
-    record: DecisionRecord
-    json_path: Path
-    markdown_path: Path
-    #: False when nothing was decided (the candidate already is the champion): no file written.
-    written: bool = True
-
-
-def decided_by() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def candidate_run_id(project: Project, run_id: str | None) -> str:
-    """The given run, or the one recorded by the last `mlops train`."""
-    if run_id:
-        return run_id
-    path = project.settings.paths.run_file
-    if not path.exists():
-        raise StageOrderError(f"{path}: no trained candidate found; run `mlops train` first")
-    record = artifacts.read_json(path)
-    if not isinstance(record, dict) or not record.get("run_id"):
-        raise StageOrderError(f"{path}: no run_id recorded; run `mlops train` again")
-    return str(record["run_id"])
-
-
-def write_champion(project: Project, store: Store) -> Path:
-    """`reports/champion.json`: the champion's version and run (null without one); written only
-    when it changes, so DVC reruns the drift stage exactly when the champion moves."""
-    names = store.names
-    info = (
-        registry.find_alias(store, names.model_name, names.champion_alias)
-        if store.exists()
-        else None
-    )
-    payload = {
-        "model": names.model_name,
-        "alias": names.champion_alias,
-        "version": info.version if info else None,
-        "run_id": info.run_id if info else None,
-    }
-    path = project.paths.reports / CHAMPION_FILE
-    if path.is_file():
-        try:
-            if artifacts.read_json(path) == payload:
-                return path
-        except MlopsError:  # unreadable: rewrite it
-            pass
-    return artifacts.write_json(path, payload)
-
-
-def _record_paths(project: Project, stem: str) -> tuple[Path, Path]:
-    reports = project.settings.paths.reports
-    return reports / f"{stem}.json", reports / f"{stem}.md"
-
-
-def _write_record(project: Project, record: DecisionRecord, stem: str) -> PromotionResult:
-    reports = project.settings.paths.reports
-    json_path = artifacts.write_json(reports / f"{stem}.json", record.to_json())
-    md_path = artifacts.write_report(reports / f"{stem}.md", to_markdown(record))
-    return PromotionResult(record, json_path, md_path)
 
 
 def _test_data(project: Project) -> tuple[Any, Any, Task]:
@@ -178,7 +107,7 @@ def _already_champion(project: Project, store: Store, candidate_id: str) -> Prom
         candidate=ModelSide(run_id=candidate_id, model_uri=champion.uri, version=champion.version),
         message=f"run {candidate_id} already is the champion (v{champion.version}); nothing to do",
     )
-    json_path, md_path = _record_paths(project, "promotion")
+    json_path, md_path = record_paths(project, "promotion")
     return PromotionResult(record, json_path, md_path, written=False)
 
 
@@ -328,7 +257,7 @@ def run_promotion(
             "registry_s": round(time.perf_counter() - started, 4),
         }
         # Written under the lock: the local record is always the latest decision.
-        result = _write_record(project, record, "promotion")
+        result = write_record(project, record, "promotion")
         if not dry_run and record.candidate.version:
             # The decision record, then the model card: the version's description.
             _write_card(project, store, record, candidate, analysis)
