@@ -34,6 +34,7 @@ _lock = threading.Lock()
 _received: list[int] = []  # the first SIGINT/SIGTERM, once one arrived
 _installed: list[bool] = []
 _disarmed = threading.Event()
+_grace = [GRACE_SECONDS]  # the grace period in force (set by `install`)
 
 
 def install(grace: float | None = None) -> None:
@@ -48,14 +49,19 @@ def install(grace: float | None = None) -> None:
             grace = GRACE_SECONDS
     if _installed or threading.current_thread() is not threading.main_thread():
         return
+    _grace[0] = grace
     reader, writer = socket.socketpair()
     writer.setblocking(False)
     signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
     for signum in SIGNALS:
         signal.signal(signum, _interrupt)
-    parent = _follow_parent() if os.environ.get("DVC_STAGE") else None
-    if parent is not None:
-        signal.signal(signal.SIGHUP, _interrupt)
+    parent = None
+    if os.environ.get("DVC_STAGE"):
+        # the handler first: following dvc may raise SIGHUP at once (dvc already gone)
+        previous = signal.signal(signal.SIGHUP, _interrupt)
+        parent = _follow_parent()
+        if parent is None:
+            signal.signal(signal.SIGHUP, previous)
     watcher = threading.Thread(
         target=_watch, args=(reader, writer, grace, parent), name="mlops-interrupts", daemon=True
     )
@@ -129,6 +135,11 @@ def disarm() -> None:
     """No hard exit for this process: a command with its own graceful shutdown (the server
     drains in-flight requests for longer than the grace period) handles signals itself."""
     _disarmed.set()
+
+
+def grace() -> float:
+    """Seconds between the first signal and the hard exit in this process."""
+    return _grace[0]
 
 
 def received() -> int | None:

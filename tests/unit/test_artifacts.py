@@ -84,7 +84,7 @@ def test_read_json_errors(tmp_path: Path) -> None:
 def test_file_md5_matches_hashlib(tmp_path: Path) -> None:
     data = bytes(range(256)) * 5000
     path = artifacts.write_bytes(tmp_path / "blob.bin", data)
-    assert artifacts.file_md5(path, chunk=4096) == hashlib.md5(data).hexdigest()
+    assert artifacts.file_md5(path) == hashlib.md5(data).hexdigest()
 
 
 # --------------------------------------------------------------------------- tables

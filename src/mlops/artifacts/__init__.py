@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlops.artifacts._atomic import atomic_path, pid_alive, write_bytes, write_text
-from mlops.artifacts._json import file_md5, read_json, to_json, write_json, write_report
+from mlops.artifacts._json import file_md5, hash_file, read_json, to_json, write_json, write_report
 from mlops.artifacts._models import (
     MAX_BYTES_ENV,
     MAX_MODEL_BYTES,
@@ -48,6 +48,7 @@ __all__ = [
     "check_trusted",
     "dump_model",
     "file_md5",
+    "hash_file",
     "load_model",
     "load_model_checked",
     "pid_alive",

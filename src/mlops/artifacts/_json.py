@@ -5,10 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from mlops.artifacts._atomic import write_text
 from mlops.errors import DataError, redact_secrets
+
+
+class _Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+
+Hash = TypeVar("Hash", bound=_Digest)
 
 
 def _json_default(value: Any) -> Any:
@@ -46,10 +53,14 @@ def read_json(path: Path) -> Any:
 # --------------------------------------------------------------------------- hashing
 
 
-def file_md5(path: Path, chunk: int = 1 << 20) -> str:
+def file_md5(path: Path) -> str:
     """MD5 of a file's bytes: the same hash DVC records in `dvc.lock`."""
-    digest = hashlib.md5(usedforsecurity=False)
+    return hash_file(path, hashlib.md5(usedforsecurity=False)).hexdigest()
+
+
+def hash_file(path: Path, digest: Hash) -> Hash:
+    """`digest` updated with the bytes of `path` (read in blocks; OSError propagates)."""
     with path.open("rb") as handle:
-        while block := handle.read(chunk):
+        while block := handle.read(1 << 20):
             digest.update(block)
-    return digest.hexdigest()
+    return digest

@@ -3,6 +3,7 @@ bits, decimals, a stored pandas index, CSV rows longer or shorter than their hea
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,21 +91,38 @@ def check_huge_integers(path: Path, frame: pd.DataFrame) -> None:
             )
 
 
+def _csv_rows(path: Path, dialect: CsvDialect) -> Iterator[tuple[int, list[str]]]:
+    """(line where the row starts, its fields), the header first, read as pandas reads them:
+    fields of any length (the limit is raised once for the process, never lowered: another
+    thread may be reading), quoted newlines inside one row."""
+    import csv
+    import sys
+
+    if csv.field_size_limit() < sys.maxsize:
+        csv.field_size_limit(sys.maxsize)
+    try:
+        with path.open(encoding=dialect.encoding, newline="") as handle:
+            reader = csv.reader(handle, delimiter=dialect.sep)
+            start = 1
+            for row in reader:
+                yield start, row
+                start = reader.line_num + 1
+    except csv.Error as exc:
+        raise DataError(f"{path}: cannot parse CSV ({exc})") from exc
+
+
 def longer_rows(path: Path, dialect: CsvDialect) -> str:
     """The message for data rows with more (non-empty) fields than the header: names the first."""
-    import csv
-
-    with path.open(encoding=dialect.encoding, newline="") as handle:
-        reader = csv.reader(handle, delimiter=dialect.sep)
-        header = next(reader, [])
-        for number, row in enumerate(reader, start=2):
-            while len(row) > len(header) and not row[-1].strip():
-                row = row[:-1]
-            if len(row) > len(header):
-                return (
-                    f"{path}: line {number} has {len(row)} fields, the header has {len(header)} "
-                    "(a stray separator or an unquoted value?); refusing to drop data"
-                )
+    rows = _csv_rows(path, dialect)
+    header = next(rows, (1, []))[1]
+    for number, row in rows:
+        while len(row) > len(header) and not row[-1].strip():
+            row = row[:-1]
+        if len(row) > len(header):
+            return (
+                f"{path}: line {number} has {len(row)} fields, the header has {len(header)} "
+                "(a stray separator or an unquoted value?); refusing to drop data"
+            )
     return (
         f"{path}: some rows have more fields than the header ({len(header)}); refusing to drop data"
     )
@@ -117,28 +135,15 @@ def check_short_rows(path: Path, frame: pd.DataFrame, dialect: CsvDialect) -> No
     values: a short row always leaves that one empty."""
     if frame.empty or not frame.iloc[:, -1].isna().any():
         return
-    import csv
-    import sys
-
-    limit = csv.field_size_limit()  # pandas read fields of any length: so must this
-    csv.field_size_limit(min(sys.maxsize, max(limit, path.stat().st_size + 1)))
-    try:
-        with path.open(encoding=dialect.encoding, newline="") as handle:
-            reader = csv.reader(handle, delimiter=dialect.sep)
-            header = next(reader, [])
-            while header and not header[-1].strip():  # `a,b,c,`: pandas' Unnamed column
-                header = header[:-1]
-            start = reader.line_num + 1
-            for row in reader:
-                if row and len(row) < len(header):
-                    fields = f"{len(row)} field{'s' if len(row) != 1 else ''}"
-                    raise DataError(
-                        f"{path}: line {start} has {fields}, the header has {len(header)} (a "
-                        "missing separator or a cut-off row?); refusing to fill the rest with "
-                        "missing values"
-                    )
-                start = reader.line_num + 1
-    except csv.Error as exc:
-        raise DataError(f"{path}: cannot parse CSV ({exc})") from exc
-    finally:
-        csv.field_size_limit(limit)
+    rows = _csv_rows(path, dialect)
+    header = next(rows, (1, []))[1]
+    while header and not header[-1].strip():  # `a,b,c,`: pandas' Unnamed column
+        header = header[:-1]
+    for number, row in rows:
+        if row and len(row) < len(header):
+            fields = f"{len(row)} field{'s' if len(row) != 1 else ''}"
+            raise DataError(
+                f"{path}: line {number} has {fields}, the header has {len(header)} (a "
+                "missing separator or a cut-off row?); refusing to fill the rest with "
+                "missing values"
+            )

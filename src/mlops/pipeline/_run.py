@@ -75,9 +75,10 @@ def _wait_group(process: Any) -> int:
         return int(process.wait())
     except KeyboardInterrupt:
         kill(interrupts.received() or signal.SIGINT)
-        deadline = time.monotonic() + interrupts.GRACE_SECONDS - 1
+        wait = max(interrupts.grace() - 1, 0.5)  # before this process's own hard exit
+        deadline = time.monotonic() + wait
         with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=interrupts.GRACE_SECONDS - 1)
+            process.wait(timeout=wait)
         while time.monotonic() < deadline and alive():  # the stage dvc ran outlives it
             time.sleep(0.05)
         kill(signal.SIGKILL)

@@ -217,9 +217,7 @@ def directory_digest(path: Path) -> str | None:
         name = str(flavor.get("pickled_model", "model.skops")) if isinstance(flavor, dict) else ""
         digest = hashlib.sha256((path / "MLmodel").read_bytes())
         if name and Path(name).name == name:
-            with (path / name).open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+            artifacts.hash_file(path / name, digest)
     except (ModelLoadError, OSError):
         return None
     return digest.hexdigest()

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mlops import artifacts
 from mlops.errors import MlopsError, ModelLoadError, redact_secrets
 
 log = logging.getLogger(__name__)
@@ -36,19 +37,17 @@ SCORED, RAISED, NOTHING_TO_SCORE = 0, 3, 4
 
 #: file digest -> refusal message (None: the probe passed).
 _verdicts: dict[str, str | None] = {}
+#: Verdicts kept (oldest forgotten first).
+MAX_VERDICTS = 256
 _lock = threading.Lock()
 
 
 def file_digest(data_file: Path, fmt: str) -> str:
     """sha256 of the model file and its serialisation format."""
-    digest = hashlib.sha256(fmt.encode() + b"\0")
     try:
-        with data_file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        return artifacts.hash_file(data_file, hashlib.sha256(fmt.encode() + b"\0")).hexdigest()
     except OSError as exc:
         raise ModelLoadError(f"{data_file}: cannot read ({exc.strerror or exc})") from exc
-    return digest.hexdigest()
 
 
 def probe_timeout() -> float:
@@ -76,6 +75,8 @@ def probe(directory: Path, data_file: Path, fmt: str) -> None:
         return
     verdict = _run_child(directory, data_file, fmt)
     with _lock:
+        while len(_verdicts) >= MAX_VERDICTS:  # a long-lived server sees many versions
+            del _verdicts[next(iter(_verdicts))]
         _verdicts[digest] = verdict
     if verdict is not None:
         raise ModelLoadError(verdict)

@@ -173,12 +173,12 @@ class ModelHolder:
             elif self._current is not None:
                 return False
             key = (info.name, info.version) if info is not None else self.uri
+            if key == self._failed_key and time.monotonic() < self._retry_at:
+                return False  # before the digest: finding the files may download them
             digest = self._digest(info)
             if digest is not None and digest in self._refused:
                 # these bytes were refused: not loaded (nor counted) again until they change
                 self.last_error = self._refused[digest]
-                return False
-            if key == self._failed_key and time.monotonic() < self._retry_at:
                 return False
             self.loads += 1
             try:
