@@ -32,6 +32,9 @@ import time
 import uuid
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import run
+
 BIN = Path(sys.executable).parent
 MLOPS = str(BIN / "mlops")
 GOAL_SECONDS = 1.5
@@ -53,24 +56,6 @@ for _ in range(5):
     times.append(time.perf_counter() - start)
 print(f"list_runs + table {statistics.median(times) * 1000:.1f} ms")
 """
-
-
-def env() -> dict[str, str]:
-    values = dict(os.environ)
-    values.update(
-        OMP_NUM_THREADS="1", MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true",
-        DVC_NO_ANALYTICS="1",
-    )  # fmt: skip
-    return values
-
-
-def run(args: list[str], cwd: Path) -> tuple[float, str]:
-    start = time.perf_counter()
-    done = subprocess.run(args, cwd=cwd, env=env(), capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return seconds, done.stdout
 
 
 def template_run(project: Path) -> tuple[str, str, str, str]:

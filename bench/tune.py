@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import shutil
 import socket
 import statistics
@@ -30,6 +29,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import env, run
 
 VENV = Path(sys.executable).parent.parent
 MLOPS = str(VENV / "bin" / "mlops")
@@ -79,24 +81,6 @@ with mlflow.start_run(run_name="plain-study"):
     mlflow.log_metric("best", study.best_value)
 print(study.best_value)
 """
-
-
-def env() -> dict[str, str]:
-    values = dict(os.environ)
-    values.update(
-        OMP_NUM_THREADS="1", MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true",
-        DVC_NO_ANALYTICS="1",
-    )  # fmt: skip
-    return values
-
-
-def run(args: list[str], cwd: Path) -> tuple[float, str]:
-    start = time.perf_counter()
-    done = subprocess.run(args, cwd=cwd, env=env(), capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return seconds, done.stdout
 
 
 def make_project(work: Path, rows: int) -> Path:

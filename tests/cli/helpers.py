@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from typer.testing import Result
+from typer.testing import CliRunner, Result
 
 #: The console script installed next to the interpreter running the tests.
 MLOPS = Path(sys.executable).parent / "mlops"
@@ -65,4 +65,28 @@ def assert_one_line_error(result: Result, pattern: str) -> str:
     assert lines[0].startswith("error: ")
     assert "Traceback" not in result.stderr
     assert re.search(pattern, lines[0]), lines[0]
+    return lines[0]
+
+
+def mlops(*args: str) -> Result:
+    """`mlops <args>` in-process through Typer's CliRunner (stdout and stderr apart)."""
+    from mlops.cli.main import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def exits(result: Result, code: int) -> Result:
+    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+    return result
+
+
+def one_line_error(result: Result, *fragments: str) -> str:
+    """Exit 1 with exactly one `error: ...` line on stderr (no traceback) and nothing on stdout."""
+    exits(result, 1)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert result.stdout == ""
     return lines[0]

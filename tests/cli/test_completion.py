@@ -35,14 +35,16 @@ def promoted(trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -
     return path
 
 
-def complete(cwd: Path, words: str, *, shell: str = "bash", python: list[str] | None = None) -> str:
-    """What `mlops` answers a shell asking to complete `words` (the last word is incomplete)."""
+def ask(
+    cwd: Path, words: str, *, shell: str = "bash", python: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`mlops` run as a shell runs it to complete `words` (the last word is incomplete)."""
     env = process_env() | {"_MLOPS_COMPLETE": f"complete_{shell}"}
     if shell == "bash":
         env |= {"COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1)}
     else:
         env["_TYPER_COMPLETE_ARGS"] = words
-    done = subprocess.run(
+    return subprocess.run(
         [*(python or []), str(MLOPS)],
         cwd=cwd,
         env=env,
@@ -51,6 +53,11 @@ def complete(cwd: Path, words: str, *, shell: str = "bash", python: list[str] | 
         timeout=60,
         check=False,
     )
+
+
+def complete(cwd: Path, words: str, *, shell: str = "bash") -> str:
+    """What `mlops` answers a shell asking to complete `words` (the last word is incomplete)."""
+    done = ask(cwd, words, shell=shell)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     return done.stdout
@@ -112,20 +119,8 @@ def test_nothing_completes_outside_a_project_or_from_a_broken_store(
 
 def test_completing_a_value_imports_no_heavy_module(promoted: Path) -> None:
     """A Tab press reads SQLite directly: MLflow, scikit-learn and pandas stay unloaded."""
-    env = process_env() | {
-        "_MLOPS_COMPLETE": "complete_bash",
-        "COMP_WORDS": "mlops card ",
-        "COMP_CWORD": "2",
-    }
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", str(MLOPS)],
-        cwd=promoted,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = ask(promoted, "mlops card ", python=[sys.executable, "-X", "importtime"])
+    assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["@champion", "1"]
     imported = {
         line.rsplit("|", 1)[-1].strip().split(".")[0]

@@ -38,13 +38,20 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _on_terminal(cwd: Path, *args: str, **env: str) -> tuple[int, str, str]:
-    """Run `mlops args` with stderr on a pseudo-terminal: exit code, stdout, what the terminal got."""
+    """`mlops args` as a real process with stderr on a pseudo-terminal (see `_terminal`)."""
+    return _terminal([sys.executable, "-m", "mlops", *args], cwd, _env(**env), timeout=120)
+
+
+def _terminal(
+    command: list[str], cwd: Path, env: dict[str, str], *, timeout: float
+) -> tuple[int, str, str]:
+    """Run `command` with stderr on a pseudo-terminal: exit code, stdout, what the terminal got."""
     master, replica = pty.openpty()
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mlops", *args],
+            command,
             cwd=cwd,
-            env=_env(**env),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=replica,
@@ -62,7 +69,7 @@ def _on_terminal(cwd: Path, *args: str, **env: str) -> tuple[int, str, str]:
     assert process.stdout is not None
     out = process.stdout.read().decode()
     process.stdout.close()
-    return process.wait(timeout=120), out, seen.decode(errors="replace")
+    return process.wait(timeout=timeout), out, seen.decode(errors="replace")
 
 
 def test_a_terminal_shows_the_drift_step_per_column(batches: Path) -> None:
@@ -109,27 +116,10 @@ with progress.task("work", total=3, unit="things") as step:
 
 
 def test_log_lines_go_above_the_bar_not_across_it(tmp_path: Path) -> None:
-    master, replica = pty.openpty()
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-c", LOGGING_UNDER_A_BAR],
-            cwd=tmp_path,
-            env=_env(MLOPS_PROGRESS="1"),
-            stdin=subprocess.DEVNULL,
-            stderr=replica,
-        )
-    finally:
-        os.close(replica)
-    seen = b""
-    try:
-        while chunk := os.read(master, 65536):
-            seen += chunk
-    except OSError:
-        pass
-    finally:
-        os.close(master)
-    assert process.wait(timeout=60) == 0
-    terminal = seen.decode(errors="replace")
+    code, _, terminal = _terminal(
+        [sys.executable, "-c", LOGGING_UNDER_A_BAR], tmp_path, _env(MLOPS_PROGRESS="1"), timeout=60
+    )
+    assert code == 0
     assert "━" in terminal and "0/3 things" in terminal
     for i in range(3):
         line = f"INFO mlops.try: line {i}\r\n"

@@ -8,34 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
 from conftest import open_project, open_store
-from mlops.cli.main import app
+
+from .helpers import exits, mlops, one_line_error
 
 MODEL = "penguins-classifier"  # configs/local.yaml of the example project
 WEAK = ("model.params.max_iter=3",)
-
-
-def mlops(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
-
-
-def exits(result: Result, code: int) -> Result:
-    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
-    return result
-
-
-def one_line_error(result: Result, *fragments: str) -> str:
-    """Exit 1 with exactly one `error: ...` line on stderr (no traceback) and nothing on stdout."""
-    exits(result, 1)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert result.stdout == ""
-    return lines[0]
 
 
 def registry_state() -> list[tuple[str, tuple[str, ...]]]:

@@ -9,33 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
 from conftest import git_init, open_project, open_store
-from mlops.cli.main import app
+
+from .helpers import exits, mlops, one_line_error
 
 #: A weaker model whose run carries a tight tolerance of its own (gate.max_regression).
 WEAK = ("model.params.hist_gradient_boosting.max_iter=3", "gate.max_regression=0.001")
-
-
-def mlops(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
-
-
-def exits(result: Result, code: int) -> Result:
-    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
-    return result
-
-
-def one_line_error(result: Result, *fragments: str) -> str:
-    exits(result, 1)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert result.stdout == ""
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

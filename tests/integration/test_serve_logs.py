@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
+from cli.helpers import run_mlops
 
 from .serving import Server, feature_rows, make_project, process_env, raw_exchange, register
 
@@ -161,20 +162,8 @@ def test_text_server_logs_access_lines(project: Path, version: str) -> None:
     assert not any(line.lstrip().startswith("{") for line in output.splitlines())
 
 
-def _mlops(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["mlops", *args],
-        cwd=project,
-        env=process_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_cli_json_logs_carry_command_and_run_id(trained_project: Path) -> None:
-    result = _mlops(trained_project, "--log-format", "json", "-v", "train")
+    result = run_mlops("--log-format", "json", "-v", "train", cwd=trained_project)
     assert result.returncode == 0, result.stderr
     run_id = result.stdout.strip()
     records = _records(result.stderr)
@@ -184,7 +173,9 @@ def test_cli_json_logs_carry_command_and_run_id(trained_project: Path) -> None:
 
 
 def test_cli_json_error_is_one_json_line(trained_project: Path) -> None:
-    result = _mlops(trained_project, "--log-format", "json", "--config", "missing.yaml", "train")
+    result = run_mlops(
+        "--log-format", "json", "--config", "missing.yaml", "train", cwd=trained_project
+    )
     assert result.returncode == 1
     assert result.stdout == ""
     (record,) = _records(result.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,21 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from cli.helpers import process_env
 from conftest import copy_example, git_init
 
 BIN = Path(sys.executable).parent
 
 
 def env() -> dict[str, str]:
-    ignored = ("MLOPS_CONFIG", "MLOPS_DEBUG", "MLOPS_PROJECT")
-    base = {k: v for k, v in os.environ.items() if k not in ignored}
-    base.update(
-        PATH=f"{BIN}{os.pathsep}{base.get('PATH', '')}",
-        MLFLOW_DISABLE_TELEMETRY="true",
-        DVC_NO_ANALYTICS="1",
-        OMP_NUM_THREADS="1",
-    )
-    return base
+    return process_env() | {"OMP_NUM_THREADS": "1"}
 
 
 def sh(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

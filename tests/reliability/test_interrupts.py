@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cli.helpers import process_env
 from conftest import git_init, open_store
 
 BIN = Path(sys.executable).parent
@@ -36,16 +37,10 @@ BIG = (
 
 
 def env(**extra: str) -> dict[str, str]:
-    ignored = ("MLOPS_CONFIG", "MLOPS_DEBUG", "MLOPS_PROJECT", "MLOPS_INTERRUPT_GRACE")
-    base = {k: v for k, v in os.environ.items() if k not in ignored}
-    base.update(
-        PATH=f"{BIN}{os.pathsep}{base.get('PATH', '')}",
-        MLFLOW_DISABLE_TELEMETRY="true",
-        DVC_NO_ANALYTICS="1",
-        OMP_NUM_THREADS="1",
-    )
-    base.update(extra)
-    return base
+    """The CLI tests' process environment, one native thread, the default grace period."""
+    base = process_env() | {"OMP_NUM_THREADS": "1"}
+    base.pop("MLOPS_INTERRUPT_GRACE", None)
+    return base | extra
 
 
 def mlops(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
