@@ -49,10 +49,17 @@ def list_(
       mlops runs list --filter "metrics.test_roc_auc > 0.99" --json
     """
     from mlops.artifacts import to_json
-    from mlops.runs import list_runs, runs_table
+    from mlops.errors import StageOrderError
+    from mlops.promote.policy import primary_metric
+    from mlops.runs import list_runs, promote_primary, runs_table
 
     opts = options(ctx)
-    rows = list_runs(opts.store(), limit=limit, filter_string=filter_string)
+    project = opts.project()
+    try:
+        primary = promote_primary(project)
+    except StageOrderError:  # no data here (a fresh clone): the listing still lists
+        primary = primary_metric(project.params.gate, project.params.data.task, None)
+    rows = list_runs(opts.store(), primary, limit=limit, filter_string=filter_string)
     if json_out:
         _write(to_json([row.to_json() for row in rows]))
     elif rows:
@@ -102,7 +109,14 @@ def compare(
     """
     from mlops import artifacts
     from mlops.errors import MlopsError
-    from mlops.runs import compare_runs, resolve_ref, to_html, to_markdown, to_text
+    from mlops.runs import (
+        compare_runs,
+        promote_primary,
+        resolve_ref,
+        to_html,
+        to_markdown,
+        to_text,
+    )
     from mlops.tracking.runs import artifact_bytes
 
     if len(refs) < 2:
@@ -112,7 +126,7 @@ def compare(
     opts = options(ctx)
     project, store = opts.project(), opts.store()
     pairs = [(ref, resolve_ref(store, project.root, ref)) for ref in refs]
-    comparison = compare_runs(store, pairs, project.params.gate)
+    comparison = compare_runs(store, pairs, project.params.gate, promote_primary(project))
     if html_path is not None:
         sides = comparison.sides
 

@@ -2,8 +2,8 @@
 
 Params that differ, every metric with its delta vs the baseline, the gate thresholds, dataset
 digests, drift, artifacts; and the verdict: is the FIRST run worse than the baseline on the
-primary metric beyond `gate.max_regression`? (the promotion policy's own `regression_check`,
-metric direction included). With two refs, `A B`, that is "A against B".
+primary metric beyond the project's `gate.max_regression`? (`mlops promote`'s own
+`regression_check`, its choice of primary metric, metric direction included). With two refs, `A B`, that is "A against B".
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 
 from mlops.catalog import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
 from mlops.config import GateParams
-from mlops.errors import ConfigError
 from mlops.gates import GateResult
 from mlops.runs._common import (
     NONE,
@@ -22,7 +21,6 @@ from mlops.runs._common import (
     git_text,
     iso,
     number,
-    primary_metric,
     signed,
     test_metrics,
     versions_text,
@@ -175,25 +173,12 @@ def _bare(name: str) -> str:
     return name
 
 
-def _gate_params(record: RunRecord, default: GateParams) -> GateParams:
-    """The run's own tolerance (its logged `gate.*` params), else the project's."""
-    values: dict[str, Any] = {}
-    tolerance = record.params.get("gate.max_regression")
-    mode = record.params.get("gate.regression_mode")
-    try:
-        if tolerance not in (None, "None"):
-            values["max_regression"] = float(str(tolerance))
-        if mode in ("absolute", "relative", "auto"):
-            values["regression_mode"] = mode
-        return default.model_copy(update=values) if values else default
-    except ValueError as exc:
-        raise ConfigError(f"run {record.run_id}: gate.max_regression {tolerance!r}") from exc
-
-
 def compare_runs(
-    store: Store, sides: list[tuple[str, str]], default_gate: GateParams
+    store: Store, sides: list[tuple[str, str]], gate: GateParams, primary: str
 ) -> Comparison:
-    """Compare runs given as (ref, run id) pairs; the last is the baseline."""
+    """Compare runs given as (ref, run id) pairs; the last is the baseline. The verdict is
+    `mlops promote`'s regression check of the first against the baseline on the `primary` metric
+    (`promote_primary`) with the project's `gate` tolerance, as promote would judge it."""
     from mlops.promote.policy import effective_mode, regression_check
     from mlops.registry.runs import versions_by_run
 
@@ -208,14 +193,13 @@ def compare_runs(
         compared.append(Side(ref, record, versions.get(run_id, []), artifact_files(store, record)))
     records = [side.record for side in compared]
     first, base = records[0], records[-1]
-    primary = primary_metric(first)
 
     params: dict[str, list[str | None]] = {}
     for key in sorted({k for r in records for k in r.params} - _IGNORED_PARAMS):
         values = [r.params.get(key) for r in records]
         if len(set(values)) > 1 and not key.startswith("gate."):
             params[key] = values
-    gate = {
+    gates = {
         key: [r.params.get(key) for r in records]
         for key in sorted({k for r in records for k in r.params if k.startswith("gate.")})
     }
@@ -229,14 +213,11 @@ def compare_runs(
         metrics.append(
             MetricRow(name, numbers, deltas, bare not in LOWER_IS_BETTER if known else None)
         )
-    gate_params = _gate_params(first, default_gate)
     check = regression_check(
-        primary, test_metrics(first), test_metrics(base), gate_params, LOWER_IS_BETTER
+        primary, test_metrics(first), test_metrics(base), gate, LOWER_IS_BETTER
     )
-    verdict = Verdict(
-        primary, check, gate_params.max_regression, effective_mode(primary, gate_params)
-    )
-    return Comparison(compared, primary, params, metrics, gate, verdict)
+    verdict = Verdict(primary, check, gate.max_regression, effective_mode(primary, gate))
+    return Comparison(compared, primary, params, metrics, gates, verdict)
 
 
 def dataset_rows(comparison: Comparison) -> list[tuple[str, list[str]]]:

@@ -17,7 +17,6 @@ from mlops.runs._common import (
     git_text,
     iso,
     number,
-    primary_metric,
     started,
     table,
     test_metrics,
@@ -90,15 +89,18 @@ HEADERS = (
 )  # fmt: skip
 
 
-def list_runs(store: Store, *, limit: int = 20, filter_string: str | None = None) -> list[RunRow]:
-    """The experiment's newest runs first, with their primary metric and registered versions."""
+def list_runs(
+    store: Store, primary: str, *, limit: int = 20, filter_string: str | None = None
+) -> list[RunRow]:
+    """The experiment's newest runs first, with their `primary` metric (the one `mlops promote`
+    compares: `promote_primary`) and registered versions."""
     from mlops.registry.runs import versions_by_run
 
     records = recent_runs(
         store, limit=limit, filter_string=filter_string, param_keys=list(LIST_PARAMS)
     )
     versions = versions_by_run(store, [r.run_id for r in records])
-    return [RunRow(r, primary_metric(r), versions.get(r.run_id, [])) for r in records]
+    return [RunRow(r, primary, versions.get(r.run_id, [])) for r in records]
 
 
 def runs_table(rows: list[RunRow], width: int = WIDTH) -> str:
