@@ -242,7 +242,7 @@ def test_mlflow_readers_match_the_direct_ones(
     def unavailable(location: object) -> None:
         raise Unavailable("as a store only MLflow reads")
 
-    monkeypatch.setattr(registry_runs, "open_lookup", unavailable)
+    monkeypatch.setattr(registry_runs, "connect", unavailable)
     mlflow_versions = registry_runs.versions_by_run(store, [weak, original])
     simple = {k: [(v.version, v.aliases) for v in vs] for k, vs in sqlite_versions.items()}
     assert simple == {k: [(v.version, v.aliases) for v in vs] for k, vs in mlflow_versions.items()}
