@@ -110,3 +110,30 @@ def test_compare_verdict_is_promotes_on_a_rare_positive_class(
     assert (decided.exit_code == 3) is (not check["passed"])
     # Judged on ROC AUC the verdict would have been the other one.
     assert (drop["roc_auc"] <= tolerance) is (not check["passed"])
+
+
+def test_a_secret_in_a_run_never_reaches_runs_output(
+    trained_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secret's value in a run's name, tags and params, and credentials in a URI tag, are
+    redacted in every `mlops runs` output (JSON included)."""
+    from mlops.tracking import tags
+
+    run_id = json.loads(Path("models/run.json").read_text())["run_id"]
+    client = open_store().client
+    client.set_tag(run_id, "mlflow.runName", "run-hunter22-a")
+    client.set_tag(run_id, tags.ESTIMATOR, "hunter22")
+    client.set_tag(run_id, tags.DVC_EXPERIMENT, "https://bob:pa55word@example.com/exp")
+    client.log_param(run_id, "extra.token", "hunter22")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "hunter22")
+    outputs = [
+        exits(mlops("runs", "list", "--json"), 0).stdout,
+        exits(mlops("runs", "list"), 0).stdout,
+        exits(mlops("runs", "compare", run_id, run_id, "--json"), 0).stdout,
+        exits(mlops("runs", "compare", run_id, run_id, "--md"), 0).stdout,
+    ]
+    [listed] = json.loads(outputs[0])
+    assert listed["run_name"] == "run-***-a" and listed["estimator"] == "***"
+    assert listed["dvc_experiment"] == "https://***@example.com/exp"
+    for text in outputs:
+        assert "hunter22" not in text and "pa55word" not in text and "***" in text

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mlops.cli.state import options
+from mlops.cli.state import options, print_json, print_text
 
 app = typer.Typer(
     help="List the experiment's runs and compare them (text, Markdown for PRs, JSON, HTML).",
     no_args_is_help=True,
     add_completion=False,
 )
-
-
-def _write(text: str) -> None:
-    """Stdout with credentials and secret values redacted (as every report writer does)."""
-    from mlops.errors import redact_secrets
-
-    sys.stdout.write(redact_secrets(text))
 
 
 @app.command("list")
@@ -48,7 +40,6 @@ def list_(
       mlops runs list -n 5
       mlops runs list --filter "metrics.test_roc_auc > 0.99" --json
     """
-    from mlops.artifacts import to_json
     from mlops.errors import StageOrderError
     from mlops.promote.policy import primary_metric
     from mlops.runs import list_runs, promote_primary, runs_table
@@ -61,9 +52,9 @@ def list_(
         primary = primary_metric(project.params.gate, project.params.data.task, None)
     rows = list_runs(opts.store(), primary, limit=limit, filter_string=filter_string)
     if json_out:
-        _write(to_json([row.to_json() for row in rows]))
+        print_json([row.to_json() for row in rows])
     elif rows:
-        _write(runs_table(rows))
+        print_text(runs_table(rows))
     else:
         typer.echo(
             f"no runs in experiment {opts.project().settings.tracking.experiment!r}"
@@ -139,10 +130,10 @@ def compare(
         artifacts.write_report(html_path, to_html(comparison, read))
         typer.echo(f"wrote {html_path}", err=True)
     if json_out:
-        _write(artifacts.to_json(comparison.to_json()))
+        print_json(comparison.to_json())
     elif markdown:
-        _write(to_markdown(comparison))
+        print_text(to_markdown(comparison))
     else:
-        _write(to_text(comparison))
+        print_text(to_text(comparison))
     if fail_on_regression and not comparison.verdict.passed:
         raise typer.Exit(3)

@@ -105,7 +105,10 @@ def list_runs(
 
 def runs_table(rows: list[RunRow], width: int = WIDTH) -> str:
     """The listing as an aligned text table no wider than `width` (names shortened to fit)."""
-    cells = [row.cells() for row in rows]
+    from mlops.errors import redact_secrets
+
+    # Redacted before shortening: a clipped `user:password@host` URI no longer reads as one.
+    cells = [[redact_secrets(cell) for cell in row.cells()] for row in rows]
     # Shorten the free-text columns (name, DVC experiment, versions) until the table fits.
     for column, floor in ((1, 16), (9, 8), (1, 12), (10, 12), (1, 10), (10, 8), (6, 14)):
         total = _width(cells)
