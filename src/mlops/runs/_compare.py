@@ -28,9 +28,6 @@ from mlops.runs._common import (
 from mlops.tracking import Store, tags
 from mlops.tracking.runs import RunRecord, artifact_files, get_runs
 
-#: Params that identify a run rather than configure it: never "differ".
-_IGNORED_PARAMS: frozenset[str] = frozenset()
-
 
 @dataclass
 class Side:
@@ -195,7 +192,7 @@ def compare_runs(
     first, base = records[0], records[-1]
 
     params: dict[str, list[str | None]] = {}
-    for key in sorted({k for r in records for k in r.params} - _IGNORED_PARAMS):
+    for key in sorted({k for r in records for k in r.params}):
         values = [r.params.get(key) for r in records]
         if len(set(values)) > 1 and not key.startswith("gate."):
             params[key] = values
