@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mlops.cli.state import print_json, print_text
+from mlops.runs import RunRow
+from mlops.runs._list import HEADERS
+from mlops.tracking.lineage import SHORT_NAMES
+from mlops.tracking.runs import RunRecord
 
 
 def test_print_json_and_print_text_redact(
@@ -17,3 +23,35 @@ def test_print_json_and_print_text_redact(
     assert "hunter22" not in out and "pa55word" not in out
     assert '"uri": "https://***@example.com/x"' in out and '"value": "***"' in out
     assert out.endswith("token *** at https://***@example.com/x\n")
+
+
+def _record(estimator: str) -> RunRecord:
+    return RunRecord(
+        run_id="b" * 32,
+        name="run",
+        status="FINISHED",
+        start_ms=1_700_000_000_000,  # 2023-11-14 22:13:20 UTC
+        end_ms=1_700_000_060_000,
+        artifact_uri="",
+        tags={"mlops.estimator": estimator},
+    )
+
+
+def test_times_are_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As `mlops models list` prints a version's creation time: UTC."""
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    time.tzset()
+    try:
+        row = RunRow(_record("random_forest"), "roc_auc")
+        assert row.to_json()["start_time"] == "2023-11-14T22:13:20+00:00"
+        assert row.cells()[3] == "11-14 22:13"
+        assert HEADERS[3] == "STARTED UTC"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_the_listing_shortens_estimators_with_the_run_name_table() -> None:
+    for estimator, short in SHORT_NAMES.items():
+        assert RunRow(_record(estimator), "roc_auc").cells()[5] == short
+    assert RunRow(_record("svc"), "roc_auc").cells()[5] == "svc"

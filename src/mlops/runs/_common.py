@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import MlopsError, StageOrderError
@@ -19,13 +19,6 @@ if TYPE_CHECKING:
 TEST_PREFIX = "test_"
 #: Params read for a listing (the rest stays in the store).
 LIST_PARAMS = ("model.estimator",)
-#: Short estimator names in tables.
-SHORT_ESTIMATORS = {
-    "hist_gradient_boosting": "hgb",
-    "random_forest": "rf",
-    "extra_trees": "et",
-    "logistic_regression": "logreg",
-}
 NONE = "—"
 
 
@@ -104,15 +97,17 @@ def git_text(record: RunRecord) -> str:
 
 
 def iso(ms: int | None) -> str | None:
+    """A time in UTC, ISO 8601 (as `mlops models list` prints a version's creation time)."""
     if not ms:
         return None
-    return datetime.fromtimestamp(ms / 1000).astimezone().isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
 
 
 def started(ms: int | None) -> str:
+    """A table's short start time, in UTC (the column says so)."""
     if not ms:
         return NONE
-    return datetime.fromtimestamp(ms / 1000).strftime("%m-%d %H:%M")
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%m-%d %H:%M")
 
 
 def duration(record: RunRecord) -> float | None:

@@ -8,7 +8,6 @@ from typing import Any
 from mlops.runs._common import (
     LIST_PARAMS,
     NONE,
-    SHORT_ESTIMATORS,
     clip,
     duration,
     estimator,
@@ -24,6 +23,7 @@ from mlops.runs._common import (
     versions_text,
 )
 from mlops.tracking import Store, tags
+from mlops.tracking.lineage import SHORT_NAMES
 from mlops.tracking.runs import RunRecord, recent_runs
 
 #: Text tables fit this many columns (the run name and DVC experiment are shortened to fit).
@@ -74,7 +74,7 @@ class RunRow:
             _STATUS.get(record.status, record.status.lower() or NONE),
             started(record.start_ms),
             took(duration(record)),
-            SHORT_ESTIMATORS.get(name, name) if name else NONE,
+            SHORT_NAMES.get(name, name) if name else NONE,
             f"{self.primary} {number(value)}" if value is not None else f"{self.primary} {NONE}",
             gate_text(record),
             git_text(record),
@@ -84,7 +84,7 @@ class RunRow:
 
 
 HEADERS = (
-    "RUN", "NAME", "STATUS", "STARTED", "TOOK", "MODEL", "PRIMARY", "GATE", "GIT", "DVC EXP",
+    "RUN", "NAME", "STATUS", "STARTED UTC", "TOOK", "MODEL", "PRIMARY", "GATE", "GIT", "DVC EXP",
     "VERSION",
 )  # fmt: skip
 
