@@ -137,3 +137,16 @@ def test_a_secret_in_a_run_never_reaches_runs_output(
     assert listed["dvc_experiment"] == "https://***@example.com/exp"
     for text in outputs:
         assert "hunter22" not in text and "pa55word" not in text and "***" in text
+
+
+@pytest.mark.parametrize(
+    ("command", "example"),
+    [("list", "mlops runs list -n 5"), ("compare", "mlops runs compare HEAD @champion --md")],
+)
+def test_examples_are_an_epilog_as_in_every_command(command: str, example: str) -> None:
+    from mlops.cli import runs
+
+    text = exits(mlops("runs", command, "--help"), 0).stdout
+    assert text.index("Examples:") > text.index("--help") and example in text
+    callback = getattr(runs, "list_" if command == "list" else command)
+    assert "Examples" not in (callback.__doc__ or "")

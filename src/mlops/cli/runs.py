@@ -16,7 +16,12 @@ app = typer.Typer(
 )
 
 
-@app.command("list")
+@app.command(
+    "list",
+    epilog="\b\nExamples:\n"
+    "  mlops runs list -n 5\n"
+    '  mlops runs list --filter "metrics.test_roc_auc > 0.99" --json',
+)
 def list_(
     ctx: typer.Context,
     limit: Annotated[
@@ -34,12 +39,7 @@ def list_(
     json_out: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
     """Recent runs: name, status, start, duration, estimator, primary metric, gate verdict,
-    git sha, DVC experiment, registered versions and aliases.
-
-    Examples:
-      mlops runs list -n 5
-      mlops runs list --filter "metrics.test_roc_auc > 0.99" --json
-    """
+    git sha, DVC experiment, registered versions and aliases (times in UTC)."""
     from mlops.errors import StageOrderError
     from mlops.promote.policy import primary_metric
     from mlops.runs import list_runs, promote_primary, runs_table
@@ -63,7 +63,11 @@ def list_(
         )
 
 
-@app.command()
+@app.command(
+    epilog="\b\nExamples:\n"
+    "  mlops runs compare HEAD @champion --md --fail-on-regression\n"
+    "  mlops runs compare 3f2a9c1 my-dvc-exp @champion --html reports/compare.html",
+)
 def compare(
     ctx: typer.Context,
     refs: Annotated[
@@ -92,12 +96,8 @@ def compare(
     ] = False,
 ) -> None:
     """Runs side by side: params that differ, every metric with its delta vs the baseline (the
-    last ref), gate thresholds, dataset digests, drift, and plots (--html).
-
-    Examples:
-      mlops runs compare HEAD @champion --md --fail-on-regression
-      mlops runs compare 3f2a9c1 my-dvc-exp @champion --html reports/compare.html
-    """
+    last ref), gate thresholds, dataset digests, drift, and plots (--html). The verdict is
+    `mlops promote`'s: its primary metric, the project's gate.max_regression."""
     from mlops import artifacts
     from mlops.errors import MlopsError
     from mlops.runs import (
