@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,33 @@ def test_the_listing_shortens_estimators_with_the_run_name_table() -> None:
     for estimator, short in SHORT_NAMES.items():
         assert RunRow(_record(estimator), "roc_auc").cells()[5] == short
     assert RunRow(_record("svc"), "roc_auc").cells()[5] == "svc"
+
+
+def test_a_large_png_is_sized_before_it_is_read(tmp_path: Path) -> None:
+    """Over `MAX_INLINE_BYTES` a plot is named, never read into memory."""
+    from mlops.runs._render import MAX_INLINE_BYTES, _image
+    from mlops.tracking.runs import artifact_size
+
+    plot = tmp_path / "plots" / "big.png"
+    plot.parent.mkdir()
+    with plot.open("wb") as handle:  # sparse: large on paper, nothing written
+        handle.truncate(MAX_INLINE_BYTES + 1)
+    record = _record("random_forest")
+    record.artifact_uri = tmp_path.as_uri()
+    assert artifact_size(None, record, "plots/big.png") == MAX_INLINE_BYTES + 1  # type: ignore[arg-type]
+
+    def never(index: int, path: str) -> bytes:
+        raise AssertionError(f"{path} read")
+
+    def size(index: int, path: str) -> int | None:
+        return artifact_size(None, record, path)  # type: ignore[arg-type]
+
+    assert _image(never, size, 0, "plots/big.png") == (
+        f"plots/big.png: {MAX_INLINE_BYTES + 1} bytes, not inlined"
+    )
+    small = b"\x89PNG small"
+    inlined = _image(lambda i, p: small, lambda i, p: len(small), 0, "a.png")
+    assert inlined.startswith("<img alt='a.png' src='data:image/png;base64,")
+    # A store that does not say how large: read, then judged.
+    unknown = _image(lambda i, p: b"x" * (MAX_INLINE_BYTES + 2), lambda i, p: None, 0, "b.png")
+    assert unknown == f"b.png: {MAX_INLINE_BYTES + 2} bytes, not inlined"

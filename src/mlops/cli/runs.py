@@ -108,7 +108,7 @@ def compare(
         to_markdown,
         to_text,
     )
-    from mlops.tracking.runs import artifact_bytes
+    from mlops.tracking.runs import artifact_bytes, artifact_size
 
     if len(refs) < 2:
         raise typer.BadParameter("give at least two runs to compare", param_hint="REF")
@@ -127,7 +127,13 @@ def compare(
             except MlopsError as exc:
                 raise OSError(str(exc)) from exc
 
-        artifacts.write_report(html_path, to_html(comparison, read))
+        def size(index: int, path: str) -> int | None:
+            try:
+                return artifact_size(store, sides[index].record, path)
+            except MlopsError as exc:
+                raise OSError(str(exc)) from exc
+
+        artifacts.write_report(html_path, to_html(comparison, read, size))
         typer.echo(f"wrote {html_path}", err=True)
     if json_out:
         print_json(comparison.to_json())

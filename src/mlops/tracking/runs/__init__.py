@@ -31,6 +31,7 @@ __all__ = [
     "SqliteRuns",
     "artifact_bytes",
     "artifact_files",
+    "artifact_size",
     "find_run_ids",
     "get_runs",
     "local_artifact_dir",
@@ -109,6 +110,23 @@ def artifact_files(store: Store, record: RunRecord) -> list[str]:
     except MlflowException as exc:
         raise TrackingError(f"run {record.run_id}: artifacts: {first_line(exc)}") from exc
     return sorted(files)
+
+
+def artifact_size(store: Store, record: RunRecord, path: str) -> int | None:
+    """One artifact file's size in bytes, without reading it (None when the store does not say)."""
+    local = local_artifact_dir(record)
+    if local is not None:
+        return (local / path).stat().st_size
+    from mlflow.exceptions import MlflowException
+
+    parent = path.rpartition("/")[0] or None
+    try:
+        for item in store.client.list_artifacts(record.run_id, parent):
+            if item.path == path and not item.is_dir:
+                return None if item.file_size is None else int(item.file_size)
+    except MlflowException as exc:
+        raise TrackingError(f"run {record.run_id}: {path}: {first_line(exc)}") from exc
+    return None
 
 
 def artifact_bytes(store: Store, record: RunRecord, path: str) -> bytes:
