@@ -150,3 +150,12 @@ def test_examples_are_an_epilog_as_in_every_command(command: str, example: str) 
     assert text.index("Examples:") > text.index("--help") and example in text
     callback = getattr(runs, "list_" if command == "list" else command)
     assert "Examples" not in (callback.__doc__ or "")
+
+
+def test_a_filter_mlflow_rejects_is_rejected(trained_project: Path) -> None:
+    """`metrics.a-b` is a subtraction to MLflow: an error, not a metric named `a-b`."""
+    result = exits(mlops("runs", "list", "--filter", "metrics.a-b > 1"), 1)
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "a-b" in line and result.stdout == ""
+    quoted = exits(mlops("runs", "list", "--json", "--filter", "metrics.`a-b` > 1"), 0)
+    assert json.loads(quoted.stdout) == []
