@@ -55,7 +55,10 @@ def test_target(project: Project) -> pd.Series:
             pass
     test = load_split(project, "test")
     if target not in test.columns:
-        raise StageOrderError(f"{paths.test}: target {target!r} missing")
+        raise StageOrderError(
+            f"{paths.test}: no column {target!r} (the schema's target, which picks the primary "
+            "metric promote compares); run `mlops data split` again or set gate.primary"
+        )
     return test[target]
 
 
