@@ -95,21 +95,45 @@ def test_compare_verdict_is_promotes_on_a_rare_positive_class(
         3,
     )
     verdict = json.loads(compared.stdout)
-    decided = exits(mlops(*settings, "promote", "--run-id", candidate, "--dry-run", "--json"), 0, 3)
-    record: dict[str, Any] = json.loads(Path("reports/promotion.json").read_text())
+    record = promote_dry_run(*settings, run_id=candidate)
 
     assert record["primary_metric"] == verdict["primary_metric"] == "average_precision"
-    [check] = [g for g in record["gates"] if g["name"] == "average_precision vs champion"]
-    assert verdict["verdict"]["check"] == check["name"]
-    assert verdict["verdict"]["passed"] is check["passed"]
+    [check] = vs_champion(record)
+    assert verdict["verdict"]["check"] == check["name"] == "average_precision vs champion"
     assert verdict["verdict"]["threshold"] == check["threshold"]
+    assert verdict["verdict"]["passed"] is check["passed"]
+    assert (compared.exit_code == 3) is (not check["passed"])
     # The project's tolerance, not the 0.9 the candidate's run logged.
     assert verdict["verdict"]["max_regression"] == pytest.approx(tolerance, abs=1e-6)
     assert verdict["gate"]["gate.max_regression"] == ["0.9", "0.01"]
-    assert (compared.exit_code == 3) is (not check["passed"])
-    assert (decided.exit_code == 3) is (not check["passed"])
     # Judged on ROC AUC the verdict would have been the other one.
     assert (drop["roc_auc"] <= tolerance) is (not check["passed"])
+
+    # Guard metrics: promote checks them after the primary one, and so does the verdict.
+    guarded = (*settings, "--set", "gate.guard=[roc_auc, average_precision]")
+    both = json.loads(
+        exits(mlops(*guarded, "runs", "compare", candidate, "@champion", "--json"), 0).stdout
+    )
+    [primary, guard] = vs_champion(promote_dry_run(*guarded, run_id=candidate))
+    assert both["verdict"]["check"] == primary["name"]
+    assert (
+        [(g["check"], g["passed"]) for g in both["verdict"]["guards"]]
+        == [(guard["name"], guard["passed"])]
+        == [("roc_auc vs champion", not check["passed"])]
+    )
+    assert both["verdict"]["passed"] is False  # one of the two regressed beyond the tolerance
+
+
+def promote_dry_run(*settings: str, run_id: str) -> dict[str, Any]:
+    """`mlops promote --dry-run`'s decision record (rejected or not: other gates count too)."""
+    exits(mlops(*settings, "promote", "--run-id", run_id, "--dry-run", "--json"), 0, 3)
+    record: dict[str, Any] = json.loads(Path("reports/promotion.json").read_text())
+    return record
+
+
+def vs_champion(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Promote's comparisons with the champion, in its order (primary metric, then guards)."""
+    return [g for g in record["gates"] if g["name"].endswith(" vs champion")]
 
 
 def test_a_secret_in_a_run_never_reaches_runs_output(

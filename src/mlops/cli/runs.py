@@ -90,14 +90,14 @@ def compare(
         bool,
         typer.Option(
             "--fail-on-regression",
-            help="Exit 3 when the first run is worse than the baseline on the primary metric "
-            "beyond gate.max_regression.",
+            help="Exit 3 when the first run is worse than the baseline beyond "
+            "gate.max_regression, on the primary metric or a guard metric (promote's checks).",
         ),
     ] = False,
 ) -> None:
     """Runs side by side: params that differ, every metric with its delta vs the baseline (the
     last ref), gate thresholds, dataset digests, drift, and plots (--html). The verdict is
-    `mlops promote`'s: its primary metric, the project's gate.max_regression."""
+    `mlops promote`'s: its primary metric and guards, the project's gate.max_regression."""
     from mlops import artifacts
     from mlops.errors import MlopsError
     from mlops.runs import (
