@@ -4,7 +4,8 @@ The embedded store (a SQLite file) is read directly with `sqlite3` through a rea
 connection: a listing of 1,000 runs takes milliseconds and never imports MLflow; a filter of
 simple comparisons joined by AND is translated for it (`_filters`). Any other store (a tracking
 server, PostgreSQL), any other filter (LIKE, IN; MLflow also reports the syntax errors), or a
-SQLite file whose tables lack the columns read here goes through `MlflowClient.search_runs`.
+SQLite file the shared read-only opener refuses (`mlops.tracking.readonly`: an untested schema
+revision) or whose tables lack the columns read here goes through `MlflowClient.search_runs`.
 """
 
 from __future__ import annotations
