@@ -16,6 +16,8 @@ from .helpers import exits, mlops, one_line_error
 
 #: A weaker model whose run carries a tight tolerance of its own (gate.max_regression).
 WEAK = ("model.params.hist_gradient_boosting.max_iter=3", "gate.max_regression=0.001")
+#: The project's tolerance, the one `runs compare` judges by (as `mlops promote` does).
+TIGHT = ("--set", "gate.max_regression=0.001")
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +118,9 @@ def test_filter_mlflow_grammar(runs_project: dict[str, str]) -> None:
 def test_compare_json_md_html(runs_project: dict[str, str], tmp_path: Path) -> None:
     original, weak = runs_project["original"], runs_project["weak"]
     page = tmp_path / "compare.html"
-    result = exits(mlops("runs", "compare", weak[:8], original, "--json", "--html", str(page)), 0)
+    result = exits(
+        mlops(*TIGHT, "runs", "compare", weak[:8], original, "--json", "--html", str(page)), 0
+    )
     payload = json.loads(result.stdout)
     assert [run["run_id"] for run in payload["runs"]] == [weak, original]
     assert payload["baseline"] == original
@@ -126,7 +130,7 @@ def test_compare_json_md_html(runs_project: dict[str, str], tmp_path: Path) -> N
     assert roc["higher_is_better"] is True and roc["deltas"][1] == 0
     assert roc["deltas"][0] == pytest.approx(roc["values"][0] - roc["values"][1])
     assert roc["deltas"][0] < 0
-    # The weak run's own tolerance (0.001) is what it is judged by: it regressed beyond it.
+    # The project's tolerance (0.001 here) is what it is judged by: it regressed beyond it.
     assert payload["verdict"]["passed"] is False and payload["verdict"]["max_regression"] == 0.001
     digests = {(d["name"], d["context"]): d["digest"] for d in payload["datasets"][0]}
     assert set(digests) == {("train", "training"), ("test", "testing")}
@@ -136,7 +140,7 @@ def test_compare_json_md_html(runs_project: dict[str, str], tmp_path: Path) -> N
     html = page.read_text()
     assert html.count("data:image/png;base64,") >= 2 and "confusion_matrix.png" in html
 
-    markdown = exits(mlops("runs", "compare", weak, original, "--md"), 0).stdout
+    markdown = exits(mlops(*TIGHT, "runs", "compare", weak, original, "--md"), 0).stdout
     lines = markdown.splitlines()
     assert lines[0] == f"### mlops: {weak} vs {original}"
     assert lines[2].startswith("❌ **") and "worse than" in lines[2]
@@ -145,10 +149,10 @@ def test_compare_json_md_html(runs_project: dict[str, str], tmp_path: Path) -> N
 
 def test_fail_on_regression(runs_project: dict[str, str]) -> None:
     original, weak = runs_project["original"], runs_project["weak"]
-    worse = exits(mlops("runs", "compare", weak, original, "--fail-on-regression"), 3)
+    worse = exits(mlops(*TIGHT, "runs", "compare", weak, original, "--fail-on-regression"), 3)
     assert "verdict: REGRESSION" in worse.stdout
-    exits(mlops("runs", "compare", weak, original), 0)  # reported, not failed
-    better = exits(mlops("runs", "compare", original, weak, "--fail-on-regression"), 0)
+    exits(mlops(*TIGHT, "runs", "compare", weak, original), 0)  # reported, not failed
+    better = exits(mlops(*TIGHT, "runs", "compare", original, weak, "--fail-on-regression"), 0)
     assert f"verdict: ok: {original} is better than {weak}" in better.stdout
 
 
@@ -218,7 +222,7 @@ def test_mlflow_readers_match_the_direct_ones(
     def unavailable(location: object) -> None:
         raise Unavailable("as a store only MLflow reads")
 
-    monkeypatch.setattr(registry_runs, "open_lookup", unavailable)
+    monkeypatch.setattr(registry_runs, "connect", unavailable)
     mlflow_versions = registry_runs.versions_by_run(store, [weak, original])
     simple = {k: [(v.version, v.aliases) for v in vs] for k, vs in sqlite_versions.items()}
     assert simple == {k: [(v.version, v.aliases) for v in vs] for k, vs in mlflow_versions.items()}

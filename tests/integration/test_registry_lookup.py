@@ -122,7 +122,7 @@ def test_load_model_falls_back_to_the_mlflow_client(
     """A store only MLflow reads: here a schema revision the lookup was not tested with."""
     version = register(trained_project)
     store = open_store()
-    monkeypatch.setattr("mlops.registry.lookup.TESTED_REVISIONS", frozenset())
+    monkeypatch.setattr("mlops.tracking.readonly.TESTED_REVISIONS", frozenset())
     with pytest.raises(Unavailable, match="untested MLflow schema revision"):
         open_lookup(store.location).alias(MODEL_NAME, "champion")
 

@@ -106,7 +106,7 @@ def test_an_untested_revision_falls_back_to_the_mlflow_client(
 ) -> None:
     store = open_store()
     run_id = _run_file(trained_project)["run_id"]
-    monkeypatch.setattr("mlops.registry.lookup.TESTED_REVISIONS", frozenset())
+    monkeypatch.setattr("mlops.tracking.readonly.TESTED_REVISIONS", frozenset())
     with pytest.raises(lookup.Unavailable, match="untested MLflow schema revision"):
         lookup.open_lookup(store.location).alias(MODEL_NAME, "champion")
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mlops.cli.state import options
+from mlops.cli.state import options, print_json, print_text
 
 app = typer.Typer(
     help="List the experiment's runs and compare them (text, Markdown for PRs, JSON, HTML).",
@@ -17,14 +16,12 @@ app = typer.Typer(
 )
 
 
-def _write(text: str) -> None:
-    """Stdout with credentials and secret values redacted (as every report writer does)."""
-    from mlops.errors import redact_secrets
-
-    sys.stdout.write(redact_secrets(text))
-
-
-@app.command("list")
+@app.command(
+    "list",
+    epilog="\b\nExamples:\n"
+    "  mlops runs list -n 5\n"
+    '  mlops runs list --filter "metrics.test_roc_auc > 0.99" --json',
+)
 def list_(
     ctx: typer.Context,
     limit: Annotated[
@@ -42,21 +39,22 @@ def list_(
     json_out: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
     """Recent runs: name, status, start, duration, estimator, primary metric, gate verdict,
-    git sha, DVC experiment, registered versions and aliases.
-
-    Examples:
-      mlops runs list -n 5
-      mlops runs list --filter "metrics.test_roc_auc > 0.99" --json
-    """
-    from mlops.artifacts import to_json
-    from mlops.runs import list_runs, runs_table
+    git sha, DVC experiment, registered versions and aliases (times in UTC)."""
+    from mlops.errors import StageOrderError
+    from mlops.promote.policy import primary_metric
+    from mlops.runs import list_runs, promote_primary, runs_table
 
     opts = options(ctx)
-    rows = list_runs(opts.store(), limit=limit, filter_string=filter_string)
+    project = opts.project()
+    try:
+        primary = promote_primary(project)
+    except StageOrderError:  # no data here (a fresh clone): the listing still lists
+        primary = primary_metric(project.params.gate, project.params.data.task, None)
+    rows = list_runs(opts.store(), primary, limit=limit, filter_string=filter_string)
     if json_out:
-        _write(to_json([row.to_json() for row in rows]))
+        print_json([row.to_json() for row in rows])
     elif rows:
-        _write(runs_table(rows))
+        print_text(runs_table(rows))
     else:
         typer.echo(
             f"no runs in experiment {opts.project().settings.tracking.experiment!r}"
@@ -65,7 +63,11 @@ def list_(
         )
 
 
-@app.command()
+@app.command(
+    epilog="\b\nExamples:\n"
+    "  mlops runs compare HEAD @champion --md --fail-on-regression\n"
+    "  mlops runs compare 3f2a9c1 my-dvc-exp @champion --html reports/compare.html",
+)
 def compare(
     ctx: typer.Context,
     refs: Annotated[
@@ -88,22 +90,25 @@ def compare(
         bool,
         typer.Option(
             "--fail-on-regression",
-            help="Exit 3 when the first run is worse than the baseline on the primary metric "
-            "beyond gate.max_regression.",
+            help="Exit 3 when the first run is worse than the baseline beyond "
+            "gate.max_regression, on the primary metric or a guard metric (promote's checks).",
         ),
     ] = False,
 ) -> None:
     """Runs side by side: params that differ, every metric with its delta vs the baseline (the
-    last ref), gate thresholds, dataset digests, drift, and plots (--html).
-
-    Examples:
-      mlops runs compare HEAD @champion --md --fail-on-regression
-      mlops runs compare 3f2a9c1 my-dvc-exp @champion --html reports/compare.html
-    """
+    last ref), gate thresholds, dataset digests, drift, and plots (--html). The verdict is
+    `mlops promote`'s: its primary metric and guards, the project's gate.max_regression."""
     from mlops import artifacts
     from mlops.errors import MlopsError
-    from mlops.runs import compare_runs, resolve_ref, to_html, to_markdown, to_text
-    from mlops.tracking.runs import artifact_bytes
+    from mlops.runs import (
+        compare_runs,
+        promote_primary,
+        resolve_ref,
+        to_html,
+        to_markdown,
+        to_text,
+    )
+    from mlops.tracking.runs import artifact_bytes, artifact_size
 
     if len(refs) < 2:
         raise typer.BadParameter("give at least two runs to compare", param_hint="REF")
@@ -112,7 +117,7 @@ def compare(
     opts = options(ctx)
     project, store = opts.project(), opts.store()
     pairs = [(ref, resolve_ref(store, project.root, ref)) for ref in refs]
-    comparison = compare_runs(store, pairs, project.params.gate)
+    comparison = compare_runs(store, pairs, project.params.gate, promote_primary(project))
     if html_path is not None:
         sides = comparison.sides
 
@@ -122,13 +127,19 @@ def compare(
             except MlopsError as exc:
                 raise OSError(str(exc)) from exc
 
-        artifacts.write_report(html_path, to_html(comparison, read))
+        def size(index: int, path: str) -> int | None:
+            try:
+                return artifact_size(store, sides[index].record, path)
+            except MlopsError as exc:
+                raise OSError(str(exc)) from exc
+
+        artifacts.write_report(html_path, to_html(comparison, read, size))
         typer.echo(f"wrote {html_path}", err=True)
     if json_out:
-        _write(artifacts.to_json(comparison.to_json()))
+        print_json(comparison.to_json())
     elif markdown:
-        _write(to_markdown(comparison))
+        print_text(to_markdown(comparison))
     else:
-        _write(to_text(comparison))
+        print_text(to_text(comparison))
     if fail_on_regression and not comparison.verdict.passed:
         raise typer.Exit(3)

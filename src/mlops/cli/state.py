@@ -113,9 +113,15 @@ def stderr() -> Console:
 
 
 def print_json(payload: Any) -> None:
+    """A payload as JSON (a string as it is) on stdout, credentials and secret values redacted."""
     from mlops.artifacts import to_json
 
-    sys.stdout.write(to_json(payload) if not isinstance(payload, str) else payload)
+    print_text(to_json(payload) if not isinstance(payload, str) else payload)
+
+
+def print_text(text: str) -> None:
+    """Text on stdout as it is (no markup, no wrapping), credentials and secret values redacted."""
+    _Redacting(sys.stdout).write(text)
 
 
 def fmt(value: Any) -> str:

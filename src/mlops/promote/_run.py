@@ -15,7 +15,7 @@ from mlops.errors import (
     PromotionConflictError,
     StageOrderError,
 )
-from mlops.evaluate import LOWER_IS_BETTER, Scores, assess_model, default_primary, metric_names
+from mlops.evaluate import LOWER_IS_BETTER, Scores, assess_model, metric_names
 from mlops.gates import GateResult, evaluate_gates, model_checks
 from mlops.project import Project
 from mlops.promote._common import (
@@ -31,6 +31,7 @@ from mlops.promote.lock import promotion_lock
 from mlops.promote.policy import (
     compare_metrics,
     comparison_checks,
+    primary_metric,
     signature_changes,
     tolerances,
     unknown_guards,
@@ -142,7 +143,7 @@ def run_promotion(
     candidate_uri = store.logged_model_uri(candidate_id)
     features, target, task = _test_data(project)
     gate = project.params.gate
-    primary = gate.primary or default_primary(project.params.data.task, target)
+    primary = primary_metric(gate, project.params.data.task, target)
 
     with (
         promotion_lock(store),

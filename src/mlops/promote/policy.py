@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from mlops.config import GateParams
+from mlops.config import GateParams, Task
 from mlops.gates import GateResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class MetricComparison(BaseModel):
@@ -46,6 +49,21 @@ def compare_metrics(
             )
         )
     return rows
+
+
+def primary_metric(
+    gate: GateParams, task: Task, target: pd.Series | Callable[[], pd.Series | None] | None
+) -> str:
+    """The metric promotion compares: `gate.primary`, else the task's default for the test
+    split's `target` (`mlops.evaluate.default_primary`: average precision for a rare positive
+    class). `target` may be a function: it is then read only when the default needs it."""
+    if gate.primary:
+        return gate.primary
+    from mlops.evaluate import default_primary
+
+    if callable(target):
+        target = target() if task != "regression" else None
+    return default_primary(task, target)
 
 
 #: Error metrics in the target's units: a fixed tolerance means nothing across targets.

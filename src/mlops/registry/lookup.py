@@ -9,14 +9,14 @@ files?". Two stores answer that cheaply:
   (`GET /api/2.0/mlflow/registered-models/alias`, `GET …/model-versions/get`).
 
 Any other store, or a SQLite file whose schema is not one this code was tested with (not
-created yet, or an MLflow migration newer or older than `TESTED_REVISIONS`), raises
-`Unavailable`, and callers go through the MLflow client instead.
+created yet, or an MLflow migration newer or older than `TESTED_REVISIONS`; checked by the
+shared read-only opener `mlops.tracking.readonly.connect`), raises `Unavailable`, and callers
+go through the MLflow client instead.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import sqlite3
@@ -29,29 +29,27 @@ from typing import Any, Protocol
 
 from mlops.errors import RegistryError, redact_secrets
 from mlops.registry.local import ModelRef, ModelVersionInfo, check_ready
+from mlops.tracking.readonly import (
+    DEFAULT_WORKSPACE,
+    TESTED_REVISIONS,
+    Unavailable,
+    connect,
+    workspace_filter,
+)
 from mlops.tracking.uri import TrackingUri, parse_tracking_uri
 
-#: MLflow writes this workspace when workspaces are off (the default everywhere but a server).
-DEFAULT_WORKSPACE = "default"
+__all__ = [
+    "DEFAULT_WORKSPACE",
+    "TESTED_REVISIONS",
+    "Lookup",
+    "RestLookup",
+    "SqliteLookup",
+    "Unavailable",
+    "open_lookup",
+    "resolve",
+]
+
 HTTP_TIMEOUT = 10.0
-#: Alembic revisions of MLflow's schema whose registry tables these queries were tested on:
-#: MLflow 3.4.0 (71994744cf8e) to 3.18.0 (f4a9b2c7d1e6). The tables read here changed once in
-#: that span (workspace columns, 1b5f0d9ad7c1), which `_workspace` handles.
-TESTED_REVISIONS = frozenset(
-    {
-        "71994744cf8e", "3da73c924c2f", "bf29a5ff90ea", "1bd49d398cd23", "b7c8d9e0f1a2",
-        "5d2d30f0abce", "c9d4e5f6a7b8", "2c33131f4dae", "d3e4f5a6b7c8", "d0e1f2a3b4c5",
-        "c8d9e0f1a2b3", "1b5f0d9ad7c1", "e1f2a3b4c5d6", "76601a5f987d", "c3d6457b6d8a",
-        "a5b4c3d2e1f0", "ae8bbe7743c9", "7d34483879f0", "da6fb0208061", "89d3d66ed43f",
-        "b7e4c1a90f23", "a8b9c0d1e2f3", "c1d2e3f4a5b6", "c3d9e7f1a2b4", "6f8d9c3b2a1e",
-        "1971f2d9a75b", "17e22815139b", "b7e2c1a4d9f3", "75868b020152", "dc11669786a5",
-        "e7d1f4b2a9c6", "8b6ad64cb8f5", "f4a9b2c7d1e6",
-    }
-)  # fmt: skip
-
-
-class Unavailable(Exception):
-    """This store cannot be read without MLflow: use the MLflow client."""
 
 
 class Lookup(Protocol):
@@ -101,40 +99,9 @@ class SqliteLookup:
         self.database = database.resolve()
         self.identity = str(self.database)
 
-    @contextlib.contextmanager
-    def _connect(self) -> Any:
-        if not self.database.is_file():
-            raise Unavailable(f"{self.database}: no store yet")
-        try:
-            conn = sqlite3.connect(f"{self.database.as_uri()}?mode=ro", uri=True, timeout=30)
-        except sqlite3.Error as exc:
-            raise Unavailable(f"{self.database}: {exc}") from exc
-        try:
-            self._check_revision(conn)
-            yield conn
-        except sqlite3.Error as exc:  # no such table/column: not (yet) MLflow's schema
-            raise Unavailable(f"{self.database}: {exc}") from exc
-        finally:
-            conn.close()
-
-    def _check_revision(self, conn: sqlite3.Connection) -> None:
-        """These queries read MLflow's private tables: only at schema revisions tested here."""
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-        revision = str(row[0]) if row else ""
-        if revision not in TESTED_REVISIONS:
-            raise Unavailable(f"{self.database}: untested MLflow schema revision {revision!r}")
-
-    def _workspace(self, conn: sqlite3.Connection, table: str) -> tuple[str, tuple[str, ...]]:
-        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        if not columns:
-            raise Unavailable(f"{self.database}: no {table} table")
-        if "workspace" not in columns:
-            return "", ()
-        return " AND workspace = ?", (os.environ.get("MLFLOW_WORKSPACE") or DEFAULT_WORKSPACE,)
-
     def alias(self, name: str, alias: str) -> ModelVersionInfo | None:
-        with self._connect() as conn:
-            where, extra = self._workspace(conn, "registered_model_aliases")
+        with connect(self.database) as conn:
+            where, extra = workspace_filter(conn, "registered_model_aliases")
             row = conn.execute(
                 f"SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?{where}",
                 (name, alias, *extra),
@@ -144,8 +111,8 @@ class SqliteLookup:
             return self._version(conn, name, str(row[0]), (alias,))
 
     def version(self, name: str, version: str) -> ModelVersionInfo | None:
-        with self._connect() as conn:
-            where, extra = self._workspace(conn, "registered_model_aliases")
+        with connect(self.database) as conn:
+            where, extra = workspace_filter(conn, "registered_model_aliases")
             aliases = tuple(
                 sorted(
                     row[0]
@@ -161,7 +128,7 @@ class SqliteLookup:
     def _version(
         self, conn: sqlite3.Connection, name: str, version: str, aliases: tuple[str, ...]
     ) -> ModelVersionInfo | None:
-        where, extra = self._workspace(conn, "model_versions")
+        where, extra = workspace_filter(conn, "model_versions")
         row = conn.execute(
             "SELECT source, storage_location, run_id, status, creation_time FROM model_versions "
             f"WHERE name = ? AND version = ? AND current_stage != 'Deleted_Internal'{where}",

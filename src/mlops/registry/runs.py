@@ -1,7 +1,7 @@
 """The registered versions (and their aliases) of given runs: `mlops runs list|compare`.
 
 The embedded SQLite store is read with one query on MLflow's registry tables (no MLflow
-import, see `lookup`); any other store lists the model's versions through the MLflow client.
+import: `mlops.tracking.readonly`, as `lookup` reads it); any other store lists the model's versions through the MLflow client.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mlops.registry.local import ModelVersionInfo
-from mlops.registry.lookup import SqliteLookup, Unavailable, open_lookup
+from mlops.tracking.readonly import Unavailable, connect, workspace_filter
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mlops.tracking import Store
 
 
@@ -20,11 +22,11 @@ def versions_by_run(store: Store, run_ids: Sequence[str]) -> dict[str, list[Mode
     """Run id -> the configured model's versions registered from it, newest first."""
     if not run_ids or not store.exists():
         return {}
+    location = store.location
     try:
-        reader = open_lookup(store.location)
-        if not isinstance(reader, SqliteLookup):
+        if not location.is_sqlite or location.path is None:
             raise Unavailable("not an SQLite store")
-        found = _sqlite_versions(reader, store.model_name, run_ids)
+        found = _sqlite_versions(location.path, store.model_name, run_ids)
     except Unavailable:
         from mlops import registry
 
@@ -36,13 +38,11 @@ def versions_by_run(store: Store, run_ids: Sequence[str]) -> dict[str, list[Mode
     return by_run
 
 
-def _sqlite_versions(
-    reader: SqliteLookup, name: str, run_ids: Sequence[str]
-) -> list[ModelVersionInfo]:
+def _sqlite_versions(database: Path, name: str, run_ids: Sequence[str]) -> list[ModelVersionInfo]:
     found: list[ModelVersionInfo] = []
-    with reader._connect() as conn:
-        where, extra = reader._workspace(conn, "model_versions")
-        alias_where, alias_extra = reader._workspace(conn, "registered_model_aliases")
+    with connect(database) as conn:
+        where, extra = workspace_filter(conn, "model_versions")
+        alias_where, alias_extra = workspace_filter(conn, "registered_model_aliases")
         aliases: dict[str, list[str]] = {}
         for alias, version in conn.execute(
             f"SELECT alias, version FROM registered_model_aliases WHERE name = ?{alias_where}",

@@ -2,12 +2,13 @@
 
 `list_runs` reads the embedded SQLite store directly (no MLflow import: 1,000 runs in well
 under a second); `compare_runs` puts runs side by side against the last one (the baseline) and
-judges the first with the promotion policy's regression check.
+judges the first with the promotion policy's regression check, on the primary metric and with
+the tolerance `mlops promote` uses (`promote_primary`, the project's `gate`).
 """
 
 from __future__ import annotations
 
-from mlops.runs._common import RunRefError, primary_metric
+from mlops.runs._common import RunRefError, promote_primary
 from mlops.runs._compare import Comparison, MetricRow, Side, Verdict, compare_runs
 from mlops.runs._list import RunRow, list_runs, runs_table
 from mlops.runs._refs import resolve_ref
@@ -22,7 +23,7 @@ __all__ = [
     "Verdict",
     "compare_runs",
     "list_runs",
-    "primary_metric",
+    "promote_primary",
     "resolve_ref",
     "runs_table",
     "to_html",

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from mlops.errors import MlopsError
+from mlops.errors import MlopsError, StageOrderError
 from mlops.tracking import tags
 from mlops.tracking.runs import RunRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops.project import Project
 
 #: The test-split metrics `mlops eval` logs are named `test_<metric>`.
 TEST_PREFIX = "test_"
 #: Params read for a listing (the rest stays in the store).
-LIST_PARAMS = ("gate.primary", "data.task", "model.estimator")
-#: Short estimator names in tables.
-SHORT_ESTIMATORS = {
-    "hist_gradient_boosting": "hgb",
-    "random_forest": "rf",
-    "extra_trees": "et",
-    "logistic_regression": "logreg",
-}
+LIST_PARAMS = ("model.estimator",)
 NONE = "—"
 
 
@@ -28,20 +26,40 @@ class RunRefError(MlopsError):
     """A run reference (id, alias, DVC experiment, git revision) names no run."""
 
 
-def _unset(value: str | None) -> bool:
-    return value is None or value in ("", "None", "null")
+def promote_primary(project: Project) -> str:
+    """The metric `mlops promote` compares, chosen as it chooses it (`promote.policy.
+    primary_metric`): `gate.primary`, else the task's default for the test split's target (average
+    precision for a rare positive class). Only the target column of the test split is read, and
+    only when the default needs it."""
+    from mlops.promote.policy import primary_metric
+
+    return primary_metric(
+        project.params.gate, project.params.data.task, lambda: test_target(project)
+    )
 
 
-def primary_metric(record: RunRecord) -> str:
-    """The metric promotion compares for this run: its `gate.primary`, else the task's default
-    (`mlops.evaluate.default_primary`, without the target: ROC AUC or R²)."""
-    primary = record.params.get("gate.primary")
-    if not _unset(primary):
-        return str(primary)
-    from mlops.evaluate import default_primary
+def test_target(project: Project) -> pd.Series:
+    """The test split's target column, the one `mlops promote` scores on (read alone from a
+    Parquet split)."""
+    from mlops.data import load_schema, load_split
 
-    task = record.params.get("data.task") or "classification"
-    return default_primary("regression" if task == "regression" else "classification")
+    paths = project.settings.paths
+    target = load_schema(paths.schema_file).target
+    if paths.test.suffix.lower() == ".parquet" and paths.test.is_file():
+        import pyarrow.parquet as pq
+
+        try:
+            series: pd.Series = pq.read_table(paths.test, columns=[target]).column(0).to_pandas()
+            return series
+        except Exception:  # pyarrow raises many types: the full reader below says what is wrong
+            pass
+    test = load_split(project, "test")
+    if target not in test.columns:
+        raise StageOrderError(
+            f"{paths.test}: no column {target!r} (the schema's target, which picks the primary "
+            "metric promote compares); run `mlops data split` again or set gate.primary"
+        )
+    return test[target]
 
 
 def test_metrics(record: RunRecord) -> dict[str, float]:
@@ -82,15 +100,17 @@ def git_text(record: RunRecord) -> str:
 
 
 def iso(ms: int | None) -> str | None:
+    """A time in UTC, ISO 8601 (as `mlops models list` prints a version's creation time)."""
     if not ms:
         return None
-    return datetime.fromtimestamp(ms / 1000).astimezone().isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
 
 
 def started(ms: int | None) -> str:
+    """A table's short start time, in UTC (the column says so)."""
     if not ms:
         return NONE
-    return datetime.fromtimestamp(ms / 1000).strftime("%m-%d %H:%M")
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%m-%d %H:%M")
 
 
 def duration(record: RunRecord) -> float | None:

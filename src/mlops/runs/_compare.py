@@ -1,9 +1,10 @@
 """`mlops runs compare`: runs side by side, each against the baseline (the LAST ref given).
 
 Params that differ, every metric with its delta vs the baseline, the gate thresholds, dataset
-digests, drift, artifacts; and the verdict: is the FIRST run worse than the baseline on the
-primary metric beyond `gate.max_regression`? (the promotion policy's own `regression_check`,
-metric direction included). With two refs, `A B`, that is "A against B".
+digests, drift, artifacts; and the verdict: is the FIRST run worse than the baseline beyond the
+project's `gate.max_regression`, on the primary metric or a guard metric? (`mlops promote`'s own
+`comparison_checks` and choice of primary metric, metric direction included). With two refs,
+`A B`, that is "A against B".
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 from mlops.catalog import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
 from mlops.config import GateParams
-from mlops.errors import ConfigError
 from mlops.gates import GateResult
 from mlops.runs._common import (
     NONE,
@@ -22,16 +22,12 @@ from mlops.runs._common import (
     git_text,
     iso,
     number,
-    primary_metric,
     signed,
     test_metrics,
     versions_text,
 )
 from mlops.tracking import Store, tags
 from mlops.tracking.runs import RunRecord, artifact_files, get_runs
-
-#: Params that identify a run rather than configure it: never "differ".
-_IGNORED_PARAMS: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -85,14 +81,20 @@ class MetricRow:
 @dataclass
 class Verdict:
     primary: str
-    #: The promotion policy's check of the first run against the baseline.
+    #: The promotion policy's check of the first run against the baseline on the primary metric.
     check: GateResult
     max_regression: float
     mode: str
+    #: Its checks on the guard metrics (`gate.guard`, else every gated metric), as promote runs
+    #: them: a run better on the primary metric but worse on a guard is still a regression.
+    guards: list[GateResult] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return bool(self.check.passed)
+        return bool(self.check.passed) and all(g.passed for g in self.guards)
+
+    def failed_guards(self) -> list[str]:
+        return [g.name.removesuffix(" vs champion") for g in self.guards if not g.passed]
 
 
 @dataclass
@@ -126,13 +128,18 @@ class Comparison:
         tolerance = f"gate.max_regression {self.verdict.max_regression:g} {self.verdict.mode}"
         higher = self.primary not in LOWER_IS_BETTER
         better = delta > 0 if higher else delta < 0
-        if not self.verdict.passed:
+        if not self.verdict.check.passed:
             return f"{first.ref} is worse than {base.ref} on {metric} beyond {tolerance}: {values}"
         if delta == 0:
-            return f"{first.ref} equals {base.ref} on {metric}: {values}"
-        if better:
-            return f"{first.ref} is better than {base.ref} on {metric}: {values}"
-        return f"{first.ref} is worse than {base.ref} on {metric} within {tolerance}: {values}"
+            text = f"{first.ref} equals {base.ref} on {metric}: {values}"
+        elif better:
+            text = f"{first.ref} is better than {base.ref} on {metric}: {values}"
+        else:
+            text = f"{first.ref} is worse than {base.ref} on {metric} within {tolerance}: {values}"
+        guards = self.verdict.failed_guards()
+        if guards:
+            text += f"; but worse beyond it on guard metric(s) {', '.join(guards)}"
+        return text
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -146,6 +153,15 @@ class Comparison:
                 "threshold": self.verdict.check.threshold,
                 "max_regression": self.verdict.max_regression,
                 "mode": self.verdict.mode,
+                "guards": [
+                    {
+                        "check": g.name,
+                        "value": g.value,
+                        "threshold": g.threshold,
+                        "passed": g.passed,
+                    }
+                    for g in self.verdict.guards
+                ],
             },
             "metrics": [
                 {
@@ -175,26 +191,14 @@ def _bare(name: str) -> str:
     return name
 
 
-def _gate_params(record: RunRecord, default: GateParams) -> GateParams:
-    """The run's own tolerance (its logged `gate.*` params), else the project's."""
-    values: dict[str, Any] = {}
-    tolerance = record.params.get("gate.max_regression")
-    mode = record.params.get("gate.regression_mode")
-    try:
-        if tolerance not in (None, "None"):
-            values["max_regression"] = float(str(tolerance))
-        if mode in ("absolute", "relative", "auto"):
-            values["regression_mode"] = mode
-        return default.model_copy(update=values) if values else default
-    except ValueError as exc:
-        raise ConfigError(f"run {record.run_id}: gate.max_regression {tolerance!r}") from exc
-
-
 def compare_runs(
-    store: Store, sides: list[tuple[str, str]], default_gate: GateParams
+    store: Store, sides: list[tuple[str, str]], gate: GateParams, primary: str
 ) -> Comparison:
-    """Compare runs given as (ref, run id) pairs; the last is the baseline."""
-    from mlops.promote.policy import effective_mode, regression_check
+    """Compare runs given as (ref, run id) pairs; the last is the baseline. The verdict is
+    `mlops promote`'s comparison of the first against the baseline (`comparison_checks`): the
+    `primary` metric (`promote_primary`), then the guard metrics, with the project's `gate`
+    tolerance, as promote judges a candidate against the champion."""
+    from mlops.promote.policy import comparison_checks, effective_mode
     from mlops.registry.runs import versions_by_run
 
     ids = [run_id for _, run_id in sides]
@@ -208,14 +212,13 @@ def compare_runs(
         compared.append(Side(ref, record, versions.get(run_id, []), artifact_files(store, record)))
     records = [side.record for side in compared]
     first, base = records[0], records[-1]
-    primary = primary_metric(first)
 
     params: dict[str, list[str | None]] = {}
-    for key in sorted({k for r in records for k in r.params} - _IGNORED_PARAMS):
+    for key in sorted({k for r in records for k in r.params}):
         values = [r.params.get(key) for r in records]
         if len(set(values)) > 1 and not key.startswith("gate."):
             params[key] = values
-    gate = {
+    gates = {
         key: [r.params.get(key) for r in records]
         for key in sorted({k for r in records for k in r.params if k.startswith("gate.")})
     }
@@ -229,14 +232,11 @@ def compare_runs(
         metrics.append(
             MetricRow(name, numbers, deltas, bare not in LOWER_IS_BETTER if known else None)
         )
-    gate_params = _gate_params(first, default_gate)
-    check = regression_check(
-        primary, test_metrics(first), test_metrics(base), gate_params, LOWER_IS_BETTER
+    check, *guards = comparison_checks(
+        primary, test_metrics(first), test_metrics(base), gate, LOWER_IS_BETTER
     )
-    verdict = Verdict(
-        primary, check, gate_params.max_regression, effective_mode(primary, gate_params)
-    )
-    return Comparison(compared, primary, params, metrics, gate, verdict)
+    verdict = Verdict(primary, check, gate.max_regression, effective_mode(primary, gate), guards)
+    return Comparison(compared, primary, params, metrics, gates, verdict)
 
 
 def dataset_rows(comparison: Comparison) -> list[tuple[str, list[str]]]:

@@ -8,7 +8,6 @@ from typing import Any
 from mlops.runs._common import (
     LIST_PARAMS,
     NONE,
-    SHORT_ESTIMATORS,
     clip,
     duration,
     estimator,
@@ -17,7 +16,6 @@ from mlops.runs._common import (
     git_text,
     iso,
     number,
-    primary_metric,
     started,
     table,
     test_metrics,
@@ -25,6 +23,7 @@ from mlops.runs._common import (
     versions_text,
 )
 from mlops.tracking import Store, tags
+from mlops.tracking.lineage import SHORT_NAMES
 from mlops.tracking.runs import RunRecord, recent_runs
 
 #: Text tables fit this many columns (the run name and DVC experiment are shortened to fit).
@@ -75,7 +74,7 @@ class RunRow:
             _STATUS.get(record.status, record.status.lower() or NONE),
             started(record.start_ms),
             took(duration(record)),
-            SHORT_ESTIMATORS.get(name, name) if name else NONE,
+            SHORT_NAMES.get(name, name) if name else NONE,
             f"{self.primary} {number(value)}" if value is not None else f"{self.primary} {NONE}",
             gate_text(record),
             git_text(record),
@@ -85,25 +84,31 @@ class RunRow:
 
 
 HEADERS = (
-    "RUN", "NAME", "STATUS", "STARTED", "TOOK", "MODEL", "PRIMARY", "GATE", "GIT", "DVC EXP",
+    "RUN", "NAME", "STATUS", "STARTED UTC", "TOOK", "MODEL", "PRIMARY", "GATE", "GIT", "DVC EXP",
     "VERSION",
 )  # fmt: skip
 
 
-def list_runs(store: Store, *, limit: int = 20, filter_string: str | None = None) -> list[RunRow]:
-    """The experiment's newest runs first, with their primary metric and registered versions."""
+def list_runs(
+    store: Store, primary: str, *, limit: int = 20, filter_string: str | None = None
+) -> list[RunRow]:
+    """The experiment's newest runs first, with their `primary` metric (the one `mlops promote`
+    compares: `promote_primary`) and registered versions."""
     from mlops.registry.runs import versions_by_run
 
     records = recent_runs(
         store, limit=limit, filter_string=filter_string, param_keys=list(LIST_PARAMS)
     )
     versions = versions_by_run(store, [r.run_id for r in records])
-    return [RunRow(r, primary_metric(r), versions.get(r.run_id, [])) for r in records]
+    return [RunRow(r, primary, versions.get(r.run_id, [])) for r in records]
 
 
 def runs_table(rows: list[RunRow], width: int = WIDTH) -> str:
     """The listing as an aligned text table no wider than `width` (names shortened to fit)."""
-    cells = [row.cells() for row in rows]
+    from mlops.errors import redact_secrets
+
+    # Redacted before shortening: a clipped `user:password@host` URI no longer reads as one.
+    cells = [[redact_secrets(cell) for cell in row.cells()] for row in rows]
     # Shorten the free-text columns (name, DVC experiment, versions) until the table fits.
     for column, floor in ((1, 16), (9, 8), (1, 12), (10, 12), (1, 10), (10, 8), (6, 14)):
         total = _width(cells)

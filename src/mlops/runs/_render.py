@@ -151,9 +151,14 @@ def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def to_html(comparison: Comparison, read: Callable[[int, str], bytes]) -> str:
-    """A self-contained page; `read(side_index, path)` returns an artifact's bytes (PNGs are
-    inlined as base64, side by side, one column per run)."""
+def to_html(
+    comparison: Comparison,
+    read: Callable[[int, str], bytes],
+    size: Callable[[int, str], int | None],
+) -> str:
+    """A self-contained page; `read(side_index, path)` returns an artifact's bytes, `size(...)`
+    its size, asked first (PNGs up to `MAX_INLINE_BYTES` are inlined as base64, side by side,
+    one column per run; larger ones are only named, never read)."""
     refs = [side.ref for side in comparison.sides]
     title = "mlops: " + " vs ".join(refs)
     icon = "✅" if comparison.verdict.passed else "❌"
@@ -182,7 +187,7 @@ def to_html(comparison: Comparison, read: Callable[[int, str], bytes]) -> str:
         parts.append("</tr><tr>")
         for index, side in enumerate(comparison.sides):
             parts.append(
-                f"<td>{_image(read, index, path) if path in side.artifacts else NONE}</td>"
+                f"<td>{_image(read, size, index, path) if path in side.artifacts else NONE}</td>"
             )
         parts.append("</tr></table>")
     parts.append("<h3>Artifacts</h3>")
@@ -196,12 +201,20 @@ def to_html(comparison: Comparison, read: Callable[[int, str], bytes]) -> str:
     return "".join(parts)
 
 
-def _image(read: Callable[[int, str], bytes], index: int, path: str) -> str:
+def _image(
+    read: Callable[[int, str], bytes],
+    size: Callable[[int, str], int | None],
+    index: int,
+    path: str,
+) -> str:
     try:
+        known = size(index, path)
+        if known is not None and known > MAX_INLINE_BYTES:
+            return html.escape(f"{path}: {known} bytes, not inlined")
         data = read(index, path)
     except OSError as exc:
         return html.escape(f"{path}: {exc.strerror or exc}")
-    if len(data) > MAX_INLINE_BYTES:
+    if len(data) > MAX_INLINE_BYTES:  # the store did not say how large: read, then judged
         return html.escape(f"{path}: {len(data)} bytes, not inlined")
     encoded = base64.b64encode(data).decode("ascii")
     return f"<img alt='{html.escape(path)}' src='data:image/png;base64,{encoded}'>"

@@ -16,8 +16,8 @@ from mlops.tracking import tags
 
 #: Set by `dvc exp run` for the stages it runs.
 DVC_EXP_ENV = "DVC_EXP_NAME"
-#: Short names of estimators and hyperparameters in run names.
-_SHORT = {
+#: Short names of estimators and hyperparameters in run names (and `mlops runs list`'s table).
+SHORT_NAMES = {
     "hist_gradient_boosting": "hgb",
     "random_forest": "rf",
     "extra_trees": "et",
@@ -73,13 +73,13 @@ def _value(value: Any) -> str:
 def run_name(model: ModelParams, git: GitState, experiment: str | None = None) -> str:
     """What ran, e.g. `hgb-lr0.05-1a2b3c4`: estimator, the hyperparameters set in params.yaml
     (or the DVC experiment's name), and the short git sha."""
-    parts = [_SHORT.get(model.estimator, model.estimator)]
+    parts = [SHORT_NAMES.get(model.estimator, model.estimator)]
     if experiment:
         parts.append(experiment)
     else:
         hyperparameters = model.active()
         for key in sorted(hyperparameters)[:4]:
-            parts.append(f"{_SHORT.get(key, key)}{_value(hyperparameters[key])}")
+            parts.append(f"{SHORT_NAMES.get(key, key)}{_value(hyperparameters[key])}")
     parts.append(git.short + ("+" if git.dirty and git.commit != "unknown" else ""))
     return "-".join(parts)
 

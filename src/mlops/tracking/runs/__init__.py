@@ -4,7 +4,8 @@ The embedded store (a SQLite file) is read directly with `sqlite3` through a rea
 connection: a listing of 1,000 runs takes milliseconds and never imports MLflow; a filter of
 simple comparisons joined by AND is translated for it (`_filters`). Any other store (a tracking
 server, PostgreSQL), any other filter (LIKE, IN; MLflow also reports the syntax errors), or a
-SQLite file whose tables lack the columns read here goes through `MlflowClient.search_runs`.
+SQLite file the shared read-only opener refuses (`mlops.tracking.readonly`: an untested schema
+revision) or whose tables lack the columns read here goes through `MlflowClient.search_runs`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "SqliteRuns",
     "artifact_bytes",
     "artifact_files",
+    "artifact_size",
     "find_run_ids",
     "get_runs",
     "local_artifact_dir",
@@ -109,6 +111,23 @@ def artifact_files(store: Store, record: RunRecord) -> list[str]:
     except MlflowException as exc:
         raise TrackingError(f"run {record.run_id}: artifacts: {first_line(exc)}") from exc
     return sorted(files)
+
+
+def artifact_size(store: Store, record: RunRecord, path: str) -> int | None:
+    """One artifact file's size in bytes, without reading it (None when the store does not say)."""
+    local = local_artifact_dir(record)
+    if local is not None:
+        return (local / path).stat().st_size
+    from mlflow.exceptions import MlflowException
+
+    parent = path.rpartition("/")[0] or None
+    try:
+        for item in store.client.list_artifacts(record.run_id, parent):
+            if item.path == path and not item.is_dir:
+                return None if item.file_size is None else int(item.file_size)
+    except MlflowException as exc:
+        raise TrackingError(f"run {record.run_id}: {path}: {first_line(exc)}") from exc
+    return None
 
 
 def artifact_bytes(store: Store, record: RunRecord, path: str) -> bytes:

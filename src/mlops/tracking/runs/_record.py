@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mlops.tracking.readonly import Unavailable
+
 
 @dataclass
 class RunRecord:
@@ -22,8 +24,8 @@ class RunRecord:
     datasets: list[dict[str, str]] = field(default_factory=list)
 
 
-class Unreadable(Exception):
-    """Not readable directly: go through MLflow."""
+#: Not readable directly (the shared read-only opener's refusal): go through MLflow.
+Unreadable = Unavailable
 
 
 def dataset_source(text: str | None) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from mlops.tracking.readonly import connect, workspace_filter
 from mlops.tracking.runs._record import RunRecord, Unreadable, dataset_source
 
 if TYPE_CHECKING:
@@ -39,7 +39,8 @@ def _marks(items: Sequence[str]) -> str:
 
 
 class SqliteRuns:
-    """MLflow's run tables in the embedded SQLite store, through a read-only connection."""
+    """MLflow's run tables in the embedded SQLite store, through the shared read-only opener
+    (`mlops.tracking.readonly`: a tested schema revision, the current workspace's rows)."""
 
     def __init__(self, conn: sqlite3.Connection | None, experiment_id: str | None) -> None:
         self.conn = conn
@@ -55,19 +56,11 @@ class SqliteRuns:
             # No store yet: no runs (reading through MLflow would create one).
             yield cls(None, None)
             return
-        try:
-            conn = sqlite3.connect(f"{location.path.as_uri()}?mode=ro", uri=True, timeout=30)
-        except sqlite3.Error as exc:
-            raise Unreadable(str(exc)) from exc
-        try:
+        with connect(location.path) as conn:
             reader = cls(conn, None)
             reader._check()
             reader.experiment_id = reader._experiment(store.settings.experiment)
             yield reader
-        except sqlite3.Error as exc:
-            raise Unreadable(str(exc)) from exc
-        finally:
-            conn.close()
 
     def _check(self) -> None:
         assert self.conn is not None
@@ -78,15 +71,12 @@ class SqliteRuns:
 
     def _experiment(self, name: str) -> str | None:
         assert self.conn is not None
-        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(experiments)")}
-        query = (
+        where, extra = workspace_filter(self.conn, "experiments")
+        row = self.conn.execute(
             "SELECT experiment_id FROM experiments WHERE name = ? AND lifecycle_stage = 'active'"
-        )
-        args: tuple[str, ...] = (name,)
-        if "workspace" in columns:
-            query += " AND workspace = ?"
-            args += (os.environ.get("MLFLOW_WORKSPACE") or "default",)
-        row = self.conn.execute(query, args).fetchone()
+            f"{where}",
+            (name, *extra),
+        ).fetchone()
         return str(row[0]) if row else None
 
     def recent(
