@@ -482,6 +482,28 @@ def test_identifier_drop_and_exclude_columns_are_ignored_with_reasons(tmp_path: 
     assert strict_json(report)["ignored"][0]["reason"]
 
 
+def test_a_date_column_kept_as_text_is_not_compared(tmp_path: Path) -> None:
+    """Dates read from a CSV are text; the contract knows them as dates: a batch of newer
+    days is not drift (they were compared as categories, every new day 'unseen')."""
+    n = 300
+
+    def side(start: str) -> dict[str, Any]:
+        days = pd.Timestamp(start) + pd.to_timedelta(np.arange(n) % 60, unit="D")
+        return {"day": list(days.strftime("%Y-%m-%d")), "x": normal(n), "label": ["a", "b"] * 150}
+
+    ref, cur = side("2022-01-01"), side("2024-01-01")
+    data = DataParams(source="source.csv", target="label")
+    project = project_with_schema(tmp_path, pd.DataFrame(ref), data)
+    report = build_report(
+        project,
+        make_store(tmp_path),
+        open_table(write(tmp_path / "ref.parquet", ref)),
+        open_table(write(tmp_path / "cur.csv", cur)),
+    )
+    assert {i.column: i.reason for i in report.ignored} == {"day": "datetime values not compared"}
+    assert [c.column for c in report.columns] == ["x"]
+
+
 def test_without_a_schema_identifiers_are_known_by_name(tmp_path: Path) -> None:
     n = 100
     ref = {"rownames": np.arange(1, n + 1), "x": normal(n)}
