@@ -346,6 +346,11 @@ def init_project(
     """Write a complete project into `directory`; refuse to overwrite different files unless
     `force`. Running it again with the same answers changes nothing."""
     root = directory.expanduser().absolute()
+    if root.exists() and not root.is_dir():  # `mlops init data.csv`: the file is the source
+        raise ConfigError(
+            f"{directory}: is a file, not a folder; DIRECTORY is the project folder (default: "
+            f"here), the data goes in --source (mlops init --source {directory} --target COLUMN)"
+        )
     root.mkdir(parents=True, exist_ok=True)
     spec, notes = plan(root, source=source, target=target, task=task, name=name)
     files = render(spec)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .conftest import Invoke
-from .helpers import assert_one_line_error
+from .helpers import assert_one_line_error, run_mlops
 
 ROWS = 400
 
@@ -131,3 +131,28 @@ def test_drift_help_lists_the_options(cli: Invoke) -> None:
     assert result.exit_code == 0
     for option in ("--reference", "--current", "--json", "--html", "--fail", "--no-fail"):
         assert option in result.stdout
+
+
+def test_a_missing_batch_is_one_line_on_stderr_of_the_real_process(project: Path) -> None:
+    """The real process logs at INFO: the reference line logged before the batch was opened
+    made a failed drift two lines (the summary names the reference anyway)."""
+    _write(project / "ref.parquet", 0.0, 1)
+    result = run_mlops(
+        "drift", "--reference", "ref.parquet", "--current", "absent.csv", cwd=project
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == ["error: absent.csv: file not found"]
+
+
+def test_a_report_option_does_not_swallow_the_next_option(project: Path, cli: Invoke) -> None:
+    """`--json` is a flag on the other commands: `mlops drift --json --no-fail` wrote the
+    report to a file named `--no-fail` and kept exit 3 on drift."""
+    _write(project / "ref.parquet", 0.0, 1)
+    _write(project / "cur.parquet", 1.0, 2)
+    args = ["drift", "--reference", "ref.parquet", "--current", "cur.parquet"]
+    for option in ("--json", "--html"):
+        result = cli(*args, option, "--no-fail")
+        assert result.exit_code == 2, result.output
+        assert "is an option, not a path" in result.stderr
+        assert not (project / "--no-fail").exists()
+    assert not (project / "reports" / "drift.json").exists()

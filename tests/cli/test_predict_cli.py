@@ -105,6 +105,17 @@ def test_usage_mistakes_are_one_line_errors(
     assert_one_line_error(cli("predict", *args), pattern)
 
 
+def test_before_any_promotion_the_error_says_how_to_make_a_champion(
+    cli: Invoke, trained_project: Path
+) -> None:
+    feature_rows(trained_project).to_parquet(trained_project / "rows.parquet")
+    for command in (("predict", "rows.parquet", "out.parquet"), ("explain", "rows.parquet")):
+        assert_one_line_error(
+            cli(*command), r"has no alias 'champion' \(nothing promoted yet: run `mlops promote`\)$"
+        )
+    assert not (trained_project / "out.parquet").exists()
+
+
 def test_a_model_version_can_be_named(cli: Invoke, champion: Path, rows: pd.DataFrame) -> None:
     rows.to_parquet(champion / "rows.parquet")
     register(champion, champion=False)  # v2, not the champion

@@ -90,6 +90,11 @@ def test_models_list_json(two_versions: dict[str, str]) -> None:
 
     table = exits(mlops("models", "list"), 0).stdout  # rich may shorten long cells
     assert "champion" in table and "previous" in table and MODEL in table
+    # At 80 columns the ids and the time are readable, not cut to `2026-12-…` / `4ea2cc94…`.
+    assert "…" not in table
+    for row in rows:
+        assert row["run_id"][:8] in table and row["git_commit"][:7] in table
+        assert row["created"][:10] in table
 
 
 def test_models_show_by_alias_and_version(two_versions: dict[str, str]) -> None:

@@ -235,6 +235,22 @@ def test_init_errors_are_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in missing.stderr + wrong.stderr
 
 
+def test_init_given_the_data_file_as_its_folder_says_to_pass_it_as_source(tmp_path: Path) -> None:
+    """`mlops init data.csv --source data.csv ...` said only `data.csv: File exists`."""
+    source = multiclass_parquet(tmp_path / "points.parquet", rows=60)
+    before = source.read_bytes()
+    result = mlops(
+        "init", "points.parquet", "--source", source, "--target", "label", cwd=tmp_path, check=False
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: points.parquet: is a file, not a folder;")
+    assert "--source points.parquet" in line
+    assert source.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["points.parquet"]
+
+
 def test_repository_example_files_come_from_the_templates() -> None:
     """This repository's example project is the templates rendered with `EXAMPLE` (as committed)."""
     from mlops import pipeline, scaffold

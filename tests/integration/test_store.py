@@ -207,3 +207,12 @@ def test_the_run_name_ends_with_the_short_git_sha(project: Path) -> None:
     assert run.info.run_name.startswith("hgb-")
     assert run.info.run_name.endswith(f"-{head[:7]}")  # a clean tree: no `+`
     assert _hyperparameters(run.info.run_name) == {"it100", "lr0.1"}
+
+
+def test_logging_the_datasets_prints_no_mlflow_schema_hint(trained_project: Path) -> None:
+    """MLflow infers a logged dataset's schema when `log_input` serialises it and warned about
+    integer columns there (eight lines on stderr of every `mlops train` and `mlops eval`)."""
+    result = run_mlops("eval", "--no-gate", cwd=trained_project)
+    assert result.returncode == 0, result.stderr
+    assert "Inferred schema contains integer" not in result.stderr
+    assert "warnings.warn" not in result.stderr

@@ -384,6 +384,23 @@ def test_keyed_params_are_recorded_per_estimator(project: Path) -> None:
     assert flat["model.params.random_forest.n_estimators"] == "9"
 
 
+def test_a_flat_override_is_recorded_in_the_chosen_estimators_section(project: Path) -> None:
+    """`--set model.params.learning_rate=0.05` fits with 0.05: MLflow recorded the section's
+    stale 0.1 beside a flat key, so `runs compare` showed 0.05 against `—`."""
+    config = load_config(overrides=("model.params.learning_rate=0.05",))
+    assert config.params.model.active()["learning_rate"] == 0.05
+    flat = config.params_flat()
+    assert flat["model.params.hist_gradient_boosting.learning_rate"] == "0.05"
+    assert flat["model.params.hist_gradient_boosting.max_iter"] == "100"
+    assert "model.params.learning_rate" not in flat
+    # Switching estimator with a flat key: the key goes to the new estimator's section only.
+    switched = load_config(
+        overrides=("model.estimator=random_forest", "model.params.n_estimators=7")
+    ).params_flat()
+    assert switched["model.params.random_forest.n_estimators"] == "7"
+    assert switched["model.params.hist_gradient_boosting.learning_rate"] == "0.1"
+
+
 def test_class_weight_is_balanced_or_null(project: Path) -> None:
     assert load_config().params.model.class_weight is None
     weighted = load_config(overrides=("model.class_weight=balanced",))

@@ -367,6 +367,35 @@ def test_csv_and_parquet_give_the_same_verdicts(tmp_path: Path) -> None:
         assert a.statistic == pytest.approx(b.statistic, rel=1e-9)
 
 
+def test_a_csv_batch_reads_dates_and_empty_fields_as_ingest_does(tmp_path: Path) -> None:
+    """Reference: the CSV as ingest reads it (pandas: dates stay text, empty fields missing);
+    current: the same CSV. Dates were read as date32 (a type change, counted as drift) and an
+    empty text field as an unseen category '' (missing rate 5% -> 0%)."""
+    from mlops.artifacts import read_table
+
+    rows = 400
+    days = pd.Timestamp("2022-01-01") + pd.to_timedelta(RNG.integers(0, 40, rows), unit="D")
+    region = pd.Series(labels(rows, ["north", "south", "east"]), dtype=object)
+    region[::20] = None
+    frame = pd.DataFrame(
+        {"signup_date": days.strftime("%Y-%m-%d"), "region": region, "x": normal(rows)}
+    )
+    csv = tmp_path / "batch.csv"
+    frame.to_csv(csv, index=False)
+    reference = tmp_path / "reference.parquet"
+    read_table(csv).to_parquet(reference)
+    current = open_table(csv)
+    assert str(current.types["signup_date"]) in ("string", "large_string")
+    report = build_report(
+        make_project(tmp_path), make_store(tmp_path), open_table(reference), current
+    )
+    assert column(report, "signup_date").verdict == "no_drift"
+    region_drift = column(report, "region")
+    assert region_drift.verdict == "no_drift"
+    assert region_drift.current.missing == rows // 20
+    assert region_drift.unseen_categories == []
+
+
 @pytest.mark.parametrize("method", ["auto", "wasserstein", "psi", "jensenshannon"])
 def test_values_near_the_float_limits_never_produce_nan(tmp_path: Path, method: str) -> None:
     big = np.r_[np.full(50, -1e308), np.full(50, 1e308), np.arange(50.0)]
@@ -451,6 +480,28 @@ def test_identifier_drop_and_exclude_columns_are_ignored_with_reasons(tmp_path: 
     assert report.verdict == "no_drift"
     assert report.summary.columns == 1
     assert strict_json(report)["ignored"][0]["reason"]
+
+
+def test_a_date_column_kept_as_text_is_not_compared(tmp_path: Path) -> None:
+    """Dates read from a CSV are text; the contract knows them as dates: a batch of newer
+    days is not drift (they were compared as categories, every new day 'unseen')."""
+    n = 300
+
+    def side(start: str) -> dict[str, Any]:
+        days = pd.Timestamp(start) + pd.to_timedelta(np.arange(n) % 60, unit="D")
+        return {"day": list(days.strftime("%Y-%m-%d")), "x": normal(n), "label": ["a", "b"] * 150}
+
+    ref, cur = side("2022-01-01"), side("2024-01-01")
+    data = DataParams(source="source.csv", target="label")
+    project = project_with_schema(tmp_path, pd.DataFrame(ref), data)
+    report = build_report(
+        project,
+        make_store(tmp_path),
+        open_table(write(tmp_path / "ref.parquet", ref)),
+        open_table(write(tmp_path / "cur.csv", cur)),
+    )
+    assert {i.column: i.reason for i in report.ignored} == {"day": "datetime values not compared"}
+    assert [c.column for c in report.columns] == ["x"]
 
 
 def test_without_a_schema_identifiers_are_known_by_name(tmp_path: Path) -> None:

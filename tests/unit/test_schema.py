@@ -77,6 +77,41 @@ def test_many_repeated_strings_stay_categorical() -> None:
     assert len(column.categories) == MAX_CATEGORIES + 10
 
 
+def test_dates_read_from_a_csv_as_text_are_dates_not_categories(tmp_path: Path) -> None:
+    """A CSV's date column arrives as text: it was a categorical feature with a level per day
+    (886 one-hot columns for 2,000 rows) that drifted with every new day."""
+    from mlops.artifacts import read_table
+
+    rng = np.random.default_rng(1)
+    rows = 300
+    days = pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 90, rows), unit="D")
+    frame = pd.DataFrame(
+        {
+            "signed_up": days.strftime("%Y-%m-%d"),
+            "seen_at": days.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "x": rng.normal(size=rows),
+            "label": rng.choice(["yes", "no"], rows),
+        }
+    )
+    frame.loc[4, "signed_up"] = None
+    csv = tmp_path / "data.csv"
+    frame.to_csv(csv, index=False)
+    schema = infer_schema(read_table(csv), PARAMS, str(csv))
+    for name in ("signed_up", "seen_at"):
+        col = schema.column(name)
+        assert (col.dtype, col.kind, col.role) == ("string", "datetime", "excluded")
+        assert col.excluded_reason == "date/time values are not used as features"
+    assert schema.column("signed_up").nullable
+    assert schema.features == ["x"]
+    # Text that only looks like dates stays what it was.
+    not_a_day = infer_column("d", pd.Series(["2022-02-30", "2022-03-01"] * 50))
+    assert not_a_day.kind == "categorical"
+    mixed = infer_column("d", pd.Series(["2022-03-01", "soon"] * 50))
+    assert mixed.kind == "categorical"
+    codes = infer_column("d", pd.Series(["20220301", "20220302"] * 50))
+    assert codes.kind == "categorical"
+
+
 def test_all_missing_numeric_column() -> None:
     column = infer_column("empty", pd.Series([np.nan, np.nan]))
     assert (column.kind, column.nullable, column.min, column.max) == ("numeric", True, None, None)

@@ -21,6 +21,15 @@ STYLES = {
 }
 
 
+def _report_path(value: Path | None) -> Path | None:
+    """A report path, not the next option swallowed (`--json --no-fail` wrote `./--no-fail`)."""
+    if value is not None and str(value).startswith("--"):
+        raise typer.BadParameter(
+            f"{str(value)!r} is an option, not a path: give a file (`--json -` prints the report)"
+        )
+    return value
+
+
 def drift(
     ctx: typer.Context,
     reference: Annotated[
@@ -40,11 +49,16 @@ def drift(
         typer.Option(
             "--json",
             help="Write the JSON report here ('-': print it) \\[default: reports/drift.json].",
+            callback=_report_path,
         ),
     ] = None,
     html_path: Annotated[
         Path | None,
-        typer.Option("--html", help="Write the HTML report here \\[default: reports/drift.html]."),
+        typer.Option(
+            "--html",
+            help="Write the HTML report here \\[default: reports/drift.html].",
+            callback=_report_path,
+        ),
     ] = None,
     fail: Annotated[
         bool,

@@ -166,9 +166,9 @@ def list_models(
             row["version"],
             ", ".join(row["aliases"]),
             fmt(row[primary]),
-            row["created"],
-            row["run_id"] or "-",
-            (row["git_commit"] or "-")[:12],
+            row["created"][:16].replace("T", " "),  # to the minute, UTC (--json: seconds)
+            (row["run_id"] or "-")[:8],  # short ids, as `mlops runs list` shows them
+            (row["git_commit"] or "-")[:7],
             row["verdict"] or "-",
         )
     stdout().print(table)

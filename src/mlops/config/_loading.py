@@ -33,8 +33,18 @@ class Config(_Frozen):
     overrides: tuple[str, ...] = ()
 
     def params_flat(self) -> dict[str, str]:
-        """`params.yaml` as flat `section.key` strings (what MLflow records)."""
-        return flatten(self.params.model_dump(mode="json"))
+        """`params.yaml` as flat `section.key` strings (what MLflow records).
+
+        A flat hyperparameter over per-estimator sections (`--set model.params.max_iter=50`)
+        is recorded in the chosen estimator's section, the value the model was fitted with:
+        not beside a stale section value that differs from it.
+        """
+        tree = self.params.model_dump(mode="json")
+        model = self.params.model
+        if model.per_estimator() and model.flat():
+            sections = model.sections()
+            tree["model"]["params"] = {**sections, model.estimator: model.active()}
+        return flatten(tree)
 
     def params_hash(self) -> str:
         """A stable hash of the effective params (lineage)."""

@@ -107,6 +107,23 @@ def logical_type(series: pd.Series) -> LogicalType:
     return "string"
 
 
+#: An ISO 8601 date, optionally with a time and a UTC offset (2024-03-01, 2024-03-01T10:00:00Z).
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+
+
+def iso_dates(values: Any) -> bool:
+    """Whether every value is text holding a valid ISO 8601 date (or date and time)."""
+    import pandas as pd
+
+    texts = pd.Series(values, dtype=object)
+    if texts.empty or not texts.map(lambda v: isinstance(v, str)).all():
+        return False
+    if not texts.str.fullmatch(_ISO_DATE).all():
+        return False
+    parsed = pd.to_datetime(texts, format="ISO8601", errors="coerce", utc=True)
+    return not bool(parsed.isna().any())
+
+
 def _category_labels(values: Any) -> list[str]:
     return sorted({str(v) for v in values})
 
@@ -177,6 +194,8 @@ def infer_column(name: str, series: pd.Series, levels: list[str] | None = None) 
     if dtype == "datetime":
         return ColumnSchema(name=name, dtype=dtype, kind="datetime", nullable=nullable)
     distinct = present.unique()
+    if iso_dates(distinct):  # a CSV's dates arrive as text: a date, not a category per day
+        return ColumnSchema(name=name, dtype=dtype, kind="datetime", nullable=nullable)
     if len(distinct) > MAX_CATEGORIES and len(distinct) > 0.5 * len(present):
         return ColumnSchema(name=name, dtype=dtype, kind="text", nullable=nullable)
     return ColumnSchema(

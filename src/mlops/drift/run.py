@@ -142,6 +142,9 @@ def excluded_columns(project: Project, schema: Schema | None) -> dict[str, str]:
     if schema is not None:
         for name, reason in schema.identifiers().items():
             skip.setdefault(name, f"identifier column ({reason})")
+        for col in schema.columns:  # dates as text in a CSV: new dates are no drift
+            if col.kind == "datetime":
+                skip.setdefault(col.name, "datetime values not compared")
     return skip
 
 
@@ -298,7 +301,7 @@ def run_drift(
     start = time.perf_counter()
     champion = find_champion(store)
     choice = resolve_reference(project, store, reference, champion)
-    log.info("reference %s: %s", choice.path, choice.reason)
+    log.debug("reference %s: %s", choice.path, choice.reason)  # the summary says it too
     current_path = current if current is not None else project.resolve(project.params.drift.current)
     current_origin = "argument" if current is not None else "params"
     current_reason = "given with --current" if current is not None else "drift.current in params"

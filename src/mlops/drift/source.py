@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from mlops.artifacts import CsvDialect
+
 SUFFIXES = (".csv", ".parquet", ".pq")
 Kind = Literal["numeric", "categorical", "datetime", "other", "empty"]
 
@@ -148,18 +150,24 @@ def _pandas_index_columns(schema: pa.Schema) -> set[str]:
 
 def _open_csv(path: Path) -> TableSource:
     """Parse a CSV whose separator and decimal mark are sniffed as ingest sniffs them."""
+    import pyarrow as pa
     import pyarrow.csv as pcsv
 
     from mlops.artifacts import check_csv_text, check_single_column
 
     dialect = check_csv_text(path)
+    # Quoted newlines inside values, as pandas (ingest) reads them: one reading of CSV.
+    parse = pcsv.ParseOptions(delimiter=dialect.sep, newlines_in_values=True)
     try:
-        table = pcsv.read_csv(
-            path,
-            # Quoted newlines inside values, as pandas (ingest) reads them: one reading of CSV.
-            parse_options=pcsv.ParseOptions(delimiter=dialect.sep, newlines_in_values=True),
-            convert_options=pcsv.ConvertOptions(decimal_point=dialect.decimal),
-        )
+        # Empty fields and NA markers are missing in text columns too, as pandas reads them.
+        table = pcsv.read_csv(path, parse_options=parse, convert_options=_convert(dialect))
+        # Ingest (pandas) keeps dates as text: read them as text here too, or the same column
+        # of the same kind of file is a type change (date32 vs string) and counts as drift.
+        dates = {f.name: pa.string() for f in table.schema if pa.types.is_temporal(f.type)}
+        if dates:
+            table = pcsv.read_csv(
+                path, parse_options=parse, convert_options=_convert(dialect, dates)
+            )
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except Exception as exc:  # pyarrow.lib.ArrowInvalid and friends
@@ -167,3 +175,13 @@ def _open_csv(path: Path) -> TableSource:
     check_single_column(path, list(table.schema.names), dialect, None)
     types = _column_types(path, table.schema, set())
     return TableSource(path=path, rows=table.num_rows, types=types, _table=table)
+
+
+def _convert(dialect: CsvDialect, types: dict[str, pa.DataType] | None = None) -> Any:
+    """How CSV text becomes values: the sniffed decimal mark, empty fields missing in every
+    column, `types` forced where given."""
+    import pyarrow.csv as pcsv
+
+    return pcsv.ConvertOptions(
+        decimal_point=dialect.decimal, strings_can_be_null=True, column_types=types or {}
+    )

@@ -144,7 +144,7 @@ def resolve(store: Store, ref: str) -> ModelVersionInfo:
         found = get_alias(store, text[1:])
         if found is None:
             name = store.model_name
-            raise RegistryError(f"registry: model {name!r} has no alias {text[1:]!r}")
+            raise lookup.no_alias(name, text[1:])
         return found
     number = text.removeprefix("v")
     if not number.isdigit():
@@ -273,7 +273,7 @@ def resolve_ref(store: Store, ref: ModelRef) -> ModelVersionInfo:
     if ref.alias is not None:
         found = find_alias(store, ref.name, ref.alias)
         if found is None:
-            raise RegistryError(f"registry: model {ref.name!r} has no alias {ref.alias!r}")
+            raise lookup.no_alias(ref.name, ref.alias)
         return found
     try:
         return lookup.resolve(lookup.open_lookup(store.location), ref)

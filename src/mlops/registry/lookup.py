@@ -76,12 +76,18 @@ def open_lookup(location: TrackingUri | str) -> Lookup:
     raise Unavailable(f"no MLflow-free reader for {location.scheme} stores")
 
 
+def no_alias(name: str, alias: str) -> RegistryError:
+    """The error for a missing alias; a missing champion says how one is made."""
+    hint = " (nothing promoted yet: run `mlops promote`)" if alias == "champion" else ""
+    return RegistryError(f"registry: model {name!r} has no alias {alias!r}{hint}")
+
+
 def resolve(lookup: Lookup, ref: ModelRef) -> ModelVersionInfo:
     """The version `ref` names (RegistryError when the model, alias or version is missing)."""
     if ref.alias is not None:
         found = lookup.alias(ref.name, ref.alias)
         if found is None:
-            raise RegistryError(f"registry: model {ref.name!r} has no alias {ref.alias!r}")
+            raise no_alias(ref.name, ref.alias)
     else:
         found = lookup.version(ref.name, str(ref.version))
         if found is None:

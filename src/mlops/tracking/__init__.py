@@ -95,11 +95,13 @@ def log_dataset(
     from mlflow.exceptions import MlflowException
 
     try:
-        with warnings.catch_warnings():  # source-resolution and integer-schema hints
+        # Source-resolution and integer-schema hints: MLflow infers the dataset's schema lazily,
+        # when log_input serialises it, so the filter must cover that call too.
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             dataset = mlflow.data.pandas_dataset.from_pandas(
                 frame, source=str(path), targets=target, name=name, digest=digest[:36]
             )
-        mlflow.log_input(dataset, context=context)
+            mlflow.log_input(dataset, context=context)
     except MlflowException as exc:
         raise TrackingError(f"cannot log dataset {name}: {first_line(exc)}") from exc
