@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from typer._click.shell_completion import CompletionItem, add_completion_class
-from typer._completion_classes import BashComplete as _BashComplete
+
+if TYPE_CHECKING:
+    from typer._click.shell_completion import CompletionItem
 
 #: What a completion callback returns: (value, help shown by zsh and fish).
 Items = list[tuple[str, str]]
@@ -232,33 +233,49 @@ def overrides(ctx: typer.Context, incomplete: str) -> Items:
 _BREAKS = ("=", ":")
 
 
-class BashComplete(_BashComplete):
-    """Typer's bash completion, with words bash split at `=` and `:` glued back together.
+def _glue(args: list[str], incomplete: str) -> tuple[list[str], str, int]:
+    """(args, the word to complete, how much of it bash does not replace): words bash split at
+    `=` and `:` glued back together; `cut` is 0 when nothing was split."""
+    words = [*args, incomplete]
+    start = len(words) - 1
+    while start > 0 and (words[start] in _BREAKS or words[start - 1] in _BREAKS):
+        start -= 1
+    if start == len(words) - 1:
+        return args, incomplete, 0
+    glued = "".join(words[start:])
+    # Readline replaces the text after the last break: `=` itself, when it is the word, too.
+    cut = len(glued) - (0 if incomplete in _BREAKS else len(incomplete))
+    return words[:start], glued, cut
+
+
+def use_bash_word_breaks() -> bool:
+    """Complete bash with Typer's completion, with words bash split at `=` and `:` glued back
+    together (Typer registers its own class when the app is built; this one replaces it).
 
     Bash hands `--set model.estimator=ra` over as `model.estimator`, `=`, `ra` (and
     `models:/m@c` as `models`, `:`, `/m@c`); the value is completed whole, and bash is given
     back only the part after the break, since that is the word it replaces.
+
+    Typer offers no public hook for this: the classes are Typer's private ones (tested with
+    the typer versions pyproject.toml allows). Should a later Typer move them, bash completes
+    as Typer does (split words are not glued) and False is returned; nothing fails.
     """
+    try:
+        from typer._click.shell_completion import add_completion_class
+        from typer._completion_classes import BashComplete as TyperBashComplete
+    except ImportError:
+        return False
 
-    cut = 0
+    class BashComplete(TyperBashComplete):
+        cut = 0
 
-    def get_completion_args(self) -> tuple[list[str], str]:
-        args, incomplete = super().get_completion_args()
-        words = [*args, incomplete]
-        start = len(words) - 1
-        while start > 0 and (words[start] in _BREAKS or words[start - 1] in _BREAKS):
-            start -= 1
-        if start == len(words) - 1:
+        def get_completion_args(self) -> tuple[list[str], str]:
+            args, incomplete = super().get_completion_args()
+            args, incomplete, self.cut = _glue(args, incomplete)
             return args, incomplete
-        glued = "".join(words[start:])
-        # Readline replaces the text after the last break: `=` itself, when it is the word, too.
-        self.cut = len(glued) - (0 if incomplete in _BREAKS else len(incomplete))
-        return words[:start], glued
 
-    def format_completion(self, item: CompletionItem) -> str:
-        return str(item.value)[self.cut :]
+        def format_completion(self, item: CompletionItem) -> str:
+            return str(item.value)[self.cut :]
 
-
-def use_bash_word_breaks() -> None:
-    """Complete bash with `BashComplete` (Typer registers its own when the app is built)."""
     add_completion_class(BashComplete, "bash")
+    return True

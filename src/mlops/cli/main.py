@@ -52,7 +52,10 @@ class MlopsGroup(TyperGroup):
     def _main_shell_completion(
         self, ctx_args: Any, prog_name: str, complete_var: str | None = None
     ) -> None:
-        """`_MLOPS_COMPLETE=...`: bash words split at `=`/`:` are completed whole."""
+        """`_MLOPS_COMPLETE=...`: bash words split at `=`/`:` are completed whole.
+
+        Typer's own (private) hook for the completion request: no public one exists. Were it
+        renamed, this is never called and bash completes as Typer does (see completion.py)."""
         completion.use_bash_word_breaks()
         super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
