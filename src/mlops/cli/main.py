@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from mlops import __version__
 from mlops.cli import card as card_cli
+from mlops.cli import ci as ci_cli
 from mlops.cli import completion
 from mlops.cli import data as data_cli
 from mlops.cli import doctor as doctor_cli
@@ -266,6 +267,7 @@ promote_cli.register(app)
 card_cli.register(app)
 doctor_cli.register(app)
 app.add_typer(pipeline_cli.app, name="pipeline", rich_help_panel=pipeline_cli.PANEL)
+app.add_typer(ci_cli.app, name="ci", rich_help_panel=ci_cli.PANEL)
 
 
 def run() -> None:
