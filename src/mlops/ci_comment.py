@@ -1,17 +1,18 @@
 """One pull-request comment per report, updated on every push (the CML pattern), stdlib only.
 
-`python -m mlops.ci_comment compare.md` in a GitHub Actions job on `pull_request` posts the
-Markdown file as a comment on the pull request, or edits the comment it posted before (found by
-a hidden marker, `<!-- mlops-runs-compare -->`, across every page of the comments), so a pull
-request carries one report however often it is pushed. It reads what Actions sets:
+`mlops ci comment compare.md` (the CLI over `post`) in a GitHub Actions job on `pull_request`
+posts the Markdown file as a comment on the pull request, or edits the comment it posted before
+(found by a hidden marker, `<!-- mlops-runs-compare -->`, across every page of the comments),
+so a pull request carries one report however often it is pushed. It reads what Actions sets:
 
-- `GITHUB_TOKEN`: a token allowed to write pull requests (`permissions: pull-requests: write`);
+- `GITHUB_TOKEN` (or `GH_TOKEN`): a token allowed to write pull requests
+  (`permissions: pull-requests: write`);
 - `GITHUB_REPOSITORY`: `owner/name`;
 - `GITHUB_EVENT_PATH`: the event's JSON (the pull request's number);
 - `GITHUB_API_URL`: the REST API's base URL (`https://api.github.com` when unset).
 
-`--marker TEXT` names another report (one comment per marker). Errors are one line on stderr,
-exit 1; the token never appears in them.
+Another marker names another report (one comment per marker). Problems raise `GitHubError`
+with one line; both token variables are among `errors.SECRET_ENV`, so they are redacted.
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from mlops.errors import MlopsError
+from mlops.errors import MlopsError, redact_secrets
 
-MARKER = "<!-- mlops-runs-compare -->"
+#: The name of the runs comparison's comment (`mlops ci comment --marker`'s default).
+MARKER_NAME = "mlops-runs-compare"
+MARKER = f"<!-- {MARKER_NAME} -->"
 #: GitHub refuses a comment body over 65,536 characters.
 MAX_BODY = 65_536
 DEFAULT_API = "https://api.github.com"
@@ -38,6 +41,21 @@ _NEXT = re.compile(r'<(?P<url>[^>]+)>\s*;\s*rel="next"')
 
 class GitHubError(MlopsError):
     """The GitHub API refused or could not be reached, or the job's context is missing."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact_secrets(" ".join(message.split())))
+
+
+class Posted(NamedTuple):
+    """What `post` did: "created" or "updated", the comment's id and its web URL."""
+
+    action: str
+    id: int
+    url: str
+
+
+#: The variables the token is read from, in this order (Actions sets neither by itself).
+TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -74,17 +92,14 @@ class GitHub:
                     "from a fork gets a read-only token)"
                 )
             text = f"GitHub API: {where} answered {exc.code} {exc.reason}{detail}{advice}"
-            raise GitHubError(self._hide(text)) from None
+            raise GitHubError(text) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise GitHubError(self._hide(f"GitHub API: {where} failed: {reason}")) from None
+            raise GitHubError(f"GitHub API: {where} failed: {reason}") from None
         try:
             return (json.loads(body) if body else None), link
         except ValueError:
             raise GitHubError(f"GitHub API: {where} answered something not JSON") from None
-
-    def _hide(self, text: str) -> str:
-        return text.replace(self.token, "***") if self.token else text
 
     def comments(self, number: int) -> list[dict[str, Any]]:
         """Every comment on issue/pull request `number`, following the `Link: rel="next"` pages."""
@@ -103,16 +118,16 @@ class GitHub:
             url = match.group("url") if match else None
         return found
 
-    def upsert(self, number: int, body: str, marker: str = MARKER) -> tuple[str, int, str]:
+    def upsert(self, number: int, body: str, marker: str = MARKER) -> Posted:
         """Edit the comment holding `marker`, or create one: ("updated"|"created", id, URL)."""
         for comment in self.comments(number):
             if marker in str(comment.get("body") or ""):
                 url = f"{self.api}/repos/{self.repository}/issues/comments/{comment['id']}"
                 reply, _ = self._request("PATCH", url, {"body": body})
-                return "updated", int(comment["id"]), str(_get(reply, "html_url"))
+                return Posted("updated", int(comment["id"]), str(_get(reply, "html_url")))
         url = f"{self.api}/repos/{self.repository}/issues/{number}/comments"
         reply, _ = self._request("POST", url, {"body": body})
-        return "created", int(_get(reply, "id") or 0), str(_get(reply, "html_url"))
+        return Posted("created", int(_get(reply, "id") or 0), str(_get(reply, "html_url")))
 
 
 def _get(reply: Any, key: str) -> Any:
@@ -143,6 +158,14 @@ def pull_request_number(event_path: str | None) -> int:
     raise GitHubError(f"{event_path}: not a pull request event (no pull_request.number)")
 
 
+def marker_for(name: str) -> str:
+    """The hidden HTML comment that finds the report named `name` again."""
+    text = " ".join(name.split())
+    if not text or "--" in text or ">" in text:
+        raise GitHubError(f"marker {name!r}: expected a name without `--` or `>`, e.g. ci-report")
+    return f"<!-- {text} -->"
+
+
 def comment_body(report: str, marker: str = MARKER) -> str:
     """The marker (hidden in the rendered comment), then the report, cut to GitHub's limit."""
     body = f"{marker}\n{report.rstrip()}\n"
@@ -152,9 +175,11 @@ def comment_body(report: str, marker: str = MARKER) -> str:
     return body
 
 
-def post(report_file: Path, env: dict[str, str], marker: str = MARKER) -> tuple[str, int, str]:
-    """Post or update the comment for `report_file` in the pull request the job runs for."""
-    token = env.get("GITHUB_TOKEN", "")
+def post(report_file: Path, env: Mapping[str, str] | None = None, marker: str = MARKER) -> Posted:
+    """Post or update the comment for `report_file` in the pull request the job runs for;
+    `env` is the job's environment (`os.environ` when None)."""
+    env = os.environ if env is None else env
+    token = next((env[name] for name in TOKEN_ENV if env.get(name)), "")
     if not token:
         raise GitHubError("GITHUB_TOKEN is not set (env: GITHUB_TOKEN: ${{ github.token }})")
     repository = env.get("GITHUB_REPOSITORY", "")
@@ -162,33 +187,11 @@ def post(report_file: Path, env: dict[str, str], marker: str = MARKER) -> tuple[
         raise GitHubError(f"GITHUB_REPOSITORY is {repository!r}: expected owner/name")
     try:
         report = report_file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise GitHubError(f"{report_file}: cannot read the report ({exc.strerror})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise GitHubError(f"{report_file}: cannot read the report ({reason})") from None
     if not report.strip():
         raise GitHubError(f"{report_file}: the report is empty")
     number = pull_request_number(env.get("GITHUB_EVENT_PATH"))
     api = (env.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
     return GitHub(api, repository, token).upsert(number, comment_body(report, marker), marker)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    marker = MARKER
-    if "--marker" in args:
-        at = args.index("--marker")
-        marker = f"<!-- {args[at + 1]} -->" if at + 1 < len(args) else ""
-        del args[at : at + 2]
-    if len(args) != 1 or not marker or args[0].startswith("-"):
-        sys.stderr.write("usage: python -m mlops.ci_comment REPORT.md [--marker NAME]\n")
-        return 2
-    try:
-        action, number, url = post(Path(args[0]), dict(os.environ), marker)
-    except MlopsError as exc:
-        sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
-        return 1
-    sys.stdout.write(f"{action} comment {number}{f': {url}' if url else ''}\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

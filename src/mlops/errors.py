@@ -92,6 +92,8 @@ _SECRET_ENV = (
     "MLFLOW_TRACKING_TOKEN",
     "AWS_SECRET_ACCESS_KEY",
     "MLOPS_PII_KEY",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
 )
 #: The variables whose values are redacted (mlops.logs checks for them before redacting).
 SECRET_ENV = _SECRET_ENV

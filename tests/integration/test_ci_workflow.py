@@ -86,7 +86,7 @@ def test_workflow_passes_actionlint_and_reports_on_pull_requests(
     script = runs(report)
     assert "mlops runs compare HEAD @champion --md" in script
     assert '>> "$GITHUB_STEP_SUMMARY"' in script
-    assert "python -m mlops.ci_comment compare.md" in script
+    assert ".venv/bin/mlops ci comment compare.md" in script
     assert "make pipeline" in script
 
     # The check can fail: a typo in an expression is caught.

@@ -1,5 +1,6 @@
-"""`python -m mlops.ci_comment`: one pull-request comment, created then updated, against a real
-HTTP server on 127.0.0.1 that answers as GitHub's REST API does for issue comments."""
+"""`mlops ci comment` (over `mlops.ci_comment.post`): one pull-request comment, created then
+updated, against a real HTTP server on 127.0.0.1 that answers as GitHub's REST API does for issue
+comments."""
 
 from __future__ import annotations
 
@@ -136,10 +137,13 @@ def job_env(tmp_path: Path, github: FakeGitHub, token: str = TOKEN) -> dict[str,
     }
 
 
-def run_module(report: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+def run_module(
+    report: Path, env: dict[str, str], *options: str
+) -> subprocess.CompletedProcess[str]:
+    """`mlops ci comment REPORT [options]` as the workflow runs it, in a real process."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GH_", "MLOPS_"))}
     return subprocess.run(
-        [sys.executable, "-m", "mlops.ci_comment", str(report)],
+        [sys.executable, "-m", "mlops", "ci", "comment", str(report), *options],
         env={**keep, **env}, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 

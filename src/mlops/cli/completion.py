@@ -1,7 +1,8 @@
 """Shell completion of values: registered versions and @aliases, run ids, estimator names.
 
 Completion runs on every Tab press, so it stays cheap: the project's YAML files and the
-embedded SQLite store are read directly (sqlite3, read-only), MLflow is never imported, and
+embedded SQLite store are read directly (sqlite3, read-only), MLflow and pydantic are never
+imported (the defaults and the URI parser come from the dependency-free `mlops.defaults`), and
 any problem (no project, a server store, a locked or missing database) completes nothing.
 """
 
@@ -10,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from typer._click.shell_completion import CompletionItem, add_completion_class
-from typer._completion_classes import BashComplete as _BashComplete
+
+if TYPE_CHECKING:
+    from typer._click.shell_completion import CompletionItem
 
 #: What a completion callback returns: (value, help shown by zsh and fish).
 Items = list[tuple[str, str]]
@@ -39,7 +41,9 @@ def _root_option(ctx: typer.Context | None, name: str) -> Any:
 
 
 def project_root(ctx: typer.Context | None) -> Path | None:
-    """`--project`, `MLOPS_PROJECT`, else the nearest folder upwards with params.yaml."""
+    """`--project`, `MLOPS_PROJECT`, else the nearest folder upwards with params.yaml.
+
+    As `mlops.project.find_root` searches (that module loads the config models: ~0.4 s)."""
     given = _root_option(ctx, "project") or os.environ.get("MLOPS_PROJECT")
     if given:
         root = Path(given).expanduser().absolute()
@@ -71,44 +75,61 @@ def _section(tree: dict[str, Any], name: str) -> dict[str, Any]:
 
 def sqlite_path(uri: str, root: Path) -> Path | None:
     """The database file of a `sqlite:///` tracking URI (relative: to the project root), else
-    None. As `mlops.tracking.uri.parse_tracking_uri` reads it, without importing `mlops.tracking`
-    (its package loads the config models: a tenth of a second on every Tab)."""
-    import urllib.parse
+    None: `mlops.defaults.parse_tracking_uri` reads it (the parser `mlops.tracking` uses)."""
+    from mlops import defaults  # stdlib only; imported on a Tab, not for `mlops --help`
 
-    scheme, sep, rest = uri.strip().partition(":")
-    if not sep or scheme.lower().split("+", 1)[0] != "sqlite" or not rest.startswith("//"):
-        return None
-    location = rest[2:].partition("?")[0]
-    database = location[1:] if location.startswith("/") else location
-    if database in ("", ":memory:"):
-        return None
-    path = Path(urllib.parse.unquote(database)).expanduser()
-    return Path(*(path if path.is_absolute() else root / path).parts).absolute()
+    location = defaults.parse_tracking_uri(uri, root)
+    return location.path if location.is_sqlite else None
 
 
 def _store(ctx: typer.Context | None) -> tuple[Path, dict[str, Any]] | None:
     """The SQLite database file and the config tree, or None (no project, not SQLite)."""
+    from mlops import defaults
+
     root = project_root(ctx)
     if root is None:
         return None
     settings = _settings(ctx, root)
-    uri = str(_section(settings, "tracking").get("uri") or "sqlite:///mlflow.db")
+    uri = str(_section(settings, "tracking").get("uri") or defaults.TRACKING_URI)
     path = sqlite_path(uri, root)
     if path is None or not path.is_file():
         return None
     return path, settings
 
 
-def _query(database: Path, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+#: MLflow's workspace when workspaces are off (registry/lookup.py's DEFAULT_WORKSPACE).
+DEFAULT_WORKSPACE = "default"
+#: Stands in `_query`'s arguments for the workspace (dropped when the schema has none).
+WORKSPACE = object()
+
+
+def _query(
+    database: Path, sql: str, args: tuple[Any, ...], table: str = "", column: str = "workspace"
+) -> list[tuple[Any, ...]]:
+    """Rows of `sql`. `{workspace}` in it becomes `AND <column> = ?` (and `WORKSPACE` in `args`
+    the workspace) when `table` has a workspace column (MLflow 3.10+ schemas), else nothing: as
+    registry/lookup.py filters, rows of other MLflow workspaces (MLFLOW_WORKSPACE, else
+    "default") are not offered. Repeated here: importing lookup loads the registry and
+    tracking packages (pydantic), which a Tab must not."""
     import sqlite3
 
     uri = f"{database.as_uri()}?mode=ro"
     with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT)) as conn:
-        return conn.execute(sql, args).fetchall()
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")} if table else ()
+        if "workspace" in columns:
+            clause = f" AND {column} = ?"
+            workspace = os.environ.get("MLFLOW_WORKSPACE") or DEFAULT_WORKSPACE
+            args = tuple(workspace if arg is WORKSPACE else arg for arg in args)
+        else:
+            clause = ""
+            args = tuple(arg for arg in args if arg is not WORKSPACE)
+        return conn.execute(sql.format(workspace=clause), args).fetchall()
 
 
 def _model_name(settings: dict[str, Any]) -> str:
-    return str(_section(settings, "registry").get("model_name") or "mlops-model")
+    from mlops import defaults
+
+    return str(_section(settings, "registry").get("model_name") or defaults.MODEL_NAME)
 
 
 def registered(ctx: typer.Context | None) -> tuple[str, list[tuple[str, str]], list[str]]:
@@ -120,14 +141,17 @@ def registered(ctx: typer.Context | None) -> tuple[str, list[tuple[str, str]], l
     name = _model_name(settings)
     aliases = _query(
         database,
-        "SELECT alias, version FROM registered_model_aliases WHERE name = ? ORDER BY alias",
-        (name,),
+        "SELECT alias, version FROM registered_model_aliases WHERE name = ?{workspace} "
+        "ORDER BY alias",
+        (name, WORKSPACE),
+        "registered_model_aliases",
     )
     versions = _query(
         database,
-        "SELECT version FROM model_versions WHERE name = ? "
+        "SELECT version FROM model_versions WHERE name = ?{workspace} "
         "AND current_stage != 'Deleted_Internal' ORDER BY version DESC",
-        (name,),
+        (name, WORKSPACE),
+        "model_versions",
     )
     return name, [(str(a), str(v)) for a, v in aliases], [str(v) for (v,) in versions]
 
@@ -159,19 +183,23 @@ def model_uris(ctx: typer.Context, incomplete: str) -> Items:
 
 def run_ids(ctx: typer.Context, incomplete: str) -> Items:
     """`--run-id`: the experiment's most recent active runs, with their names."""
+    from mlops import defaults
+
     try:
         found = _store(ctx)
         if found is None:
             return []
         database, settings = found
-        experiment = str(_section(settings, "tracking").get("experiment") or "mlops")
+        experiment = str(_section(settings, "tracking").get("experiment") or defaults.EXPERIMENT)
         rows = _query(
             database,
             "SELECT r.run_uuid, r.name, r.status FROM runs r JOIN experiments e "
-            "ON r.experiment_id = e.experiment_id WHERE e.name = ? "
+            "ON r.experiment_id = e.experiment_id WHERE e.name = ?{workspace} "
             "AND r.lifecycle_stage = 'active' AND r.run_uuid LIKE ? "
             "ORDER BY r.start_time DESC LIMIT ?",
-            (experiment, f"{incomplete}%", RUN_LIMIT),
+            (experiment, WORKSPACE, f"{incomplete}%", RUN_LIMIT),
+            "experiments",
+            "e.workspace",
         )
     except Exception:
         return []
@@ -232,33 +260,49 @@ def overrides(ctx: typer.Context, incomplete: str) -> Items:
 _BREAKS = ("=", ":")
 
 
-class BashComplete(_BashComplete):
-    """Typer's bash completion, with words bash split at `=` and `:` glued back together.
+def _glue(args: list[str], incomplete: str) -> tuple[list[str], str, int]:
+    """(args, the word to complete, how much of it bash does not replace): words bash split at
+    `=` and `:` glued back together; `cut` is 0 when nothing was split."""
+    words = [*args, incomplete]
+    start = len(words) - 1
+    while start > 0 and (words[start] in _BREAKS or words[start - 1] in _BREAKS):
+        start -= 1
+    if start == len(words) - 1:
+        return args, incomplete, 0
+    glued = "".join(words[start:])
+    # Readline replaces the text after the last break: `=` itself, when it is the word, too.
+    cut = len(glued) - (0 if incomplete in _BREAKS else len(incomplete))
+    return words[:start], glued, cut
+
+
+def use_bash_word_breaks() -> bool:
+    """Complete bash with Typer's completion, with words bash split at `=` and `:` glued back
+    together (Typer registers its own class when the app is built; this one replaces it).
 
     Bash hands `--set model.estimator=ra` over as `model.estimator`, `=`, `ra` (and
     `models:/m@c` as `models`, `:`, `/m@c`); the value is completed whole, and bash is given
     back only the part after the break, since that is the word it replaces.
+
+    Typer offers no public hook for this: the classes are Typer's private ones (tested with
+    the typer versions pyproject.toml allows). Should a later Typer move them, bash completes
+    as Typer does (split words are not glued) and False is returned; nothing fails.
     """
+    try:
+        from typer._click.shell_completion import add_completion_class
+        from typer._completion_classes import BashComplete as TyperBashComplete
+    except ImportError:
+        return False
 
-    cut = 0
+    class BashComplete(TyperBashComplete):
+        cut = 0
 
-    def get_completion_args(self) -> tuple[list[str], str]:
-        args, incomplete = super().get_completion_args()
-        words = [*args, incomplete]
-        start = len(words) - 1
-        while start > 0 and (words[start] in _BREAKS or words[start - 1] in _BREAKS):
-            start -= 1
-        if start == len(words) - 1:
+        def get_completion_args(self) -> tuple[list[str], str]:
+            args, incomplete = super().get_completion_args()
+            args, incomplete, self.cut = _glue(args, incomplete)
             return args, incomplete
-        glued = "".join(words[start:])
-        # Readline replaces the text after the last break: `=` itself, when it is the word, too.
-        self.cut = len(glued) - (0 if incomplete in _BREAKS else len(incomplete))
-        return words[:start], glued
 
-    def format_completion(self, item: CompletionItem) -> str:
-        return str(item.value)[self.cut :]
+        def format_completion(self, item: CompletionItem) -> str:
+            return str(item.value)[self.cut :]
 
-
-def use_bash_word_breaks() -> None:
-    """Complete bash with `BashComplete` (Typer registers its own when the app is built)."""
     add_completion_class(BashComplete, "bash")
+    return True

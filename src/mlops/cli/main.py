@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from mlops import __version__
 from mlops.cli import card as card_cli
+from mlops.cli import ci as ci_cli
 from mlops.cli import completion
 from mlops.cli import data as data_cli
 from mlops.cli import doctor as doctor_cli
@@ -52,7 +53,10 @@ class MlopsGroup(TyperGroup):
     def _main_shell_completion(
         self, ctx_args: Any, prog_name: str, complete_var: str | None = None
     ) -> None:
-        """`_MLOPS_COMPLETE=...`: bash words split at `=`/`:` are completed whole."""
+        """`_MLOPS_COMPLETE=...`: bash words split at `=`/`:` are completed whole.
+
+        Typer's own (private) hook for the completion request: no public one exists. Were it
+        renamed, this is never called and bash completes as Typer does (see completion.py)."""
         completion.use_bash_word_breaks()
         super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
@@ -263,6 +267,7 @@ promote_cli.register(app)
 card_cli.register(app)
 doctor_cli.register(app)
 app.add_typer(pipeline_cli.app, name="pipeline", rich_help_panel=pipeline_cli.PANEL)
+app.add_typer(ci_cli.app, name="ci", rich_help_panel=ci_cli.PANEL)
 
 
 def run() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -11,6 +10,7 @@ from mlops.cli.state import options
 
 if TYPE_CHECKING:
     from mlops.project import Project
+    from mlops.tracking.uri import TrackingUri
 
 PANEL = "Operations"
 
@@ -58,23 +58,28 @@ def run(
     result = pipeline.run(opts.project(), opts.store())
     show_decision(result.promotion, json_out)
     if not opts.quiet:
-        typer.echo(next_steps(opts.project()), err=True)
+        typer.echo(next_steps(opts.project(), opts.store().location), err=True)
     if not result.promotion.record.accepted:
         raise typer.Exit(3)
 
 
-def next_steps(project: Project) -> str:
-    """The last line of `make run`: where to look at the runs, serve the champion, commit."""
-    from mlops.errors import redact_secrets
+def next_steps(project: Project, location: TrackingUri | None = None) -> str:
+    """The last line of `make run`: where to look at the runs, serve the champion, commit.
 
-    uri = project.settings.tracking.uri
-    if uri.startswith(("http://", "https://")):
-        ui = f"open {redact_secrets(uri)} (MLflow UI)"
+    `location`: the store's parsed tracking URI (`Store.location`; parsed from the project's
+    config when None)."""
+    from mlops.errors import redact_secrets
+    from mlops.tracking.uri import parse_tracking_uri
+
+    if location is None:
+        location = parse_tracking_uri(project.settings.tracking.uri, project.root)
+    if location.scheme in ("http", "https"):
+        ui = f"open {location.shown} (MLflow UI)"
     else:
-        if uri.startswith("sqlite:///"):  # absolute once resolved: relative to the root again
-            path = uri.removeprefix("sqlite:///").split("?")[0]  # not the added `?timeout=`
-            shown = project.relative(Path(path))
-            uri = f"sqlite:///{shown}"
+        uri = location.raw
+        if location.path is not None:  # relative to the root again, without the added timeout
+            shown = project.relative(location.path)
+            uri = f"sqlite:///{shown}" if location.is_sqlite else shown
         ui = f"mlflow ui --backend-store-uri {redact_secrets(uri)}"
     commit = 'git add dvc.lock params.yaml && git commit -m "..."'
     return f"next: {ui}  |  mlops serve  |  {commit}"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import ConfigDict, Field, model_validator
 
+from mlops import defaults
 from mlops.config._params import _Frozen
 
 
@@ -40,8 +41,8 @@ class PathSettings(_Frozen):
 
 
 class TrackingSettings(_Frozen):
-    uri: str = "sqlite:///mlflow.db"
-    experiment: str = "mlops"
+    uri: str = defaults.TRACKING_URI
+    experiment: str = defaults.EXPERIMENT
     artifact_root: Path = Path("mlartifacts")
     #: Seconds one request to a tracking server may take (MLflow's MLFLOW_HTTP_REQUEST_TIMEOUT).
     timeout: float = Field(default=30.0, gt=0.0, le=3600.0)
@@ -50,7 +51,7 @@ class TrackingSettings(_Frozen):
 
 
 class RegistrySettings(_Frozen):
-    model_name: str = "mlops-model"
+    model_name: str = defaults.MODEL_NAME
     champion_alias: str = "champion"
     previous_alias: str = "previous"
     challenger_alias: str = "challenger"
