@@ -116,6 +116,7 @@ def test_no_help_text_is_eaten_or_cut(path: tuple[str, ...], columns: int) -> No
         "[default:" in (getattr(param, "help", None) or "") for param in _command(path).params
     )
     assert text.count("[default:") >= spelled, text
+    assert "<bool>" not in text, "a flag takes no value: no type is shown for it"
 
 
 @pytest.mark.parametrize("path", [(), *WITH_EXAMPLES], ids=lambda p: " ".join(p) or "mlops")

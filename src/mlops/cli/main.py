@@ -31,6 +31,26 @@ from mlops.cli import tune as tune_cli
 from mlops.cli.state import GlobalOptions, setup_logging
 
 
+def _no_type_for_flags() -> None:
+    """A flag takes no value: its type column stays empty (Typer 0.29 prints `<bool>` there,
+    down to `--help -h <bool>`), as in Click's help and Typer's before."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None:
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) and self.metavar is None:
+            return None
+        return shown(self, ctx)  # type: ignore[no-any-return]
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_type_for_flags()
+
+
 class MlopsGroup(TyperGroup):
     """The root command: plain, fast help grouped by panel, and the one error boundary.
 
