@@ -84,7 +84,9 @@ class _Redacting:
     def write(self, text: str) -> int:
         from mlops.errors import redact_secrets
 
-        return int(self._stream.write(redact_secrets(text)))
+        written = self._stream.write(redact_secrets(text))
+        # a stream some library swapped in (dvc's, for one) may answer None
+        return len(text) if written is None else int(written)
 
     def flush(self) -> None:
         self._stream.flush()
