@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 #: Seconds the main thread has to unwind after the first SIGINT/SIGTERM before a hard exit.
 GRACE_SECONDS = 5.0
@@ -35,6 +35,8 @@ _received: list[int] = []  # the first SIGINT/SIGTERM, once one arrived
 _installed: list[bool] = []
 _disarmed = threading.Event()
 _grace = [GRACE_SECONDS]  # the grace period in force (set by `install`)
+_deferring = [0]  # depth of `deferred()` blocks on the main thread
+_pending: list[int] = []  # a signal that arrived inside one, raised when the last one ends
 
 
 def install(grace: float | None = None) -> None:
@@ -168,6 +170,22 @@ def discard(token: int) -> None:
         _cleanups.pop(token, None)
 
 
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """A block the first signal does not break into: it raises `KeyboardInterrupt` when the
+    block ends instead. For a step whose effect the caller can only undo once it returns
+    (`mlflow.start_run` has created the run before it hands back its id: broken off halfway,
+    the run stayed RUNNING). The watchdog's hard exit still comes `grace()` seconds later."""
+    _deferring[0] += 1
+    try:
+        yield
+    finally:
+        _deferring[0] -= 1
+    if not _deferring[0] and _pending:
+        signum = _pending.pop()
+        raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """The first signal unwinds the main thread; later ones are the watcher's (a hard exit),
     and must not break the cleanup the first one started."""
@@ -175,6 +193,9 @@ def _interrupt(signum: int, frame: object) -> None:
         return
     if not _received:
         _received.append(signum)
+    if _deferring[0]:
+        _pending[:] = [signum]
+        return
     raise KeyboardInterrupt(f"signal {signum}")
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import interrupts, logs
+from mlops import faults, interrupts, logs
 from mlops.config import RegistrySettings, TrackingSettings
 from mlops.errors import ConfigError, TrackingError, first_line
 from mlops.tracking import tags
@@ -272,38 +272,48 @@ class Store:
 
         experiment_id = self.experiment_id
         self.activate()
-        try:
-            active = mlflow.start_run(
-                run_id=run_id, experiment_id=experiment_id, run_name=run_name, tags=process_tags()
-            )
-        except MlflowException as exc:
-            raise TrackingError(f"tracking store {self.shown}: {first_line(exc)}") from exc
+        active = None
         status = "FINISHED"
-        token = logs.bind(run_id=active.info.run_id)  # on every line logged inside the run
-        # A hard exit (the unwind did not finish in time) still ends the run KILLED.
-        last_resort = interrupts.on_hard_exit(
-            functools.partial(self.client.set_terminated, active.info.run_id, status="KILLED")
-        )
-        log.debug("run %s started in experiment %s", active.info.run_id, experiment_id)
+        token = last_resort = None
         try:
+            # A signal while MLflow creates the run would leave it RUNNING with no id to end.
+            with interrupts.deferred():
+                started = mlflow.start_run(
+                    run_id=run_id,
+                    experiment_id=experiment_id,
+                    run_name=run_name,
+                    tags=process_tags(),
+                )
+                faults.checkpoint("tracking.run_created")  # created, not yet ours to end
+                active = started
+                token = logs.bind(run_id=active.info.run_id)  # on every line in the run
+                # A hard exit (the unwind did not finish in time) still ends the run KILLED.
+                last_resort = interrupts.on_hard_exit(
+                    functools.partial(
+                        self.client.set_terminated, active.info.run_id, status="KILLED"
+                    )
+                )
+            log.debug("run %s started in experiment %s", active.info.run_id, experiment_id)
             yield active.info.run_id
         except (KeyboardInterrupt, SystemExit):
             status = "KILLED"
             raise
         except MlflowException as exc:
             status = "FAILED"
-            raise TrackingError(
-                f"tracking store {self.shown}: run {active.info.run_id}: {first_line(exc)}"
-            ) from exc
+            where = "" if active is None else f" run {active.info.run_id}:"
+            raise TrackingError(f"tracking store {self.shown}:{where} {first_line(exc)}") from exc
         except BaseException:
             status = "FAILED"
             raise
         finally:
             try:
-                self._end_run(active.info.run_id, status)
+                if active is not None:
+                    self._end_run(active.info.run_id, status)
             finally:
-                interrupts.discard(last_resort)
-                logs.unbind(token)
+                if last_resort is not None:
+                    interrupts.discard(last_resort)
+                if token is not None:
+                    logs.unbind(token)
 
     def _end_run(self, run_id: str, status: str) -> None:
         """End the active run; a store that is gone must not hide the error that ended it."""
